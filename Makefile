@@ -1,0 +1,42 @@
+# Two commands matter: `make demo` and `make test`. Each sets up .venv itself (uv, from the
+# lock file) and is safe to run again.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+
+export MLFLOW_DISABLE_TELEMETRY := true
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: venv demo test bench lint typecheck clean
+
+venv: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(UV) || { echo ">> creating $(VENV) with uv $(UV_VERSION)"; \
+		$(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv==$(UV_VERSION); }
+	@echo ">> installing the locked dependencies into $(VENV)"
+	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
+	@touch $@
+
+demo: venv
+	$(PY) dags_examples/python_pipeline.py
+
+test: venv
+	scripts/run_tests.sh
+
+bench: venv
+	$(PY) benchmarks/store_bench.py
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy aimops metadata
+
+clean:
+	rm -rf $(VENV) .aimops-demo

@@ -1,0 +1,260 @@
+"""The ``aimops`` command line: the store, runs, lineage, history and models.
+
+Every listing takes ``--json``; ``--store URL`` overrides ``AIMOPS_STORE_URL``. Failures print
+one line to stderr and exit 1 (2 for usage errors), never a traceback.
+
+Example (shell)::
+
+    aimops runs list --limit 5
+    aimops lineage 'urn:aim:dataset:iris' --downstream --depth 4 --json
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from aimops.errors import AimopsError, NotFoundError
+from aimops.output import emit_json, emit_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(function: F) -> F:
+    """Add ``--store`` and ``--json`` to a command."""
+    function = click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")(
+        function
+    )
+    return click.option("--store", "store_url", default=None, help=STORE_HELP)(function)
+
+
+STORE_HELP = (
+    "Store URL (sqlite:///path or postgresql://user@host:5432/db); "
+    "default $AIMOPS_STORE_URL, else $AIMOPS_HOME/aim.db."
+)
+
+
+def _store_url(store_url: str | None) -> str | None:
+    """The command's ``--store``, else the group's, else None (the environment decides)."""
+    if store_url:
+        return store_url
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context else None
+    return root.obj if root is not None and isinstance(root.obj, str) else None
+
+
+def _open(store_url: str | None, *, create: bool | None = False) -> Any:
+    from aimops.metadata import AimStore
+
+    return AimStore.open(_store_url(store_url), create=create)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aimops", prog_name="aimops")
+@click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.pass_context
+def cli(context: click.Context, store_url: str | None) -> None:
+    """aimops: the AI-metadata store and model lifecycle for Airflow and Prefect."""
+    context.obj = store_url
+
+
+@cli.command("init")
+@store_options
+def init_command(store_url: str | None, as_json: bool) -> None:
+    """Create the AIM store (or bring its schema up to date)."""
+    from aimops.metadata import AimStore
+
+    store = AimStore.open(_store_url(store_url), create=True)
+    revision = store.upgrade()
+    _report(
+        {"store": store.label, "schema": revision},
+        as_json,
+        "AIM store ready at {store} (schema {schema})",
+    )
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Schema maintenance."""
+
+
+@db_group.command("upgrade")
+@store_options
+def db_upgrade_command(store_url: str | None, as_json: bool) -> None:
+    """Upgrade the store's schema to this version of aimops."""
+    from aimops.metadata import AimStore
+    from aimops.metadata.engine import open_engine, redact
+    from aimops.settings import default_store_url
+
+    url = _store_url(store_url) or default_store_url()
+    store = AimStore(open_engine(url), label=redact(url))
+    revision = store.upgrade()
+    _report(
+        {"store": redact(url), "schema": revision},
+        as_json,
+        "AIM store at {store} is at schema {schema}",
+    )
+
+
+def _report(data: dict[str, Any], as_json: bool, template: str) -> None:
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(template.format(**data))
+
+
+@cli.group("runs")
+def runs_group() -> None:
+    """Pipeline runs: Airflow DAG runs, Prefect flow runs, Python runs."""
+
+
+@runs_group.command("list")
+@store_options
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
+def runs_list_command(store_url: str | None, as_json: bool, limit: int, offset: int) -> None:
+    """List runs, newest first."""
+    from aimops.metadata.views import list_runs
+
+    runs = list_runs(_open(store_url), limit=limit, offset=offset)
+    if as_json:
+        emit_json(runs)
+        return
+    columns = ["urn", "pipeline", "orchestrator", "status", "started_at", "ended_at"]
+    emit_table(runs, columns, "no runs recorded")
+
+
+@runs_group.command("show")
+@click.argument("urn")
+@store_options
+def runs_show_command(urn: str, store_url: str | None, as_json: bool) -> None:
+    """Show one run with its steps, attempts, inputs and outputs."""
+    from aimops.metadata.views import run_details
+
+    details = run_details(_open(store_url), urn)
+    if details is None:
+        raise NotFoundError(f"no run {urn} in the store")
+    if as_json:
+        emit_json(details)
+        return
+    started, ended = details["started_at"] or "-", details["ended_at"] or "-"
+    click.echo(f"{details['urn']}  {details['status']}  {started} -> {ended}")
+    rows = [
+        {
+            **step,
+            "tries": len(step["attempts"]),
+            "inputs": [item["urn"] for item in step["inputs"]],
+            "outputs": [item["urn"] for item in step["outputs"]],
+        }
+        for step in details["steps"]
+    ]
+    emit_table(rows, ["task_id", "state", "tries", "inputs", "outputs"], "no steps recorded")
+
+
+@cli.command("lineage")
+@click.argument("urn")
+@click.option("--upstream", "direction", flag_value="upstream", help="Only what it came from.")
+@click.option("--downstream", "direction", flag_value="downstream", help="Only what came of it.")
+@click.option("--depth", default=5, show_default=True, type=click.IntRange(0, 50))
+@store_options
+def lineage_command(
+    urn: str, direction: str | None, depth: int, store_url: str | None, as_json: bool
+) -> None:
+    """Show the lineage around URN (both directions unless one is given)."""
+    store = _open(store_url)
+    if store.get_entity(urn) is None:
+        raise NotFoundError(f"no entity {urn} in the store")
+    graph = store.lineage(urn, direction=direction or "both", depth=depth)
+    if as_json:
+        emit_json(graph.to_dict())
+        return
+    click.echo(f"lineage of {graph.root} ({graph.direction}, depth {graph.depth})")
+    emit_table([node.to_dict() for node in graph.nodes], ["depth", "type", "urn"], "no nodes")
+    click.echo("")
+    emit_table([edge.to_dict() for edge in graph.edges], ["src", "relation", "dst"], "no edges")
+
+
+@cli.command("history")
+@click.argument("urn")
+@click.option("--aspect", default=None, help="Only this aspect.")
+@store_options
+def history_command(urn: str, aspect: str | None, store_url: str | None, as_json: bool) -> None:
+    """Every version of the entity's aspects, oldest first: the audit trail."""
+    store = _open(store_url)
+    if store.get_entity(urn) is None:
+        raise NotFoundError(f"no entity {urn} in the store")
+    versions = [version.to_dict() for version in store.history(urn, aspect)]
+    for version in versions:
+        version.pop("urn")
+    if as_json:
+        emit_json(versions)
+        return
+    rows = [{**version, "value": _short(version["value"])} for version in versions]
+    emit_table(rows, ["created_at", "aspect", "version", "actor", "value"], "no aspects recorded")
+
+
+def _short(value: Any, width: int = 80) -> str:
+    import json
+
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@cli.group("models")
+def models_group() -> None:
+    """Models and their versions."""
+
+
+@models_group.command("list")
+@store_options
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
+def models_list_command(store_url: str | None, as_json: bool, limit: int, offset: int) -> None:
+    """List models with their number of versions."""
+    from aimops.metadata.views import list_models
+
+    models = list_models(_open(store_url), limit=limit, offset=offset)
+    if as_json:
+        emit_json(models)
+        return
+    emit_table(models, ["name", "versions", "urn", "created_at"], "no models recorded")
+
+
+@models_group.command("show")
+@click.argument("name")
+@store_options
+def models_show_command(name: str, store_url: str | None, as_json: bool) -> None:
+    """Show a model's versions and what produced each."""
+    from aimops.metadata.views import model_details
+
+    details = model_details(_open(store_url), name)
+    if details is None:
+        raise NotFoundError(f"no model {name!r} in the store")
+    if as_json:
+        emit_json(details)
+        return
+    click.echo(f"model {details['name']} ({details['urn']})")
+    emit_table(details["versions"], ["version", "created_at", "uri", "produced_by"], "no versions")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning aimops errors into one line on stderr."""
+    try:
+        result = cli.main(args=argv, prog_name="aimops", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aimops: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except AimopsError as exc:
+        click.echo(f"aimops: error: {exc}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Where aimops keeps things, read from the environment on every call.
+
+``AIMOPS_HOME`` (default ``~/.aimops``) holds the embedded SQLite store ``aim.db`` and, later,
+the capture spool. ``AIMOPS_STORE_URL`` names another store (a SQLAlchemy URL such as
+``postgresql://user@host:5432/db``) and wins over the home directory.
+
+Example:
+    >>> import os
+    >>> os.environ["AIMOPS_HOME"] = "/tmp/aimops-doc"
+    >>> os.environ.pop("AIMOPS_STORE_URL", None) and None
+    >>> default_store_url()
+    'sqlite:////tmp/aimops-doc/aim.db'
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+HOME_ENV = "AIMOPS_HOME"
+STORE_URL_ENV = "AIMOPS_STORE_URL"
+STORE_FILE_NAME = "aim.db"
+
+
+def aimops_home() -> Path:
+    """The directory for aimops' local files: ``$AIMOPS_HOME`` or ``~/.aimops``."""
+    configured = os.environ.get(HOME_ENV, "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".aimops"
+
+
+def default_store_url() -> str:
+    """The store URL to use when none is given: ``$AIMOPS_STORE_URL`` or the home's SQLite file."""
+    configured = os.environ.get(STORE_URL_ENV, "").strip()
+    if configured:
+        return configured
+    return f"sqlite:///{aimops_home() / STORE_FILE_NAME}"
+
+
+def default_actor() -> str:
+    """Who is writing, when nobody says: the operating-system user."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,126 @@
+"""Opening a store's database: URLs as users write them, SQLite tuning, error translation.
+
+``postgresql://user@host/db`` works without naming a driver (psycopg 3 is used); a SQLite
+file's directory is created on first use and the database runs in WAL mode.
+
+Example:
+    >>> normalize_url("postgresql://postgres@127.0.0.1:5432/aim")
+    'postgresql+psycopg://postgres@127.0.0.1:5432/aim'
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from aimops.errors import ConfigurationError, StoreError, StoreUnavailableError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+
+
+def parse_url(url: str) -> URL:
+    """Parse a store URL, mapping bare ``postgresql://`` onto the psycopg 3 driver."""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError as exc:
+        raise ConfigurationError(f"cannot parse store URL {url!r}: {exc}") from exc
+    if parsed.drivername in _POSTGRES_SCHEMES:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigurationError(
+            f"unsupported store URL {redact(parsed)}: use sqlite:///path or postgresql://..."
+        )
+    return parsed
+
+
+def normalize_url(url: str) -> str:
+    """The URL aimops connects with, password kept (see :func:`redact` for display)."""
+    return parse_url(url).render_as_string(hide_password=False)
+
+
+def redact(url: URL | str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url.strip())
+    except ArgumentError:
+        return "<unparseable store URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def open_engine(url: str) -> Engine:
+    """Create an engine for ``url`` (no connection is made yet)."""
+    parsed = parse_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed)
+        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+        )
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise ConfigurationError(
+            f"no database driver for {redact(parsed)}: install aimops[postgres]"
+        ) from exc
+
+
+def _sqlite_engine(parsed: URL) -> Engine:
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"cannot create {path.parent} for the store: {exc}"
+            ) from exc
+        parsed = parsed.set(database=str(path))
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _tune(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        mode = connection.info.get("aimops_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@contextlib.contextmanager
+def translate_errors(label: str) -> Iterator[None]:
+    """Turn driver errors into the package's own, naming the store (password hidden)."""
+    try:
+        yield
+    except OperationalError as exc:
+        if exc.connection_invalidated or _is_connect_failure(exc):
+            raise StoreUnavailableError(
+                f"cannot reach the AIM store at {label}: {_first_line(exc.orig)}"
+            ) from exc
+        raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
+    except DBAPIError as exc:
+        raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
+
+
+def _is_connect_failure(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    markers = ("unable to open", "connection", "could not connect", "does not exist", "timeout")
+    return any(marker in text for marker in markers)
+
+
+def _first_line(error: BaseException | None) -> str:
+    return str(error).strip().splitlines()[0] if error is not None and str(error).strip() else ""

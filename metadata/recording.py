@@ -1,0 +1,346 @@
+"""Recording pipelines as they run: runs, steps and their attempts, datasets, artifacts, models.
+
+This is the API pipeline code and the Airflow and Prefect adapters share. Identity is
+deterministic: a step is keyed by (orchestrator, pipeline, run id, task id, map index) and each
+try number is an attempt of that step, so retries and replays never duplicate anything. Every
+function takes the store (one transaction, retried on a concurrent update) or a
+:class:`StoreWriter` (to fold several records into one atomic batch).
+
+Example:
+    >>> from aimops.metadata import AimStore
+    >>> store = AimStore.open("sqlite://")
+    >>> run = record_run(store, orchestrator="python", pipeline="churn", run_id="r1")
+    >>> step = record_step(store, run, "train")
+    >>> record_attempt(store, step, 1, state="success")
+    1
+    >>> str(step)
+    'urn:aim:step:python/churn/r1/train'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from aimops.errors import InvalidInputError
+from aimops.metadata.aspects import Attempt, StepAttempts, to_jsonable
+from aimops.metadata.states import TERMINAL_STATES, normalize_state
+from aimops.metadata.store import AimStore
+from aimops.metadata.urns import (
+    Urn,
+    artifact_urn,
+    dataset_urn,
+    make_urn,
+    model_urn,
+    model_version_urn,
+    pipeline_urn,
+    run_urn,
+    step_urn,
+)
+from aimops.metadata.writer import StoreWriter, UrnLike
+
+T = TypeVar("T")
+Target = AimStore | StoreWriter
+
+
+def _apply(target: Target, work: Callable[[StoreWriter], T]) -> T:
+    if isinstance(target, StoreWriter):
+        return work(target)
+    return target.write(work)
+
+
+def _merge(tx: StoreWriter, urn: Urn, aspect: str, updates: Mapping[str, Any]) -> int:
+    """Write ``aspect`` as its latest value updated with the non-None ``updates``."""
+    current, version = tx.read_aspect(urn, aspect)
+    merged = {**(current or {}), **{k: v for k, v in updates.items() if v is not None}}
+    to_jsonable(aspect, merged, urn.type)  # validate before touching the store
+    return tx.put_aspect(urn, aspect, merged, expected_version=version)
+
+
+def _state(
+    orchestrator: str, state: str | None, native_state: str | None
+) -> tuple[str | None, str | None]:
+    if state is None and native_state is None:
+        return None, None
+    if state is None:
+        assert native_state is not None
+        return normalize_state(orchestrator, native_state), native_state
+    return normalize_state("aimops", state), native_state
+
+
+def record_pipeline(
+    target: Target,
+    *,
+    orchestrator: str,
+    name: str,
+    project: str | None = None,
+    description: str | None = None,
+    owner: str | None = None,
+    schedule: str | None = None,
+    file: str | None = None,
+) -> Urn:
+    """Record a pipeline definition (and its project); returns its URN."""
+    urn = pipeline_urn(orchestrator, name)
+    info = {
+        "name": name,
+        "orchestrator": orchestrator,
+        "project": project,
+        "description": description,
+        "owner": owner,
+        "schedule": schedule,
+        "file": file,
+    }
+
+    def work(tx: StoreWriter) -> Urn:
+        _merge(tx, urn, "pipelineInfo", info)
+        if project:
+            project_entity = make_urn("project", project)
+            _merge(tx, project_entity, "projectInfo", {"name": project})
+            tx.put_edge(urn, "partOf", project_entity)
+        return urn
+
+    return _apply(target, work)
+
+
+def record_run(
+    target: Target,
+    *,
+    orchestrator: str,
+    pipeline: str,
+    run_id: str,
+    state: str | None = None,
+    native_state: str | None = None,
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    run_type: str | None = None,
+    conf: Mapping[str, Any] | None = None,
+    project: str | None = None,
+) -> Urn:
+    """Record (or update) a run of ``pipeline``; fields left None keep what was recorded."""
+    urn = run_urn(orchestrator, pipeline, run_id)
+    status, native = _state(orchestrator, state, native_state)
+
+    def work(tx: StoreWriter) -> Urn:
+        pipeline_entity = pipeline_urn(orchestrator, pipeline)
+        if tx.entity_id(pipeline_entity) is None or project:
+            record_pipeline(tx, orchestrator=orchestrator, name=pipeline, project=project)
+        _merge(
+            tx,
+            urn,
+            "runInfo",
+            {
+                "pipeline": str(pipeline_entity),
+                "orchestrator": orchestrator,
+                "run_id": run_id,
+                "status": status,
+                "native_state": native,
+                "started_at": started_at,
+                "ended_at": ended_at,
+                "run_type": run_type,
+                "conf": dict(conf) if conf else None,
+            },
+        )
+        tx.put_edge(urn, "partOf", pipeline_entity)
+        return urn
+
+    return _apply(target, work)
+
+
+def record_step(
+    target: Target,
+    run: UrnLike,
+    task_id: str,
+    *,
+    map_index: int | None = None,
+    operator: str | None = None,
+    state: str | None = None,
+    native_state: str | None = None,
+) -> Urn:
+    """Record (or update) a step of ``run``; the run must have been recorded."""
+    run_entity = Urn.parse(run)
+    if run_entity.type != "run":
+        raise InvalidInputError(f"a step belongs to a run, not to {run_entity}")
+    orchestrator, pipeline, run_id = run_entity.segments
+    urn = step_urn(orchestrator, pipeline, run_id, task_id, map_index)
+    status, native = _state(orchestrator, state, native_state)
+    index = map_index if map_index is not None and map_index >= 0 else None
+
+    def work(tx: StoreWriter) -> Urn:
+        _merge(
+            tx,
+            urn,
+            "stepInfo",
+            {
+                "task_id": task_id,
+                "map_index": index,
+                "operator": operator,
+                "state": status,
+                "native_state": native,
+            },
+        )
+        tx.put_edge(urn, "partOf", run_entity)
+        return urn
+
+    return _apply(target, work)
+
+
+def record_attempt(
+    target: Target,
+    step: UrnLike,
+    try_number: int,
+    *,
+    state: str | None = None,
+    native_state: str | None = None,
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    hostname: str | None = None,
+    error: str | None = None,
+) -> int:
+    """Record (or update) try ``try_number`` of a step; the step takes the latest try's state.
+
+    Returns the try number. Calling it again for the same try (start, then end; or a
+    replay) updates that attempt instead of adding one.
+    """
+    step_entity = Urn.parse(step)
+    if step_entity.type != "step":
+        raise InvalidInputError(f"attempts belong to a step, not to {step_entity}")
+    status, native = _state(step_entity.segments[0], state, native_state)
+
+    def work(tx: StoreWriter) -> int:
+        current, version = tx.read_aspect(step_entity, "stepAttempts")
+        attempts = {a.try_number: a for a in StepAttempts.model_validate(current or {}).attempts}
+        before = attempts.get(try_number)
+        fields = {
+            "state": status,
+            "native_state": native,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "hostname": hostname,
+            "error": error,
+        }
+        base = (
+            before.model_dump()
+            if before
+            else {"try_number": try_number, "state": status or "running"}
+        )
+        attempts[try_number] = Attempt.model_validate(
+            {**base, **{k: v for k, v in fields.items() if v is not None}}
+        )
+        ordered = tuple(attempts[n] for n in sorted(attempts))
+        tx.put_aspect(step_entity, "stepAttempts", {"attempts": ordered}, expected_version=version)
+        latest = ordered[-1]
+        _merge(
+            tx,
+            step_entity,
+            "stepInfo",
+            {
+                "task_id": _task_id(step_entity),
+                "state": latest.state,
+                "native_state": latest.native_state,
+                "started_at": ordered[0].started_at,
+                "ended_at": latest.ended_at if latest.state in TERMINAL_STATES else None,
+            },
+        )
+        return try_number
+
+    return _apply(target, work)
+
+
+def _task_id(step: Urn) -> str:
+    return step.segments[3]
+
+
+def record_dataset(
+    target: Target,
+    name: str,
+    *,
+    uri: str | None = None,
+    format: str | None = None,
+    rows: int | None = None,
+    columns: Iterable[str] | None = None,
+    description: str | None = None,
+) -> Urn:
+    """Record a data set by name (the name is its identity)."""
+    urn = dataset_urn(name)
+    info = {
+        "name": name,
+        "uri": uri,
+        "format": format,
+        "rows": rows,
+        "columns": list(columns) if columns is not None else None,
+        "description": description,
+    }
+    return _apply(target, lambda tx: (_merge(tx, urn, "datasetInfo", info), urn)[1])
+
+
+def record_artifact(
+    target: Target,
+    name: str,
+    *,
+    kind: str = "file",
+    uri: str | None = None,
+    media_type: str | None = None,
+    size_bytes: int | None = None,
+    checksum: str | None = None,
+    key: Iterable[str] | None = None,
+) -> Urn:
+    """Record an artifact; ``key`` segments name it (default: the name alone)."""
+    urn = artifact_urn(*(list(key) if key is not None else [name]))
+    info = {
+        "name": name,
+        "kind": kind,
+        "uri": uri,
+        "media_type": media_type,
+        "size_bytes": size_bytes,
+        "checksum": checksum,
+    }
+    return _apply(target, lambda tx: (_merge(tx, urn, "artifactInfo", info), urn)[1])
+
+
+def record_io(
+    target: Target,
+    step: UrnLike,
+    *,
+    consumed: Iterable[UrnLike] = (),
+    produced: Iterable[UrnLike] = (),
+) -> None:
+    """Record what a step consumed and produced (the entities must exist)."""
+    edges = [(step, "consumed", item) for item in consumed]
+    edges += [(step, "produced", item) for item in produced]
+    _apply(target, lambda tx: tx.put_edges(edges))
+
+
+def record_model_version(
+    target: Target,
+    model: str,
+    version: str | int,
+    *,
+    uri: str | None = None,
+    framework: str | None = None,
+    mlflow_run_id: str | None = None,
+    description: str | None = None,
+    produced_by: UrnLike | None = None,
+) -> Urn:
+    """Record a model version (and its model), optionally ``producedBy`` a step."""
+    model_entity = model_urn(model)
+    urn = model_version_urn(model, version)
+    info = {
+        "model": model,
+        "version": str(version),
+        "uri": uri,
+        "framework": framework,
+        "mlflow_run_id": mlflow_run_id,
+        "description": description,
+    }
+
+    def work(tx: StoreWriter) -> Urn:
+        if tx.entity_id(model_entity) is None:
+            tx.put_aspect(model_entity, "modelInfo", {"name": model})
+        _merge(tx, urn, "modelVersionInfo", info)
+        tx.put_edge(urn, "versionOf", model_entity)
+        if produced_by is not None:
+            tx.put_edge(urn, "producedBy", produced_by)
+        return urn
+
+    return _apply(target, work)

@@ -1,0 +1,77 @@
+"""The state words runs, steps and attempts use, whatever the orchestrator.
+
+Each orchestrator's own state is kept beside it as ``native_state``; :func:`normalize_state`
+maps it onto the shared vocabulary.
+
+Example:
+    >>> normalize_state("airflow", "up_for_retry")
+    'failed'
+    >>> normalize_state("prefect", "Crashed")
+    'failed'
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aimops.errors import InvalidInputError
+
+State = Literal["queued", "running", "success", "failed", "skipped", "upstream_failed", "cancelled"]
+STATES: tuple[State, ...] = (
+    "queued",
+    "running",
+    "success",
+    "failed",
+    "skipped",
+    "upstream_failed",
+    "cancelled",
+)
+TERMINAL_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "cancelled"})
+
+_NATIVE_STATES: dict[str, dict[str, State]] = {
+    "airflow": {
+        "none": "queued",
+        "scheduled": "queued",
+        "queued": "queued",
+        "deferred": "running",
+        "up_for_reschedule": "running",
+        "restarting": "running",
+        "running": "running",
+        "success": "success",
+        "failed": "failed",
+        "up_for_retry": "failed",
+        "skipped": "skipped",
+        "removed": "cancelled",
+        "upstream_failed": "upstream_failed",
+    },
+    "prefect": {
+        "scheduled": "queued",
+        "pending": "queued",
+        "late": "queued",
+        "awaitingretry": "queued",
+        "running": "running",
+        "retrying": "running",
+        "paused": "running",
+        "suspended": "running",
+        "completed": "success",
+        "cached": "success",
+        "failed": "failed",
+        "crashed": "failed",
+        "timedout": "failed",
+        "cancelling": "cancelled",
+        "cancelled": "cancelled",
+    },
+}
+
+
+def normalize_state(orchestrator: str, native_state: str) -> State:
+    """Map an orchestrator's own state name onto the shared vocabulary."""
+    word = native_state.strip().lower().replace(" ", "").replace("-", "")
+    if orchestrator not in _NATIVE_STATES and word in STATES:
+        return word  # type: ignore[return-value]
+    mapped = _NATIVE_STATES.get(orchestrator, {}).get(word)
+    if mapped is None and native_state in STATES:
+        return native_state  # type: ignore[return-value]
+    if mapped is None:
+        raise InvalidInputError(f"unknown {orchestrator} state {native_state!r}")
+    return mapped

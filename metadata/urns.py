@@ -1,0 +1,147 @@
+"""Building and parsing AIM URNs: ``urn:aim:<type>:<key>``.
+
+A key is ``/``-joined segments, each percent-encoded so that only letters, digits and
+``-._~`` stay literal; Airflow run ids with ``:`` and ``+`` are therefore safe. Pipeline, run
+and step keys start with the orchestrator. Parsing is lenient about how a segment was
+written (``manual__2024-01-01T00:00:00+00:00`` and its encoded form are the same URN) and
+strict about structure: anything else raises :class:`~aimops.errors.MalformedUrnError`.
+
+Example:
+    >>> str(run_urn("airflow", "train", "manual__2024-01-01T00:00:00+00:00"))
+    'urn:aim:run:airflow/train/manual__2024-01-01T00%3A00%3A00%2B00%3A00'
+    >>> Urn.parse("urn:aim:modelVersion:churn/3").segments
+    ('churn', '3')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+from aimops.errors import MalformedUrnError
+
+PREFIX = "urn:aim:"
+SAFE_CHARACTERS = "-._~"
+ORCHESTRATORS = ("airflow", "prefect", "python")
+
+#: Entity types and how many key segments each takes (min, max); None = no upper bound.
+ENTITY_TYPES: dict[str, tuple[int, int | None]] = {
+    "project": (1, None),
+    "pipeline": (2, 2),
+    "run": (3, 3),
+    "step": (4, 5),
+    "dataset": (1, None),
+    "artifact": (1, None),
+    "model": (1, 1),
+    "modelVersion": (2, 2),
+    "evaluation": (1, None),
+    "check": (1, None),
+    "deployment": (1, None),
+}
+ORCHESTRATED_TYPES = frozenset({"pipeline", "run", "step"})
+
+
+def _encode(segment: str) -> str:
+    return quote(segment, safe=SAFE_CHARACTERS)
+
+
+@dataclass(frozen=True, order=True)
+class Urn:
+    """A parsed AIM URN: an entity type and the decoded segments of its key."""
+
+    type: str
+    segments: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_structure(self.type, self.segments)
+
+    @property
+    def key(self) -> str:
+        """The encoded key, segments joined by ``/``."""
+        return "/".join(_encode(segment) for segment in self.segments)
+
+    def __str__(self) -> str:
+        return f"{PREFIX}{self.type}:{self.key}"
+
+    @classmethod
+    def parse(cls, text: str | Urn) -> Urn:
+        """Parse ``text`` into a URN, raising MalformedUrnError with the reason."""
+        if isinstance(text, Urn):
+            return text
+        if not isinstance(text, str):
+            raise MalformedUrnError(f"a URN must be a string, got {type(text).__name__}")
+        if not text.startswith(PREFIX):
+            raise MalformedUrnError(f"{text!r} is not an AIM URN: it must start with {PREFIX!r}")
+        entity_type, separator, key = text[len(PREFIX) :].partition(":")
+        if not separator or not key:
+            raise MalformedUrnError(f"{text!r} has no key: expected urn:aim:<type>:<key>")
+        if any(ch.isspace() or ord(ch) < 32 for ch in key):
+            raise MalformedUrnError(f"{text!r} contains white space or control characters")
+        return cls(entity_type, tuple(unquote(part) for part in key.split("/")))
+
+
+def _check_structure(entity_type: str, segments: tuple[str, ...]) -> None:
+    if entity_type not in ENTITY_TYPES:
+        known = ", ".join(sorted(ENTITY_TYPES))
+        raise MalformedUrnError(f"unknown entity type {entity_type!r}; known types: {known}")
+    low, high = ENTITY_TYPES[entity_type]
+    if not low <= len(segments) <= (high if high is not None else len(segments)):
+        expected = f"{low}" if low == high else f"{low} to {high if high else 'any number of'}"
+        raise MalformedUrnError(
+            f"a {entity_type} key takes {expected} segment(s), got {len(segments)}: {segments!r}"
+        )
+    for segment in segments:
+        if not isinstance(segment, str) or not segment:
+            raise MalformedUrnError(f"empty key segment in {entity_type} key {segments!r}")
+    if entity_type in ORCHESTRATED_TYPES and segments[0] not in ORCHESTRATORS:
+        raise MalformedUrnError(
+            f"a {entity_type} key starts with the orchestrator ({', '.join(ORCHESTRATORS)}), "
+            f"got {segments[0]!r}"
+        )
+
+
+def make_urn(entity_type: str, *segments: str | int) -> Urn:
+    """Build a URN from raw (unencoded) segments."""
+    return Urn(entity_type, tuple(str(segment) for segment in segments))
+
+
+def pipeline_urn(orchestrator: str, pipeline: str) -> Urn:
+    """``urn:aim:pipeline:<orchestrator>/<pipeline>``."""
+    return make_urn("pipeline", orchestrator, pipeline)
+
+
+def run_urn(orchestrator: str, pipeline: str, run_id: str) -> Urn:
+    """``urn:aim:run:<orchestrator>/<pipeline>/<run_id>``."""
+    return make_urn("run", orchestrator, pipeline, run_id)
+
+
+def step_urn(
+    orchestrator: str, pipeline: str, run_id: str, task_id: str, map_index: int | None = None
+) -> Urn:
+    """``urn:aim:step:<orchestrator>/<pipeline>/<run_id>/<task_id>[/<map_index>]``.
+
+    A map index of None or -1 (Airflow's "not mapped") leaves the segment out.
+    """
+    if map_index is None or map_index < 0:
+        return make_urn("step", orchestrator, pipeline, run_id, task_id)
+    return make_urn("step", orchestrator, pipeline, run_id, task_id, map_index)
+
+
+def model_urn(name: str) -> Urn:
+    """``urn:aim:model:<name>``."""
+    return make_urn("model", name)
+
+
+def model_version_urn(name: str, version: str | int) -> Urn:
+    """``urn:aim:modelVersion:<name>/<version>``."""
+    return make_urn("modelVersion", name, version)
+
+
+def dataset_urn(*segments: str) -> Urn:
+    """``urn:aim:dataset:<segments...>``; a URI given as one segment is encoded whole."""
+    return make_urn("dataset", *segments)
+
+
+def artifact_urn(*segments: str) -> Urn:
+    """``urn:aim:artifact:<segments...>``."""
+    return make_urn("artifact", *segments)

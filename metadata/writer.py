@@ -1,0 +1,215 @@
+"""Writes inside one transaction: everything a :class:`StoreWriter` does commits together.
+
+Get one from :meth:`AimStore.transaction`; when the block raises, nothing it wrote is kept.
+
+Example:
+    >>> from aimops.metadata import AimStore
+    >>> store = AimStore.open("sqlite://")
+    >>> with store.transaction() as tx:
+    ...     tx.put_aspect("urn:aim:dataset:iris", "datasetInfo", {"name": "iris"})
+    1
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from aimops.errors import ConcurrentUpdateError, MissingEntityError
+from aimops.metadata import schema
+from aimops.metadata.aspects import canonical_json, index_rows
+from aimops.metadata.relations import flow_endpoints
+from aimops.metadata.urns import Urn
+
+UrnLike = str | Urn
+
+
+class StoreWriter:
+    """Writes bound to one open transaction of an :class:`AimStore`."""
+
+    def __init__(self, connection: Connection, actor: str) -> None:
+        self._connection = connection
+        self.actor = actor
+        self._ids: dict[str, int] = {}
+        self._upsert = (
+            postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        )
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def entity_id(self, urn: UrnLike) -> int | None:
+        """The row id of ``urn``, or None when it is not in the store."""
+        text = str(Urn.parse(urn))
+        if text in self._ids:
+            return self._ids[text]
+        found = self._connection.execute(
+            select(schema.entities.c.id).where(schema.entities.c.urn == text)
+        ).scalar()
+        if found is not None:
+            self._ids[text] = found
+        return found
+
+    def put_entity(self, urn: UrnLike) -> int:
+        """Make sure the entity exists; returns its row id (the same one every time)."""
+        parsed = Urn.parse(urn)
+        existing = self.entity_id(parsed)
+        if existing is not None:
+            return existing
+        text = str(parsed)
+        statement = (
+            self._upsert(schema.entities)
+            .values(urn=text, type=parsed.type, created_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["urn"])
+            .returning(schema.entities.c.id)
+        )
+        created = self._connection.execute(statement).scalar()
+        entity_id = created if created is not None else self.entity_id(parsed)
+        if entity_id is None:  # pragma: no cover - the conflicting row must exist
+            raise MissingEntityError(f"could not create entity {text}")
+        self._ids[text] = entity_id
+        return entity_id
+
+    def put_aspect(
+        self,
+        urn: UrnLike,
+        aspect: str,
+        value: Any,
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Append a version of ``aspect`` unless it equals the latest; returns the version.
+
+        ``expected_version`` (0 = must not exist yet) makes the write fail with
+        ConcurrentUpdateError when another writer has moved the aspect on.
+        """
+        parsed = Urn.parse(urn)
+        document = canonical_json(aspect, value, parsed.type)
+        entity_id = self.put_entity(parsed)
+        latest_version, latest_value = self._latest(entity_id, aspect)
+        if expected_version is not None and expected_version != latest_version:
+            raise ConcurrentUpdateError(
+                f"{parsed} aspect {aspect!r}: expected version {expected_version}, "
+                f"but the latest is {latest_version}; read it again and retry"
+            )
+        if latest_value == document:
+            return latest_version
+        version = latest_version + 1
+        try:
+            with self._connection.begin_nested():
+                self._connection.execute(
+                    insert(schema.aspects).values(
+                        entity_id=entity_id,
+                        aspect=aspect,
+                        version=version,
+                        value=document,
+                        actor=self.actor,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConcurrentUpdateError(
+                f"{parsed} aspect {aspect!r}: version {version} was written by another writer "
+                "at the same time; read it again and retry"
+            ) from exc
+        self._reindex(entity_id, aspect, json.loads(document))
+        return version
+
+    def read_aspect(self, urn: UrnLike, aspect: str) -> tuple[Any, int]:
+        """The latest value of an aspect as JSON data and its version; (None, 0) when absent."""
+        entity_id = self.entity_id(urn)
+        if entity_id is None:
+            return None, 0
+        version, document = self._latest(entity_id, aspect)
+        return (json.loads(document) if document is not None else None), version
+
+    def _latest(self, entity_id: int, aspect: str) -> tuple[int, str | None]:
+        table = schema.aspects
+        row = self._connection.execute(
+            select(table.c.version, table.c.value)
+            .where(table.c.entity_id == entity_id, table.c.aspect == aspect)
+            .order_by(table.c.version.desc())
+            .limit(1)
+        ).first()
+        return (row.version, row.value) if row is not None else (0, None)
+
+    def _reindex(self, entity_id: int, aspect: str, data: Mapping[str, Any]) -> None:
+        table = schema.aspect_fields
+        self._connection.execute(
+            delete(table).where(table.c.entity_id == entity_id, table.c.aspect == aspect)
+        )
+        rows = [
+            {
+                "entity_id": entity_id,
+                "aspect": aspect,
+                "field": field,
+                "num_value": number,
+                "text_value": text,
+            }
+            for field, number, text in index_rows(aspect, data)
+        ]
+        if rows:
+            self._connection.execute(insert(table), rows)
+
+    def put_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> None:
+        """Record ``src relation dst``; both entities must exist. Idempotent."""
+        self.put_edges([(src, relation, dst)])
+
+    def put_edges(self, triples: Iterable[tuple[UrnLike, str, UrnLike]]) -> None:
+        """Record several edges at once; all endpoints must exist."""
+        rows = []
+        now = datetime.now(UTC)
+        for src, relation, dst in triples:
+            src_id, dst_id = self._existing_id(src, relation), self._existing_id(dst, relation)
+            flow = flow_endpoints(relation, src=src_id, dst=dst_id)
+            rows.append(
+                {
+                    "src_id": src_id,
+                    "relation": relation,
+                    "dst_id": dst_id,
+                    "flow_from": flow[0] if flow else None,
+                    "flow_to": flow[1] if flow else None,
+                    "actor": self.actor,
+                    "created_at": now,
+                }
+            )
+        if rows:
+            self._connection.execute(
+                self._upsert(schema.edges).on_conflict_do_nothing(
+                    index_elements=["src_id", "relation", "dst_id"]
+                ),
+                rows,
+            )
+
+    def _existing_id(self, urn: UrnLike, relation: str) -> int:
+        entity_id = self.entity_id(urn)
+        if entity_id is None:
+            raise MissingEntityError(
+                f"cannot add a {relation!r} edge: {Urn.parse(urn)} is not in the store"
+            )
+        return entity_id
+
+    def put_points(
+        self, urn: UrnLike, metric: str, points: Iterable[tuple[datetime, float]]
+    ) -> int:
+        """Add time-series points; a point already there (same timestamp) is kept as it was."""
+        from aimops.metadata.timeseries import point_rows
+
+        entity_id = self.put_entity(urn)
+        rows = point_rows(entity_id, metric, points)
+        if rows:
+            self._connection.execute(
+                self._upsert(schema.points).on_conflict_do_nothing(
+                    index_elements=["entity_id", "metric", "timestamp"]
+                ),
+                rows,
+            )
+        return len(rows)

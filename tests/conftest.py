@@ -1,0 +1,98 @@
+"""Shared fixtures: a store on each backend (SQLite file, real PostgreSQL).
+
+PostgreSQL comes from ``AIMOPS_TEST_POSTGRES_URL`` (``make test`` finds or starts a server and
+sets it). Each test session creates its own uniquely named database and drops it at the end.
+Without a server the PostgreSQL tests are skipped, loudly; under ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aimops.metadata import AimStore
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TABLES = "aim_points, aim_edges, aim_aspect_fields, aim_aspects, aim_entities"
+_postgres_problem: list[str] = []
+
+
+def _admin_url() -> str:
+    return os.environ.get("AIMOPS_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL).strip()
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the test server, dropped after the session."""
+    admin = _admin_url()
+    if not admin:
+        _unavailable("AIMOPS_TEST_POSTGRES_URL is empty (no server was found or started)")
+    import psycopg
+
+    name = f"aimops_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        _unavailable(f"cannot create a test database on {admin}: {exc}")
+    base, _, _ = admin.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
+    _postgres_problem.append(reason)
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _postgres_problem:
+        terminalreporter.write_sep(
+            "!", "PostgreSQL tests were SKIPPED: " + _postgres_problem[0], red=True, bold=True
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_store(postgres_url: str) -> Iterator[AimStore]:
+    """One migrated PostgreSQL store for the session."""
+    store = AimStore.open(postgres_url, create=True, actor="tester")
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AimStore]:
+    """An empty store on each backend."""
+    if request.param == "sqlite":
+        sqlite_store = AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}", actor="tester")
+        yield sqlite_store
+        sqlite_store.close()
+        return
+    pg_store: AimStore = request.getfixturevalue("postgres_store")
+    with pg_store.engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    yield pg_store
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite store URL in the test's own directory (not created yet)."""
+    return f"sqlite:///{tmp_path / 'aim.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never touch the user's ~/.aimops or their AIMOPS_STORE_URL."""
+    monkeypatch.setenv("AIMOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AIMOPS_STORE_URL", raising=False)
