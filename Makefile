@@ -23,7 +23,8 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	@touch $@
 
 demo: venv
-	$(PY) dags_examples/python_pipeline.py
+	@echo ">> AIMOPS_HOME=$${AIMOPS_HOME:-$(CURDIR)/.aimops-demo}"
+	AIMOPS_HOME="$${AIMOPS_HOME:-$(CURDIR)/.aimops-demo}" $(PY) dags_examples/python_pipeline.py
 
 test: venv
 	scripts/run_tests.sh

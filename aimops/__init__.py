@@ -25,6 +25,7 @@ from aimops.metadata.recording import (
     record_step,
 )
 from aimops.metadata.store import AimStore
+from aimops.metadata.tracking import PipelineRun
 from aimops.metadata.urns import Urn
 
 try:
@@ -41,6 +42,7 @@ def connect(url: str | None = None, *, actor: str | None = None) -> AimStore:
 __all__ = [
     "AimStore",
     "AimopsError",
+    "PipelineRun",
     "Urn",
     "__version__",
     "connect",

@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
@@ -243,14 +243,22 @@ def validate_aspect(name: str, value: Any, entity_type: str | None = None) -> Ba
         return value
     if isinstance(value, BaseModel):
         value = value.model_dump()
+    return build_model(spec.model, value, f"{name!r} aspect")
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def build_model(model: type[ModelT], value: Any, what: str) -> ModelT:
+    """Validate ``value`` into ``model``; failures raise InvalidAspectError naming each field."""
     try:
-        return spec.model.model_validate(value)
+        return model.model_validate(value)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise InvalidAspectError(f"invalid {name!r} aspect: {problems}") from exc
+        raise InvalidAspectError(f"invalid {what}: {problems}") from exc
 
 
 def to_jsonable(name: str, value: Any, entity_type: str | None = None) -> Any:

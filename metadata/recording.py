@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aimops.errors import InvalidInputError
-from aimops.metadata.aspects import Attempt, StepAttempts, to_jsonable
+from aimops.metadata.aspects import Attempt, StepAttempts, build_model, to_jsonable
 from aimops.metadata.states import TERMINAL_STATES, normalize_state
 from aimops.metadata.store import AimStore
 from aimops.metadata.urns import (
@@ -209,7 +209,8 @@ def record_attempt(
 
     def work(tx: StoreWriter) -> int:
         current, version = tx.read_aspect(step_entity, "stepAttempts")
-        attempts = {a.try_number: a for a in StepAttempts.model_validate(current or {}).attempts}
+        recorded = build_model(StepAttempts, current or {}, "stepAttempts aspect")
+        attempts = {a.try_number: a for a in recorded.attempts}
         before = attempts.get(try_number)
         fields = {
             "state": status,
@@ -224,8 +225,10 @@ def record_attempt(
             if before
             else {"try_number": try_number, "state": status or "running"}
         )
-        attempts[try_number] = Attempt.model_validate(
-            {**base, **{k: v for k, v in fields.items() if v is not None}}
+        attempts[try_number] = build_model(
+            Attempt,
+            {**base, **{k: v for k, v in fields.items() if v is not None}},
+            f"attempt {try_number} of {step_entity}",
         )
         ordered = tuple(attempts[n] for n in sorted(attempts))
         tx.put_aspect(step_entity, "stepAttempts", {"attempts": ordered}, expected_version=version)
