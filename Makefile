@@ -37,7 +37,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 typecheck: venv
-	$(VENV)/bin/mypy aimops metadata
+	scripts/typecheck.sh
 
 clean:
 	rm -rf $(VENV) .aimops-demo

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -57,9 +58,10 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
+        moment: datetime = value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -136,8 +138,8 @@ class PointRow(Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-entities = EntityRow.__table__
-aspects = AspectRow.__table__
-aspect_fields = AspectFieldRow.__table__
-edges = EdgeRow.__table__
-points = PointRow.__table__
+entities = cast(Table, EntityRow.__table__)
+aspects = cast(Table, AspectRow.__table__)
+aspect_fields = cast(Table, AspectFieldRow.__table__)
+edges = cast(Table, EdgeRow.__table__)
+points = cast(Table, PointRow.__table__)

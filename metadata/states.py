@@ -26,6 +26,7 @@ STATES: tuple[State, ...] = (
     "upstream_failed",
     "cancelled",
 )
+_SHARED_WORDS: dict[str, State] = {word: word for word in STATES}
 TERMINAL_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "cancelled"})
 
 _NATIVE_STATES: dict[str, dict[str, State]] = {
@@ -67,11 +68,7 @@ _NATIVE_STATES: dict[str, dict[str, State]] = {
 def normalize_state(orchestrator: str, native_state: str) -> State:
     """Map an orchestrator's own state name onto the shared vocabulary."""
     word = native_state.strip().lower().replace(" ", "").replace("-", "")
-    if orchestrator not in _NATIVE_STATES and word in STATES:
-        return word  # type: ignore[return-value]
-    mapped = _NATIVE_STATES.get(orchestrator, {}).get(word)
-    if mapped is None and native_state in STATES:
-        return native_state  # type: ignore[return-value]
+    mapped = _NATIVE_STATES.get(orchestrator, {}).get(word) or _SHARED_WORDS.get(native_state)
     if mapped is None:
         raise InvalidInputError(f"unknown {orchestrator} state {native_state!r}")
     return mapped

@@ -22,5 +22,7 @@ fi
 echo ">> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check .; exit 1; }
+echo ">> mypy --strict"
+scripts/typecheck.sh
 echo ">> pytest"
 exec .venv/bin/python -m pytest "$@"
