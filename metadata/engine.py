@@ -19,10 +19,19 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from aimops.errors import ConfigurationError, StoreError, StoreUnavailableError
+from aimops.errors import (
+    ConcurrentUpdateError,
+    ConfigurationError,
+    StoreError,
+    StoreUnavailableError,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+#: PostgreSQL aborted the transaction because of another writer; running it again may work.
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+#: The server is there but a statement gave up: lock_timeout, statement_timeout, cancel.
+_GAVE_UP_SQLSTATES = {"55P03", "57014"}  # lock_not_available, query_canceled
 
 
 def parse_url(url: str) -> URL:
@@ -107,6 +116,14 @@ def translate_errors(label: str) -> Iterator[None]:
     try:
         yield
     except OperationalError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in _RETRY_SQLSTATES:
+            raise ConcurrentUpdateError(
+                f"the AIM store at {label} aborted the write because another writer got in "
+                f"the way ({_first_line(exc.orig)}); retry it"
+            ) from exc
+        if sqlstate in _GAVE_UP_SQLSTATES:
+            raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
         if exc.connection_invalidated or _is_connect_failure(exc):
             raise StoreUnavailableError(
                 f"cannot reach the AIM store at {label}: {_first_line(exc.orig)}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +49,7 @@ class AimStore:
         self, engine: Engine, *, actor: str | None = None, label: str | None = None
     ) -> None:
         self._engine = engine
+        self._writing = threading.local()
         self.label = label or redact(engine.url)
         self.actor = actor or default_actor()
 
@@ -109,10 +111,20 @@ class AimStore:
 
     @contextlib.contextmanager
     def _connect(self, *, write: bool) -> Iterator[Connection]:
+        writing = getattr(self._writing, "active", False)
+        if write and writing:
+            raise InvalidInputError(
+                "a write through the store while its transaction() is open in the same thread "
+                "would wait for itself; write through the writer the transaction yields"
+            )
         with translate_errors(self.label), self._engine.connect() as connection:
             connection.info["aimops_begin"] = "IMMEDIATE" if write else "DEFERRED"
-            with connection.begin():
-                yield connection
+            self._writing.active = writing or write
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                self._writing.active = writing
 
     @contextlib.contextmanager
     def transaction(self, *, actor: str | None = None) -> Iterator[StoreWriter]:

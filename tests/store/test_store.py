@@ -168,3 +168,13 @@ def test_non_ascii_and_long_values_round_trip(store: AimStore) -> None:
     store.put_aspect("urn:aim:dataset:d%C3%A9j%C3%A0", "datasetInfo", {"name": name})
     info = store.get_aspect("urn:aim:dataset:déjà", "datasetInfo")
     assert info is not None and info.value["name"] == name
+
+
+def test_writing_around_an_open_transaction_is_refused_not_hung(store: AimStore) -> None:
+    with store.transaction() as tx:
+        tx.put_aspect(MODEL, "tags", {"a": "1"})
+        assert store.get_entity(DATA) is None  # reads are fine
+        with pytest.raises(InvalidInputError, match="write through the writer"):
+            store.put_aspect(DATA, "datasetInfo", {"name": "customers"})
+    store.put_aspect(DATA, "datasetInfo", {"name": "customers"})
+    assert store.get_aspect(MODEL, "tags") is not None
