@@ -25,4 +25,4 @@ echo ">> ruff"
 echo ">> mypy --strict"
 scripts/typecheck.sh
 echo ">> pytest"
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/pytest "$@"

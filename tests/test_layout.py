@@ -74,5 +74,10 @@ def test_one_module_per_name() -> None:
     """No module is loaded twice under two names (repository root is not on sys.path)."""
     import aimops.metadata.store as store_module
 
-    assert "metadata" not in sys.modules
+    import importlib.util
+
     assert store_module.__name__ == "aimops.metadata.store"
+    for component in COMPONENTS:
+        assert component not in sys.modules
+        if str(ROOT) not in sys.path:  # a test may put the root there briefly for its children
+            assert importlib.util.find_spec(component) is None, component
