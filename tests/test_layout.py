@@ -72,9 +72,9 @@ def test_public_names_are_exported() -> None:
 
 def test_one_module_per_name() -> None:
     """No module is loaded twice under two names (repository root is not on sys.path)."""
-    import aimops.metadata.store as store_module
-
     import importlib.util
+
+    import aimops.metadata.store as store_module
 
     assert store_module.__name__ == "aimops.metadata.store"
     for component in COMPONENTS:
