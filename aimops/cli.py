@@ -37,37 +37,41 @@ STORE_HELP = (
 )
 
 
-def _store_url(store_url: str | None) -> str | None:
-    """The command's ``--store``, else the group's, else None (the environment decides)."""
-    if store_url:
-        return store_url
+def _group_option(name: str) -> str | None:
     context = click.get_current_context(silent=True)
     root = context.find_root() if context else None
-    return root.obj if root is not None and isinstance(root.obj, str) else None
+    options = root.obj if root is not None and isinstance(root.obj, dict) else {}
+    value = options.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _store_url(store_url: str | None) -> str | None:
+    """The command's ``--store``, else the group's, else None (the environment decides)."""
+    return store_url or _group_option("store_url")
 
 
 def _open(store_url: str | None, *, create: bool | None = False) -> Any:
     from aimops.metadata import AimStore
 
-    return AimStore.open(_store_url(store_url), create=create)
+    return AimStore.open(_store_url(store_url), create=create, actor=_group_option("actor"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aimops", prog_name="aimops")
 @click.option("--store", "store_url", default=None, help=STORE_HELP)
+@click.option("--actor", default=None, help="Who is acting, recorded on writes (default: OS user).")
 @click.pass_context
-def cli(context: click.Context, store_url: str | None) -> None:
+def cli(context: click.Context, store_url: str | None, actor: str | None) -> None:
     """aimops: the AI-metadata store and model lifecycle for Airflow and Prefect."""
-    context.obj = store_url
+    context.obj = {"store_url": store_url, "actor": actor}
 
 
 @cli.command("init")
 @store_options
 def init_command(store_url: str | None, as_json: bool) -> None:
     """Create the AIM store (or bring its schema up to date)."""
-    from aimops.metadata import AimStore
 
-    store = AimStore.open(_store_url(store_url), create=True)
+    store = _open(store_url, create=True)
     revision = store.upgrade()
     _report(
         {"store": store.label, "schema": revision},

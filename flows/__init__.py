@@ -1,0 +1,1 @@
+"""Prefect tasks, flows, blocks and run capture (needs ``aimops[prefect]``)."""

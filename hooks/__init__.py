@@ -1,0 +1,1 @@
+"""Airflow hooks: connections to the AIM store and to MLflow (needs ``aimops[airflow]``)."""

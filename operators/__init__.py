@@ -1,0 +1,1 @@
+"""Airflow operators, the capture listener plugin and extra links (needs ``aimops[airflow]``)."""
