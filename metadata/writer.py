@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,24 @@ from aimops.metadata.urns import Urn
 
 UrnLike = str | Urn
 
+# Statements built once: the writer's hot path runs them thousands of times a second.
+_ENTITY_ID = select(schema.entities.c.id).where(schema.entities.c.urn == bindparam("urn"))
+_LATEST = (
+    select(schema.aspects.c.version, schema.aspects.c.value)
+    .where(
+        schema.aspects.c.entity_id == bindparam("entity_id"),
+        schema.aspects.c.aspect == bindparam("aspect"),
+    )
+    .order_by(schema.aspects.c.version.desc())
+    .limit(1)
+)
+_INSERT_ASPECT = insert(schema.aspects)
+_DELETE_FIELDS = delete(schema.aspect_fields).where(
+    schema.aspect_fields.c.entity_id == bindparam("entity_id"),
+    schema.aspect_fields.c.aspect == bindparam("aspect"),
+)
+_INSERT_FIELDS = insert(schema.aspect_fields)
+
 
 class StoreWriter:
     """Writes bound to one open transaction of an :class:`AimStore`."""
@@ -38,9 +56,14 @@ class StoreWriter:
         self._connection = connection
         self.actor = actor
         self._ids: dict[str, int] = {}
-        self._upsert = (
-            postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        )
+        self._absent: set[str] = set()  # looked up in this transaction and not found
+        self._created: set[int] = set()  # created in this transaction: nothing to read back
+        self._written: dict[int, set[str]] = {}  # aspects written in this transaction
+        postgres = connection.dialect.name == "postgresql"
+        self._upsert = postgresql.insert if postgres else sqlite.insert
+        # SQLite writers hold the write lock for the whole transaction (BEGIN IMMEDIATE), so
+        # only PostgreSQL can meet a concurrent insert of the same version.
+        self._guard_inserts = postgres
 
     @property
     def connection(self) -> Connection:
@@ -51,10 +74,12 @@ class StoreWriter:
         text = str(Urn.parse(urn))
         if text in self._ids:
             return self._ids[text]
-        found = self._connection.execute(
-            select(schema.entities.c.id).where(schema.entities.c.urn == text)
-        ).scalar()
-        if found is not None:
+        if text in self._absent:
+            return None
+        found = self._connection.execute(_ENTITY_ID, {"urn": text}).scalar()
+        if found is None:
+            self._absent.add(text)
+        else:
             self._ids[text] = found
         return found
 
@@ -72,7 +97,12 @@ class StoreWriter:
             .returning(schema.entities.c.id)
         )
         created = self._connection.execute(statement).scalar()
-        entity_id = created if created is not None else self.entity_id(parsed)
+        self._absent.discard(text)
+        if created is not None:
+            self._created.add(created)
+            entity_id: int | None = created
+        else:  # another writer created it since we looked
+            entity_id = self._connection.execute(_ENTITY_ID, {"urn": text}).scalar()
         if entity_id is None:  # pragma: no cover - the conflicting row must exist
             raise MissingEntityError(f"could not create entity {text}")
         self._ids[text] = entity_id
@@ -103,25 +133,30 @@ class StoreWriter:
         if latest_value == document:
             return latest_version
         version = latest_version + 1
+        row = {
+            "entity_id": entity_id,
+            "aspect": aspect,
+            "version": version,
+            "value": document,
+            "actor": self.actor,
+            "created_at": datetime.now(UTC),
+        }
+        if self._guard_inserts:
+            self._insert_guarded(row, f"{parsed} aspect {aspect!r}")
+        else:
+            self._connection.execute(_INSERT_ASPECT, row)
+        self._reindex(entity_id, aspect, json.loads(document), first=version == 1)
+        return version
+
+    def _insert_guarded(self, row: dict[str, Any], what: str) -> None:
         try:
             with self._connection.begin_nested():
-                self._connection.execute(
-                    insert(schema.aspects).values(
-                        entity_id=entity_id,
-                        aspect=aspect,
-                        version=version,
-                        value=document,
-                        actor=self.actor,
-                        created_at=datetime.now(UTC),
-                    )
-                )
+                self._connection.execute(_INSERT_ASPECT, row)
         except IntegrityError as exc:
             raise ConcurrentUpdateError(
-                f"{parsed} aspect {aspect!r}: version {version} was written by another writer "
+                f"{what}: version {row['version']} was written by another writer "
                 "at the same time; read it again and retry"
             ) from exc
-        self._reindex(entity_id, aspect, json.loads(document))
-        return version
 
     def read_aspect(self, urn: UrnLike, aspect: str) -> tuple[Any, int]:
         """The latest value of an aspect as JSON data and its version; (None, 0) when absent."""
@@ -132,20 +167,17 @@ class StoreWriter:
         return (json.loads(document) if document is not None else None), version
 
     def _latest(self, entity_id: int, aspect: str) -> tuple[int, str | None]:
-        table = schema.aspects
-        row = self._connection.execute(
-            select(table.c.version, table.c.value)
-            .where(table.c.entity_id == entity_id, table.c.aspect == aspect)
-            .order_by(table.c.version.desc())
-            .limit(1)
-        ).first()
+        if entity_id in self._created and aspect not in self._written.get(entity_id, ()):
+            return 0, None
+        row = self._connection.execute(_LATEST, {"entity_id": entity_id, "aspect": aspect}).first()
         return (row.version, row.value) if row is not None else (0, None)
 
-    def _reindex(self, entity_id: int, aspect: str, data: Mapping[str, Any]) -> None:
-        table = schema.aspect_fields
-        self._connection.execute(
-            delete(table).where(table.c.entity_id == entity_id, table.c.aspect == aspect)
-        )
+    def _reindex(
+        self, entity_id: int, aspect: str, data: Mapping[str, Any], *, first: bool
+    ) -> None:
+        self._written.setdefault(entity_id, set()).add(aspect)
+        if not first:
+            self._connection.execute(_DELETE_FIELDS, {"entity_id": entity_id, "aspect": aspect})
         rows = [
             {
                 "entity_id": entity_id,
@@ -157,7 +189,7 @@ class StoreWriter:
             for field, number, text in index_rows(aspect, data)
         ]
         if rows:
-            self._connection.execute(insert(table), rows)
+            self._connection.execute(_INSERT_FIELDS, rows)
 
     def put_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> None:
         """Record ``src relation dst``; both entities must exist. Idempotent."""
