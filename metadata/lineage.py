@@ -22,13 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from aimops.errors import InvalidInputError
 from aimops.metadata.records import Edge
+from aimops.metadata.relations import RELATIONS, Flow
 
 Direction = Literal["upstream", "downstream", "both"]
 MAX_DEPTH = 50
@@ -41,31 +43,34 @@ WITH RECURSIVE walk(id, depth) AS (
     FROM walk AS w JOIN aim_edges AS e ON e.{frm} = w.id
     WHERE w.depth < :depth
 ),
-reached AS (SELECT id, MIN(depth) AS depth FROM walk GROUP BY id)
+reached AS MATERIALIZED (SELECT id, MIN(depth) AS depth FROM walk GROUP BY id)
 SELECT 'n' AS kind, r.id AS a, r.depth AS depth, n.urn AS urn, n.type AS type,
        NULL AS relation, NULL AS b
 FROM reached AS r JOIN aim_entities AS n ON n.id = r.id
 UNION ALL
-SELECT 'e', e.src_id, NULL, NULL, NULL, e.relation, e.dst_id
-FROM aim_edges AS e
-JOIN reached AS ra ON ra.id = e.{frm}
-JOIN reached AS rb ON rb.id = e.{to}
+SELECT 'e', e.flow_from, NULL, NULL, NULL, e.relation, e.flow_to
+FROM reached AS r {join} aim_edges AS e ON e.{frm} = r.id
 """
+# The second half returns every lineage edge leaving a reached node (a covering index scan);
+# the few whose far end was not reached are dropped in Python. Joining ``reached`` twice in
+# SQL instead makes SQLite scan it once per edge. SQLite's CROSS JOIN keeps that join order.
 
 _QUERIES = {
-    "downstream": text(_WALK.format(frm="flow_from", to="flow_to")).bindparams(
-        bindparam("seeds", expanding=True)
-    ),
-    "upstream": text(_WALK.format(frm="flow_to", to="flow_from")).bindparams(
-        bindparam("seeds", expanding=True)
-    ),
+    (dialect, way): text(
+        _WALK.format(
+            frm="flow_from" if way == "downstream" else "flow_to",
+            to="flow_to" if way == "downstream" else "flow_from",
+            join="CROSS JOIN" if dialect == "sqlite" else "JOIN",
+        )
+    ).bindparams(bindparam("seeds", expanding=True))
+    for dialect in ("sqlite", "postgresql")
+    for way in ("downstream", "upstream")
 }
 
 _CHILDREN = text("SELECT src_id FROM aim_edges WHERE dst_id = :parent AND relation = 'partOf'")
 
 
-@dataclass(frozen=True)
-class LineageNode:
+class LineageNode(NamedTuple):
     """An entity in a lineage answer and how many edges away from the start it is."""
 
     urn: str
@@ -109,22 +114,26 @@ def walk_lineage(
     seeds = [root_id, *connection.execute(_CHILDREN, {"parent": root_id}).scalars()]
     ways: Sequence[str] = ("upstream", "downstream") if direction == "both" else (direction,)
     nodes: dict[int, LineageNode] = {}
-    edge_ids: set[tuple[int, str, int]] = set()
+    flows: set[tuple[int, str, int]] = set()
     for way in ways:
-        rows = connection.execute(_QUERIES[way], {"seeds": seeds, "depth": depth})
-        for row in rows:
-            if row.kind == "n":
-                known = nodes.get(row.a)
-                if known is None or row.depth < known.depth:
-                    nodes[row.a] = LineageNode(row.urn, row.type, int(row.depth))
-            else:
-                edge_ids.add((row.a, row.relation, row.b))
-    if seeds[1:]:
-        edge_ids.update((child, "partOf", root_id) for child in seeds[1:] if child in nodes)
-    ordered = sorted(nodes.values(), key=lambda node: (node.depth, node.urn))
-    edges = sorted(
-        Edge(nodes[src].urn, relation, nodes[dst].urn)
-        for src, relation, dst in edge_ids
-        if src in nodes and dst in nodes
-    )
+        query = _QUERIES[(connection.dialect.name, way)]
+        rows = connection.execute(query, {"seeds": seeds, "depth": depth}).all()
+        for kind, a, found_depth, urn, entity_type, relation, b in rows:
+            if kind == "e":
+                flows.add((a, relation, b))
+                continue
+            known = nodes.get(a)
+            if known is None or found_depth < known.depth:
+                nodes[a] = LineageNode(urn, entity_type, found_depth)
+    forward = {name for name, flow in RELATIONS.items() if flow is Flow.FORWARD}
+    edges = [
+        Edge(nodes[up].urn, relation, nodes[down].urn)
+        if relation in forward
+        else Edge(nodes[down].urn, relation, nodes[up].urn)
+        for up, relation, down in flows
+        if up in nodes and down in nodes
+    ]
+    edges += [Edge(nodes[child].urn, "partOf", root) for child in seeds[1:] if child in nodes]
+    edges.sort()
+    ordered = sorted(nodes.values(), key=itemgetter(2, 0))  # by depth, then URN
     return LineageGraph(root, direction, depth, ordered, edges)

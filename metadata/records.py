@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -53,8 +53,7 @@ class AspectVersion:
         }
 
 
-@dataclass(frozen=True, order=True)
-class Edge:
+class Edge(NamedTuple):
     """A typed relation, read source first: ``step consumed dataset``."""
 
     src: str

@@ -80,8 +80,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("src_id", "relation", "dst_id", name=op.f("pk_aim_edges")),
     )
     op.create_index("ix_aim_edges_dst", "aim_edges", ["dst_id", "relation"])
-    op.create_index("ix_aim_edges_flow_from", "aim_edges", ["flow_from", "flow_to"])
-    op.create_index("ix_aim_edges_flow_to", "aim_edges", ["flow_to", "flow_from"])
+    op.create_index("ix_aim_edges_flow_from", "aim_edges", ["flow_from", "flow_to", "relation"])
+    op.create_index("ix_aim_edges_flow_to", "aim_edges", ["flow_to", "flow_from", "relation"])
 
     op.create_table(
         "aim_points",
