@@ -74,8 +74,15 @@ def search_query(
         query = query.where(table.c.type == entity_type)
     conditions = [parse_condition(condition) for condition in where]
     conditions += [("tags", key, "=", str(value)) for key, value in tags.items()]
-    for aspect, field, operator, value in conditions:
-        query = query.where(table.c.id.in_(_matching_ids(aspect, field, operator, value)))
+    for number, (aspect, field, operator, value) in enumerate(conditions):
+        # Read the field index once, whatever the planner's statistics say: with stale
+        # statistics PostgreSQL turns an IN (...) into a re-scan per candidate entity.
+        matching = (
+            _matching_ids(aspect, field, operator, value)
+            .cte(f"match_{number}")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        query = query.join(matching, matching.c.entity_id == table.c.id)
     return query.order_by(table.c.id.desc())
 
 

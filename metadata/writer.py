@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from aimops.errors import ConcurrentUpdateError, MissingEntityError
 from aimops.metadata import schema
@@ -42,6 +41,11 @@ _LATEST = (
     .limit(1)
 )
 _INSERT_ASPECT = insert(schema.aspects)
+_INSERT_ASPECT_IF_NEW = (  # PostgreSQL: a concurrent writer's row wins, and we are told
+    postgresql.insert(schema.aspects)
+    .on_conflict_do_nothing(index_elements=["entity_id", "aspect", "version"])
+    .returning(schema.aspects.c.version)
+)
 _DELETE_FIELDS = delete(schema.aspect_fields).where(
     schema.aspect_fields.c.entity_id == bindparam("entity_id"),
     schema.aspect_fields.c.aspect == bindparam("aspect"),
@@ -149,14 +153,11 @@ class StoreWriter:
         return version
 
     def _insert_guarded(self, row: dict[str, Any], what: str) -> None:
-        try:
-            with self._connection.begin_nested():
-                self._connection.execute(_INSERT_ASPECT, row)
-        except IntegrityError as exc:
+        if self._connection.execute(_INSERT_ASPECT_IF_NEW, row).first() is None:
             raise ConcurrentUpdateError(
                 f"{what}: version {row['version']} was written by another writer "
                 "at the same time; read it again and retry"
-            ) from exc
+            )
 
     def read_aspect(self, urn: UrnLike, aspect: str) -> tuple[Any, int]:
         """The latest value of an aspect as JSON data and its version; (None, 0) when absent."""
