@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aimops.errors import InvalidInputError
-from aimops.metadata.aspects import Attempt, StepAttempts, build_model, to_jsonable
+from aimops.metadata.aspects import Attempt, StepAttempts, build_model
 from aimops.metadata.states import TERMINAL_STATES, normalize_state
 from aimops.metadata.store import AimStore
 from aimops.metadata.urns import (
@@ -50,12 +50,22 @@ def _apply(target: Target, work: Callable[[StoreWriter], T]) -> T:
     return target.write(work)
 
 
-def _merge(tx: StoreWriter, urn: Urn, aspect: str, updates: Mapping[str, Any]) -> int:
-    """Write ``aspect`` as its latest value updated with the non-None ``updates``."""
+def _merge(
+    tx: StoreWriter,
+    urn: Urn,
+    aspect: str,
+    updates: Mapping[str, Any],
+    *,
+    alongside: Mapping[str, Any] | None = None,
+) -> int:
+    """Write ``aspect`` as its latest value updated with the non-None ``updates``.
+
+    ``alongside`` holds other aspects of the same entity to write in the same breath.
+    """
     current, version = tx.read_aspect(urn, aspect)
     merged = {**(current or {}), **{k: v for k, v in updates.items() if v is not None}}
-    to_jsonable(aspect, merged, urn.type)  # validate before touching the store
-    return tx.put_aspect(urn, aspect, merged, expected_version=version)
+    values = {aspect: merged, **(alongside or {})}
+    return tx.put_aspects(urn, values, expected_versions={aspect: version})[aspect]
 
 
 def _state(
@@ -116,10 +126,25 @@ def record_run(
     run_type: str | None = None,
     conf: Mapping[str, Any] | None = None,
     project: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> Urn:
-    """Record (or update) a run of ``pipeline``; fields left None keep what was recorded."""
+    """Record (or update) a run of ``pipeline``; fields left None keep what was recorded.
+
+    ``params`` (kept as text), ``metrics`` and ``tags`` become the run's aspects of those
+    names, each key searchable on its own (``store.search("run", where=[("metrics.auroc",
+    ">", 0.9)])``).
+    """
     urn = run_urn(orchestrator, pipeline, run_id)
     status, native = _state(orchestrator, state, native_state)
+    alongside: dict[str, Any] = {}
+    if params is not None:
+        alongside["params"] = {key: str(value) for key, value in params.items()}
+    if metrics is not None:
+        alongside["metrics"] = dict(metrics)
+    if tags is not None:
+        alongside["tags"] = dict(tags)
 
     def work(tx: StoreWriter) -> Urn:
         pipeline_entity = pipeline_urn(orchestrator, pipeline)
@@ -140,6 +165,7 @@ def record_run(
                 "run_type": run_type,
                 "conf": dict(conf) if conf else None,
             },
+            alongside=alongside,
         )
         tx.put_edge(urn, "partOf", pipeline_entity)
         return urn

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,8 +105,22 @@ class AspectFieldRow(Base):
     text_value: Mapped[str | None] = mapped_column(String(512))
 
     __table_args__ = (
-        Index("ix_aim_aspect_fields_num", "aspect", "field", "num_value"),
-        Index("ix_aim_aspect_fields_text", "aspect", "field", "text_value"),
+        Index(
+            "ix_aim_aspect_fields_num",
+            "aspect",
+            "field",
+            "num_value",
+            sqlite_where=text("num_value IS NOT NULL"),
+            postgresql_where=text("num_value IS NOT NULL"),
+        ),
+        Index(
+            "ix_aim_aspect_fields_text",
+            "aspect",
+            "field",
+            "text_value",
+            sqlite_where=text("text_value IS NOT NULL"),
+            postgresql_where=text("text_value IS NOT NULL"),
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from aimops.errors import ConcurrentUpdateError, MissingEntityError
 from aimops.metadata import schema
-from aimops.metadata.aspects import canonical_json, index_rows
+from aimops.metadata.aspects import dump_canonical, index_rows, to_jsonable
 from aimops.metadata.relations import flow_endpoints
 from aimops.metadata.urns import Urn
 
@@ -51,6 +52,33 @@ _DELETE_FIELDS = delete(schema.aspect_fields).where(
     schema.aspect_fields.c.aspect == bindparam("aspect"),
 )
 _INSERT_FIELDS = insert(schema.aspect_fields)
+_FIELDS_SQL: dict[str, tuple[str, list[str] | None]] = {}  # per dialect: driver SQL, order
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    """Insert-if-absent statements of one dialect."""
+
+    entity: Any
+    edges: Any
+    points: Any
+
+
+def _upserts(insert_for: Any) -> _Upserts:
+    return _Upserts(
+        entity=insert_for(schema.entities)
+        .on_conflict_do_nothing(index_elements=["urn"])
+        .returning(schema.entities.c.id),
+        edges=insert_for(schema.edges).on_conflict_do_nothing(
+            index_elements=["src_id", "relation", "dst_id"]
+        ),
+        points=insert_for(schema.points).on_conflict_do_nothing(
+            index_elements=["entity_id", "metric", "timestamp"]
+        ),
+    )
+
+
+_UPSERTS = {"sqlite": _upserts(sqlite.insert), "postgresql": _upserts(postgresql.insert)}
 
 
 class StoreWriter:
@@ -64,7 +92,7 @@ class StoreWriter:
         self._created: set[int] = set()  # created in this transaction: nothing to read back
         self._written: dict[int, set[str]] = {}  # aspects written in this transaction
         postgres = connection.dialect.name == "postgresql"
-        self._upsert = postgresql.insert if postgres else sqlite.insert
+        self._statements = _UPSERTS[connection.dialect.name]
         # SQLite writers hold the write lock for the whole transaction (BEGIN IMMEDIATE), so
         # only PostgreSQL can meet a concurrent insert of the same version.
         self._guard_inserts = postgres
@@ -94,13 +122,10 @@ class StoreWriter:
         if existing is not None:
             return existing
         text = str(parsed)
-        statement = (
-            self._upsert(schema.entities)
-            .values(urn=text, type=parsed.type, created_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=["urn"])
-            .returning(schema.entities.c.id)
-        )
-        created = self._connection.execute(statement).scalar()
+        created = self._connection.execute(
+            self._statements.entity,
+            {"urn": text, "type": parsed.type, "created_at": datetime.now(UTC)},
+        ).scalar()
         self._absent.discard(text)
         if created is not None:
             self._created.add(created)
@@ -125,39 +150,66 @@ class StoreWriter:
         ``expected_version`` (0 = must not exist yet) makes the write fail with
         ConcurrentUpdateError when another writer has moved the aspect on.
         """
-        parsed = Urn.parse(urn)
-        document = canonical_json(aspect, value, parsed.type)
-        entity_id = self.put_entity(parsed)
-        latest_version, latest_value = self._latest(entity_id, aspect)
-        if expected_version is not None and expected_version != latest_version:
-            raise ConcurrentUpdateError(
-                f"{parsed} aspect {aspect!r}: expected version {expected_version}, "
-                f"but the latest is {latest_version}; read it again and retry"
-            )
-        if latest_value == document:
-            return latest_version
-        version = latest_version + 1
-        row = {
-            "entity_id": entity_id,
-            "aspect": aspect,
-            "version": version,
-            "value": document,
-            "actor": self.actor,
-            "created_at": datetime.now(UTC),
-        }
-        if self._guard_inserts:
-            self._insert_guarded(row, f"{parsed} aspect {aspect!r}")
-        else:
-            self._connection.execute(_INSERT_ASPECT, row)
-        self._reindex(entity_id, aspect, json.loads(document), first=version == 1)
-        return version
+        expected = None if expected_version is None else {aspect: expected_version}
+        return self.put_aspects(urn, {aspect: value}, expected_versions=expected)[aspect]
 
-    def _insert_guarded(self, row: dict[str, Any], what: str) -> None:
-        if self._connection.execute(_INSERT_ASPECT_IF_NEW, row).first() is None:
-            raise ConcurrentUpdateError(
-                f"{what}: version {row['version']} was written by another writer "
-                "at the same time; read it again and retry"
-            )
+    def put_aspects(
+        self,
+        urn: UrnLike,
+        values: Mapping[str, Any],
+        *,
+        expected_versions: Mapping[str, int] | None = None,
+    ) -> dict[str, int]:
+        """Append versions of several aspects of one entity at once; returns each version.
+
+        All values are validated before anything is written; each aspect behaves as in
+        :meth:`put_aspect` (a value equal to the latest is kept, not appended).
+        """
+        parsed = Urn.parse(urn)
+        data = {aspect: to_jsonable(aspect, value, parsed.type) for aspect, value in values.items()}
+        entity_id = self.put_entity(parsed)
+        versions: dict[str, int] = {}
+        rows: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        for aspect, value in data.items():
+            document = dump_canonical(value)
+            latest_version, latest_value = self._latest(entity_id, aspect)
+            expected = (expected_versions or {}).get(aspect)
+            if expected is not None and expected != latest_version:
+                raise ConcurrentUpdateError(
+                    f"{parsed} aspect {aspect!r}: expected version {expected}, "
+                    f"but the latest is {latest_version}; read it again and retry"
+                )
+            versions[aspect] = latest_version if latest_value == document else latest_version + 1
+            if versions[aspect] != latest_version:
+                rows.append(
+                    {
+                        "entity_id": entity_id,
+                        "aspect": aspect,
+                        "version": versions[aspect],
+                        "value": document,
+                        "actor": self.actor,
+                        "created_at": now,
+                    }
+                )
+        self._insert_versions(rows, parsed)
+        self._reindex(
+            entity_id, [(row["aspect"], data[row["aspect"]], row["version"]) for row in rows]
+        )
+        return versions
+
+    def _insert_versions(self, rows: list[dict[str, Any]], urn: Urn) -> None:
+        if not rows:
+            return
+        if not self._guard_inserts:
+            self._connection.execute(_INSERT_ASPECT, rows)
+            return
+        for row in rows:
+            if self._connection.execute(_INSERT_ASPECT_IF_NEW, row).first() is None:
+                raise ConcurrentUpdateError(
+                    f"{urn} aspect {row['aspect']!r}: version {row['version']} was written by "
+                    "another writer at the same time; read it again and retry"
+                )
 
     def read_aspect(self, urn: UrnLike, aspect: str) -> tuple[Any, int]:
         """The latest value of an aspect as JSON data and its version; (None, 0) when absent."""
@@ -173,24 +225,35 @@ class StoreWriter:
         row = self._connection.execute(_LATEST, {"entity_id": entity_id, "aspect": aspect}).first()
         return (row.version, row.value) if row is not None else (0, None)
 
-    def _reindex(
-        self, entity_id: int, aspect: str, data: Mapping[str, Any], *, first: bool
-    ) -> None:
-        self._written.setdefault(entity_id, set()).add(aspect)
-        if not first:
-            self._connection.execute(_DELETE_FIELDS, {"entity_id": entity_id, "aspect": aspect})
-        rows = [
-            {
-                "entity_id": entity_id,
-                "aspect": aspect,
-                "field": field,
-                "num_value": number,
-                "text_value": text,
-            }
-            for field, number, text in index_rows(aspect, data)
-        ]
+    def _reindex(self, entity_id: int, written: list[tuple[str, Any, int]]) -> None:
+        """Replace the searchable fields of the aspects just written (name, data, version)."""
+        rows = []
+        for aspect, data, version in written:
+            self._written.setdefault(entity_id, set()).add(aspect)
+            if version > 1:
+                self._connection.execute(_DELETE_FIELDS, {"entity_id": entity_id, "aspect": aspect})
+            rows += [
+                {
+                    "entity_id": entity_id,
+                    "aspect": aspect,
+                    "field": field,
+                    "num_value": number,
+                    "text_value": text,
+                }
+                for field, number, text in index_rows(aspect, data)
+            ]
         if rows:
-            self._connection.execute(_INSERT_FIELDS, rows)
+            self._insert_fields(rows)
+
+    def _insert_fields(self, rows: list[dict[str, Any]]) -> None:
+        """executemany straight to the driver: dozens of plain rows per write, no bind types."""
+        dialect = self._connection.dialect
+        if dialect.name not in _FIELDS_SQL:
+            compiled = _INSERT_FIELDS.compile(dialect=dialect)
+            _FIELDS_SQL[dialect.name] = (str(compiled), compiled.positiontup)
+        sql, order = _FIELDS_SQL[dialect.name]
+        params = [tuple(row[key] for key in order) for row in rows] if order else rows
+        self._connection.exec_driver_sql(sql, params)
 
     def put_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> None:
         """Record ``src relation dst``; both entities must exist. Idempotent."""
@@ -215,12 +278,7 @@ class StoreWriter:
                 }
             )
         if rows:
-            self._connection.execute(
-                self._upsert(schema.edges).on_conflict_do_nothing(
-                    index_elements=["src_id", "relation", "dst_id"]
-                ),
-                rows,
-            )
+            self._connection.execute(self._statements.edges, rows)
 
     def _existing_id(self, urn: UrnLike, relation: str) -> int:
         entity_id = self.entity_id(urn)
@@ -239,10 +297,5 @@ class StoreWriter:
         entity_id = self.put_entity(urn)
         rows = point_rows(entity_id, metric, points)
         if rows:
-            self._connection.execute(
-                self._upsert(schema.points).on_conflict_do_nothing(
-                    index_elements=["entity_id", "metric", "timestamp"]
-                ),
-                rows,
-            )
+            self._connection.execute(self._statements.points, rows)
         return len(rows)
