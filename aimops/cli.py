@@ -163,20 +163,28 @@ def runs_show_command(urn: str, store_url: str | None, as_json: bool) -> None:
 @click.option("--upstream", "direction", flag_value="upstream", help="Only what it came from.")
 @click.option("--downstream", "direction", flag_value="downstream", help="Only what came of it.")
 @click.option("--depth", default=5, show_default=True, type=click.IntRange(0, 50))
+@click.option("--no-edges", is_flag=True, help="Only the entities reached, not the edges.")
 @store_options
 def lineage_command(
-    urn: str, direction: str | None, depth: int, store_url: str | None, as_json: bool
+    urn: str,
+    direction: str | None,
+    depth: int,
+    no_edges: bool,
+    store_url: str | None,
+    as_json: bool,
 ) -> None:
     """Show the lineage around URN (both directions unless one is given)."""
     store = _open(store_url)
     if store.get_entity(urn) is None:
         raise NotFoundError(f"no entity {urn} in the store")
-    graph = store.lineage(urn, direction=direction or "both", depth=depth)
+    graph = store.lineage(urn, direction=direction or "both", depth=depth, edges=not no_edges)
     if as_json:
         emit_json(graph.to_dict())
         return
     click.echo(f"lineage of {graph.root} ({graph.direction}, depth {graph.depth})")
     emit_table([node.to_dict() for node in graph.nodes], ["depth", "type", "urn"], "no nodes")
+    if no_edges:
+        return
     click.echo("")
     emit_table([edge.to_dict() for edge in graph.edges], ["src", "relation", "dst"], "no edges")
 

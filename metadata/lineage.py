@@ -47,6 +47,8 @@ reached AS MATERIALIZED (SELECT id, MIN(depth) AS depth FROM walk GROUP BY id)
 SELECT 'n' AS kind, r.id AS a, r.depth AS depth, n.urn AS urn, n.type AS type,
        NULL AS relation, NULL AS b
 FROM reached AS r JOIN aim_entities AS n ON n.id = r.id
+"""
+_EDGES = """
 UNION ALL
 SELECT 'e', e.flow_from, NULL, NULL, NULL, e.relation, e.flow_to
 FROM reached AS r {join} aim_edges AS e ON e.{frm} = r.id
@@ -56,8 +58,8 @@ FROM reached AS r {join} aim_edges AS e ON e.{frm} = r.id
 # SQL instead makes SQLite scan it once per edge. SQLite's CROSS JOIN keeps that join order.
 
 _QUERIES = {
-    (dialect, way): text(
-        _WALK.format(
+    (dialect, way, with_edges): text(
+        (_WALK + (_EDGES if with_edges else "")).format(
             frm="flow_from" if way == "downstream" else "flow_to",
             to="flow_to" if way == "downstream" else "flow_from",
             join="CROSS JOIN" if dialect == "sqlite" else "JOIN",
@@ -65,6 +67,7 @@ _QUERIES = {
     ).bindparams(bindparam("seeds", expanding=True))
     for dialect in ("sqlite", "postgresql")
     for way in ("downstream", "upstream")
+    for with_edges in (True, False)
 }
 
 _CHILDREN = text("SELECT src_id FROM aim_edges WHERE dst_id = :parent AND relation = 'partOf'")
@@ -102,9 +105,18 @@ class LineageGraph:
 
 
 def walk_lineage(
-    connection: Connection, root_id: int, root: str, direction: Direction, depth: int
+    connection: Connection,
+    root_id: int,
+    root: str,
+    direction: Direction,
+    depth: int,
+    *,
+    with_edges: bool = True,
 ) -> LineageGraph:
-    """The lineage subgraph around ``root_id`` to ``depth`` edges in ``direction``."""
+    """The lineage subgraph around ``root_id`` to ``depth`` edges in ``direction``.
+
+    ``with_edges=False`` answers with the nodes only (the closure), which is cheaper.
+    """
     if direction not in ("upstream", "downstream", "both"):
         raise InvalidInputError(
             f"direction must be upstream, downstream or both, not {direction!r}"
@@ -116,7 +128,7 @@ def walk_lineage(
     nodes: dict[int, LineageNode] = {}
     flows: set[tuple[int, str, int]] = set()
     for way in ways:
-        query = _QUERIES[(connection.dialect.name, way)]
+        query = _QUERIES[(connection.dialect.name, way, with_edges)]
         rows = connection.execute(query, {"seeds": seeds, "depth": depth}).all()
         for kind, a, found_depth, urn, entity_type, relation, b in rows:
             if kind == "e":
@@ -133,7 +145,8 @@ def walk_lineage(
         for up, relation, down in flows
         if up in nodes and down in nodes
     ]
-    edges += [Edge(nodes[child].urn, "partOf", root) for child in seeds[1:] if child in nodes]
+    if with_edges:
+        edges += [Edge(nodes[c].urn, "partOf", root) for c in seeds[1:] if c in nodes]
     edges.sort()
     ordered = sorted(nodes.values(), key=itemgetter(2, 0))  # by depth, then URN
     return LineageGraph(root, direction, depth, ordered, edges)

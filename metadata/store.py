@@ -284,15 +284,23 @@ class AimStore:
             return int(connection.execute(select(func.count()).select_from(inner)).scalar() or 0)
 
     def lineage(
-        self, urn: UrnLike, *, direction: Direction = "both", depth: int = 5
+        self,
+        urn: UrnLike,
+        *,
+        direction: Direction = "both",
+        depth: int = 5,
+        edges: bool = True,
     ) -> LineageGraph:
-        """The lineage subgraph around ``urn`` (see :mod:`aimops.metadata.lineage`)."""
+        """The lineage subgraph around ``urn`` (see :mod:`aimops.metadata.lineage`).
+
+        ``edges=False`` returns only the nodes (the closure), for when the shape is not needed.
+        """
         text_urn = str(Urn.parse(urn))
         with self._connect(write=False) as connection:
             entity_id = self._entity_id(connection, text_urn)
             if entity_id is None:
                 return LineageGraph(text_urn, direction, depth)
-            return walk_lineage(connection, entity_id, text_urn, direction, depth)
+            return walk_lineage(connection, entity_id, text_urn, direction, depth, with_edges=edges)
 
     def get_points(
         self,

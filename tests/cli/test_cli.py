@@ -111,6 +111,13 @@ def test_lineage_json_from_dataset_to_model_version(recorded: str) -> None:
     assert [n["urn"] for n in upstream["nodes"]] == ["urn:aim:dataset:customers"]
 
 
+def test_lineage_without_edges(recorded: str) -> None:
+    graph = ok_json(
+        "lineage", "urn:aim:dataset:customers", "--downstream", "--no-edges", "--store", recorded
+    )
+    assert graph["edges"] == [] and len(graph["nodes"]) == 3
+
+
 def test_lineage_depth_is_honoured(recorded: str) -> None:
     graph = ok_json(
         "lineage", "urn:aim:dataset:customers", "--downstream", "--depth", "1", "--store", recorded

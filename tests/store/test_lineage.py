@@ -115,3 +115,11 @@ def test_to_dict_is_json_ready(store: AimStore, pipeline) -> None:  # type: igno
         "depth": 0,
     }
     assert set(data["edges"][0]) == {"src", "relation", "dst"}
+
+
+def test_closure_without_edges_has_the_same_nodes(store: AimStore, pipeline) -> None:  # type: ignore[no-untyped-def]
+    full = store.lineage(pipeline["raw"], direction="downstream", depth=10)
+    closure = store.lineage(pipeline["raw"], direction="downstream", depth=10, edges=False)
+    assert closure.nodes == full.nodes
+    assert closure.edges == [] and full.edges
+    assert store.lineage(pipeline["run"], depth=1, edges=False).edges == []
