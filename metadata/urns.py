@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import quote, unquote
 
 from aimops.errors import MalformedUrnError
@@ -55,13 +56,18 @@ class Urn:
     def __post_init__(self) -> None:
         _check_structure(self.type, self.segments)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The encoded key, segments joined by ``/``."""
         return "/".join(_encode(segment) for segment in self.segments)
 
-    def __str__(self) -> str:
+    @cached_property
+    def text(self) -> str:
+        """The URN as a string (computed once: URNs are used as keys everywhere)."""
         return f"{PREFIX}{self.type}:{self.key}"
+
+    def __str__(self) -> str:
+        return self.text
 
     @classmethod
     def parse(cls, text: str | Urn) -> Urn:

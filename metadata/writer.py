@@ -103,6 +103,8 @@ class StoreWriter:
 
     def entity_id(self, urn: UrnLike) -> int | None:
         """The row id of ``urn``, or None when it is not in the store."""
+        if isinstance(urn, str) and urn in self._ids:  # canonical text seen before
+            return self._ids[urn]
         text = str(Urn.parse(urn))
         if text in self._ids:
             return self._ids[text]
