@@ -100,6 +100,10 @@ def _sqlite_engine(parsed: URL) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # A 64 MiB page cache keeps the field indexes' hot pages in memory, and checkpointing
+        # the WAL every ~80 MiB instead of 4 MiB writes each hot page back once, not many times.
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA wal_autocheckpoint=20000")
         cursor.close()
 
     @event.listens_for(engine, "begin")

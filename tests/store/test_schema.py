@@ -110,3 +110,23 @@ def test_schema_from_a_newer_aimops_is_refused(sqlite_url: str) -> None:
 def test_upgrade_reports_the_head_revision(sqlite_url: str) -> None:
     store = AimStore.open(sqlite_url)
     assert store.upgrade() == migrate.head_revision()
+
+
+def test_sqlite_store_runs_in_wal_mode_with_its_tuning(sqlite_url: str) -> None:
+    """WAL (readers never block the writer), a 64 MiB cache and sparse checkpoints."""
+    store = AimStore.open(sqlite_url)
+    with store.engine.connect() as connection:
+        settings = {
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "synchronous", "foreign_keys", "cache_size")
+        }
+        settings["wal_autocheckpoint"] = connection.exec_driver_sql(
+            "PRAGMA wal_autocheckpoint"
+        ).scalar()
+    assert settings == {
+        "journal_mode": "wal",
+        "synchronous": 1,  # NORMAL: durable across a crash of the process
+        "foreign_keys": 1,
+        "cache_size": -65536,
+        "wal_autocheckpoint": 20000,
+    }
