@@ -1,0 +1,18 @@
+"""The README's Python examples run as written (in a fresh AIMOPS_HOME)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_examples_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks, "the README has no Python example"
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    store = namespace["store"]
+    assert store.get_entity("urn:aim:modelVersion:churn/1") is not None  # type: ignore[attr-defined]
