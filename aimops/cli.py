@@ -11,6 +11,7 @@ Example (shell)::
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -209,8 +210,6 @@ def history_command(urn: str, aspect: str | None, store_url: str | None, as_json
 
 
 def _short(value: Any, width: int = 80) -> str:
-    import json
-
     text = json.dumps(value, sort_keys=True)
     return text if len(text) <= width else text[: width - 3] + "..."
 

@@ -79,10 +79,17 @@ def open_engine(url: str) -> Engine:
         ) from exc
 
 
-def _sqlite_engine(parsed: URL) -> Engine:
+def sqlite_file(parsed: URL) -> Path | None:
+    """The file a SQLite URL names; None for in-memory and ``file:`` URI databases."""
     database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        path = Path(database).expanduser()
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _sqlite_engine(parsed: URL) -> Engine:
+    path = sqlite_file(parsed)
+    if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

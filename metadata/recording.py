@@ -71,12 +71,11 @@ def _merge(
 def _state(
     orchestrator: str, state: str | None, native_state: str | None
 ) -> tuple[str | None, str | None]:
-    if state is None and native_state is None:
-        return None, None
-    if state is None:
-        assert native_state is not None
+    if state is not None:  # already a shared word (checked)
+        return normalize_state("aimops", state), native_state
+    if native_state is not None:
         return normalize_state(orchestrator, native_state), native_state
-    return normalize_state("aimops", state), native_state
+    return None, None
 
 
 def record_pipeline(
@@ -259,17 +258,17 @@ def record_attempt(
         ordered = tuple(attempts[n] for n in sorted(attempts))
         tx.put_aspect(step_entity, "stepAttempts", {"attempts": ordered}, expected_version=version)
         latest = ordered[-1]
-        _merge(
-            tx,
-            step_entity,
-            "stepInfo",
-            {
-                "task_id": _task_id(step_entity),
-                "state": latest.state,
-                "native_state": latest.native_state,
-                "started_at": ordered[0].started_at,
-                "ended_at": latest.ended_at if latest.state in TERMINAL_STATES else None,
-            },
+        info, info_version = tx.read_aspect(step_entity, "stepInfo")
+        # Written exactly (None included): a retry that is running again has no end yet.
+        derived = {
+            "task_id": _task_id(step_entity),
+            "state": latest.state,
+            "native_state": latest.native_state,
+            "started_at": ordered[0].started_at,
+            "ended_at": latest.ended_at if latest.state in TERMINAL_STATES else None,
+        }
+        tx.put_aspect(
+            step_entity, "stepInfo", {**(info or {}), **derived}, expected_version=info_version
         )
         return try_number
 

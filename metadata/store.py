@@ -19,7 +19,6 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -28,14 +27,14 @@ from sqlalchemy.engine import Connection, Engine
 from aimops.errors import ConcurrentUpdateError, InvalidInputError, StoreUnavailableError
 from aimops.metadata import schema
 from aimops.metadata.aspects import aspect_spec
-from aimops.metadata.engine import open_engine, parse_url, redact, translate_errors
+from aimops.metadata.engine import open_engine, parse_url, redact, sqlite_file, translate_errors
 from aimops.metadata.lineage import Direction, LineageGraph, walk_lineage
 from aimops.metadata.migrate import check_schema, current_revision, upgrade_schema
 from aimops.metadata.records import AspectVersion, Entity, Point
-from aimops.metadata.search import Condition, search_query
+from aimops.metadata.search import Condition, neighbours_query, search_query
 from aimops.metadata.timeseries import read_points
 from aimops.metadata.urns import Urn
-from aimops.metadata.writer import StoreWriter, UrnLike
+from aimops.metadata.writer import ENTITY_ID_BY_URN, StoreWriter, UrnLike
 from aimops.settings import default_actor, default_store_url
 
 T = TypeVar("T")
@@ -61,13 +60,18 @@ class AimStore:
 
         ``create`` migrates an empty database; by default only SQLite is created on first use.
         """
-        parsed = parse_url(url or default_store_url())
+        given = url or default_store_url()
+        parsed = parse_url(given)
         is_sqlite = parsed.get_backend_name() == "sqlite"
         should_create = is_sqlite if create is None else create
-        if is_sqlite and not should_create:
-            _require_sqlite_file(parsed.database, redact(parsed))
+        path = sqlite_file(parsed) if is_sqlite and not should_create else None
+        if path is not None and not path.is_file():
+            raise StoreUnavailableError(
+                f"no AIM store at {redact(given)}: record a run into it, or create it with: "
+                f"aimops init --store '{redact(given)}'"
+            )
         engine = open_engine(parsed.render_as_string(hide_password=False))
-        store = cls(engine, actor=actor, label=redact(url or default_store_url()))
+        store = cls(engine, actor=actor, label=redact(given))
         try:
             store._prepare(should_create)
         except BaseException:
@@ -154,27 +158,24 @@ class AimStore:
         self, urn: UrnLike, aspect: str, value: Any, *, expected_version: int | None = None
     ) -> int:
         """Append a version of an aspect (see :meth:`StoreWriter.put_aspect`)."""
-        with self.transaction() as tx:
-            return tx.put_aspect(urn, aspect, value, expected_version=expected_version)
+        return self.write(
+            lambda tx: tx.put_aspect(urn, aspect, value, expected_version=expected_version)
+        )
 
     def put_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> None:
         """Record ``src relation dst``; both must exist."""
-        with self.transaction() as tx:
-            tx.put_edge(src, relation, dst)
+        self.write(lambda tx: tx.put_edge(src, relation, dst))
 
     def put_points(
         self, urn: UrnLike, metric: str, points: Sequence[tuple[datetime, float]]
     ) -> int:
         """Add time-series points to ``urn``; returns how many were given."""
-        with self.transaction() as tx:
-            return tx.put_points(urn, metric, points)
+        return self.write(lambda tx: tx.put_points(urn, metric, points))
 
     # -- reads ------------------------------------------------------------------------------
 
     def _entity_id(self, connection: Connection, urn: UrnLike) -> int | None:
-        return connection.execute(
-            select(schema.entities.c.id).where(schema.entities.c.urn == str(Urn.parse(urn)))
-        ).scalar()
+        return connection.execute(ENTITY_ID_BY_URN, {"urn": str(Urn.parse(urn))}).scalar()
 
     def get_entity(self, urn: UrnLike) -> Entity | None:
         """The entity, or None when it is not in the store."""
@@ -319,24 +320,12 @@ class AimStore:
 
     def related(self, urn: UrnLike, relation: str, *, incoming: bool = False) -> list[Entity]:
         """Entities X with ``urn relation X`` (or ``X relation urn`` when ``incoming``)."""
-        from aimops.metadata.search import neighbours_query
-
         with self._connect(write=False) as connection:
             entity_id = self._entity_id(connection, urn)
             if entity_id is None:
                 return []
             rows = connection.execute(neighbours_query(entity_id, relation, incoming)).all()
         return [Entity(row.urn, row.type, row.created_at) for row in rows]
-
-
-def _require_sqlite_file(database: str | None, label: str) -> None:
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return
-    if not Path(database).expanduser().is_file():
-        raise StoreUnavailableError(
-            f"no AIM store at {label}: record a run into it, or create it with: "
-            f"aimops init --store '{label}'"
-        )
 
 
 def _latest_version(table: Any, entity_id: Any) -> Any:

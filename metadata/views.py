@@ -52,11 +52,12 @@ def list_runs(store: AimStore, *, limit: int = 100, offset: int = 0) -> list[dic
 
 def run_details(store: AimStore, urn: str) -> dict[str, Any] | None:
     """A run with its steps, each with its attempts, inputs and outputs; None when unknown."""
-    text = str(Urn.parse(urn))
-    if Urn.parse(text).type != "run" or store.get_entity(text) is None:
+    parsed = Urn.parse(urn)
+    text = str(parsed)
+    if parsed.type != "run" or store.get_entity(text) is None:
         return None
     info = store.latest_values([text], "runInfo").get(text)
-    steps = [entity for entity in store.related(text, "partOf", incoming=True)]
+    steps = store.related(text, "partOf", incoming=True)
     step_infos = store.latest_values([step.urn for step in steps], "stepInfo")
     step_attempts = store.latest_values([step.urn for step in steps], "stepAttempts")
     details = run_summary(text, info)

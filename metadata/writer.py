@@ -26,12 +26,13 @@ from aimops.errors import ConcurrentUpdateError, MissingEntityError
 from aimops.metadata import schema
 from aimops.metadata.aspects import dump_canonical, index_rows, to_jsonable
 from aimops.metadata.relations import flow_endpoints
+from aimops.metadata.timeseries import point_rows
 from aimops.metadata.urns import Urn
 
 UrnLike = str | Urn
 
 # Statements built once: the writer's hot path runs them thousands of times a second.
-_ENTITY_ID = select(schema.entities.c.id).where(schema.entities.c.urn == bindparam("urn"))
+ENTITY_ID_BY_URN = select(schema.entities.c.id).where(schema.entities.c.urn == bindparam("urn"))
 _LATEST = (
     select(schema.aspects.c.version, schema.aspects.c.value)
     .where(
@@ -91,11 +92,10 @@ class StoreWriter:
         self._absent: set[str] = set()  # looked up in this transaction and not found
         self._created: set[int] = set()  # created in this transaction: nothing to read back
         self._written: dict[int, set[str]] = {}  # aspects written in this transaction
-        postgres = connection.dialect.name == "postgresql"
         self._statements = _UPSERTS[connection.dialect.name]
         # SQLite writers hold the write lock for the whole transaction (BEGIN IMMEDIATE), so
         # only PostgreSQL can meet a concurrent insert of the same version.
-        self._guard_inserts = postgres
+        self._guard_inserts = connection.dialect.name == "postgresql"
 
     @property
     def connection(self) -> Connection:
@@ -110,7 +110,7 @@ class StoreWriter:
             return self._ids[text]
         if text in self._absent:
             return None
-        found = self._connection.execute(_ENTITY_ID, {"urn": text}).scalar()
+        found = self._connection.execute(ENTITY_ID_BY_URN, {"urn": text}).scalar()
         if found is None:
             self._absent.add(text)
         else:
@@ -133,7 +133,7 @@ class StoreWriter:
             self._created.add(created)
             entity_id: int | None = created
         else:  # another writer created it since we looked
-            entity_id = self._connection.execute(_ENTITY_ID, {"urn": text}).scalar()
+            entity_id = self._connection.execute(ENTITY_ID_BY_URN, {"urn": text}).scalar()
         if entity_id is None:  # pragma: no cover - the conflicting row must exist
             raise MissingEntityError(f"could not create entity {text}")
         self._ids[text] = entity_id
@@ -294,8 +294,6 @@ class StoreWriter:
         self, urn: UrnLike, metric: str, points: Iterable[tuple[datetime, float]]
     ) -> int:
         """Add time-series points; a point already there (same timestamp) is kept as it was."""
-        from aimops.metadata.timeseries import point_rows
-
         entity_id = self.put_entity(urn)
         rows = point_rows(entity_id, metric, points)
         if rows:

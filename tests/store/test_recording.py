@@ -59,6 +59,21 @@ def test_a_retry_is_a_second_attempt_of_the_same_step(store: AimStore) -> None:
     assert fit["started_at"] == "2026-03-01T08:00:00Z"
 
 
+def test_a_retry_that_is_running_again_has_no_end(store: AimStore) -> None:
+    run = _run(store)
+    step = record_step(store, run, "fit")
+    record_attempt(store, step, 1, native_state="up_for_retry", started_at=T0, ended_at=T0)
+    record_attempt(store, step, 2, native_state="running", started_at=T0 + timedelta(1))
+    details = run_details(store, run)
+    assert details is not None
+    fit = details["steps"][0]
+    assert (fit["state"], fit["started_at"], fit["ended_at"]) == (
+        "running",
+        "2026-03-01T08:00:00Z",
+        None,
+    )
+
+
 def test_replaying_the_same_events_adds_no_versions(store: AimStore) -> None:
     def replay() -> None:
         run = _run(store)
