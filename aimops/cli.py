@@ -1,4 +1,4 @@
-"""The ``aimops`` command line: the store, runs, lineage, history and models.
+"""The ``aimops`` command line: the store, runs, lineage, history, models and the spool.
 
 Every listing takes ``--json``; ``--store URL`` overrides ``AIMOPS_STORE_URL``. Failures print
 one line to stderr and exit 1 (2 for usage errors), never a traceback.
@@ -249,6 +249,42 @@ def models_show_command(name: str, store_url: str | None, as_json: bool) -> None
         return
     click.echo(f"model {details['name']} ({details['urn']})")
     emit_table(details["versions"], ["version", "created_at", "uri", "produced_by"], "no versions")
+
+
+@cli.group("spool")
+def spool_group() -> None:
+    """Capture events kept locally while the store could not be reached."""
+
+
+@spool_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def spool_status_command(as_json: bool) -> None:
+    """How many captured events wait in the spool ($AIMOPS_HOME/spool)."""
+    from aimops.metadata.spool import Spool
+
+    spool = Spool()
+    _report(
+        {"spool": str(spool.directory), "pending": spool.pending()},
+        as_json,
+        "{pending} event(s) waiting in {spool}",
+    )
+
+
+@spool_group.command("replay")
+@store_options
+def spool_replay_command(store_url: str | None, as_json: bool) -> None:
+    """Replay spooled events into the store, oldest first; safe to run again at any time."""
+    from aimops.metadata.spool import Spool
+
+    spool = Spool()
+    store = _open(store_url, create=None)
+    report = spool.replay(store)
+    assert report is not None  # a waiting replay always runs
+    _report(
+        {"store": store.label, "spool": str(spool.directory), **report._asdict()},
+        as_json,
+        "replayed {applied} event(s) into {store}; {rejected} rejected; {remaining} waiting",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

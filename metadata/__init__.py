@@ -9,24 +9,65 @@ Example:
 
 from __future__ import annotations
 
-from aimops.metadata.aspects import ASPECTS, register_aspect
-from aimops.metadata.lineage import LineageGraph, LineageNode
-from aimops.metadata.records import AspectVersion, Edge, Entity, Point
-from aimops.metadata.relations import RELATIONS
-from aimops.metadata.states import STATES, normalize_state
-from aimops.metadata.store import AimStore
-from aimops.metadata.urns import (
-    Urn,
-    artifact_urn,
-    dataset_urn,
-    make_urn,
-    model_urn,
-    model_version_urn,
-    pipeline_urn,
-    run_urn,
-    step_urn,
-)
-from aimops.metadata.writer import StoreWriter
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aimops.metadata.aspects import ASPECTS, register_aspect
+    from aimops.metadata.lineage import LineageGraph, LineageNode
+    from aimops.metadata.records import AspectVersion, Edge, Entity, Point
+    from aimops.metadata.relations import RELATIONS
+    from aimops.metadata.states import STATES, normalize_state
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.urns import (
+        Urn,
+        artifact_urn,
+        dataset_urn,
+        make_urn,
+        model_urn,
+        model_version_urn,
+        pipeline_urn,
+        run_urn,
+        step_urn,
+    )
+    from aimops.metadata.writer import StoreWriter
+
+# Loaded on first use: importing a small module of this package (URNs, references) must not
+# pay for the store's SQLAlchemy and pydantic machinery.
+_LAZY = {
+    "ASPECTS": "aimops.metadata.aspects",
+    "AimStore": "aimops.metadata.store",
+    "AspectVersion": "aimops.metadata.records",
+    "Edge": "aimops.metadata.records",
+    "Entity": "aimops.metadata.records",
+    "LineageGraph": "aimops.metadata.lineage",
+    "LineageNode": "aimops.metadata.lineage",
+    "Point": "aimops.metadata.records",
+    "RELATIONS": "aimops.metadata.relations",
+    "STATES": "aimops.metadata.states",
+    "StoreWriter": "aimops.metadata.writer",
+    "Urn": "aimops.metadata.urns",
+    "artifact_urn": "aimops.metadata.urns",
+    "dataset_urn": "aimops.metadata.urns",
+    "make_urn": "aimops.metadata.urns",
+    "model_urn": "aimops.metadata.urns",
+    "model_version_urn": "aimops.metadata.urns",
+    "normalize_state": "aimops.metadata.states",
+    "pipeline_urn": "aimops.metadata.urns",
+    "register_aspect": "aimops.metadata.aspects",
+    "run_urn": "aimops.metadata.urns",
+    "step_urn": "aimops.metadata.urns",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aimops.metadata' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ASPECTS",

@@ -91,6 +91,8 @@ class Attempt(AspectModel):
     ended_at: datetime | None = None
     hostname: str | None = None
     error: str | None = None
+    duration_s: float | None = Field(default=None, ge=0)
+    rendered_fields: dict[str, str] | None = None
 
 
 class StepAttempts(AspectModel):
@@ -110,6 +112,31 @@ class PipelineInfo(AspectModel):
     owner: str | None = None
     schedule: str | None = None
     file: str | None = None
+
+
+class PipelineTask(AspectModel):
+    """One task of a pipeline definition and the tasks it waits for."""
+
+    task_id: str
+    operator: str | None = None
+    upstream: tuple[str, ...] = ()
+    doc: str | None = None
+
+
+class PipelineTasks(AspectModel):
+    """The tasks of a pipeline and their dependencies, as the orchestrator declares them."""
+
+    tasks: tuple[PipelineTask, ...] = ()
+
+
+class MlflowRunLink(AspectModel):
+    """The MLflow run a step logged to."""
+
+    indexed = ("run_id",)
+    run_id: str
+    experiment_id: str | None = None
+    run_name: str | None = None
+    tracking_uri: str | None = None
 
 
 class ProjectInfo(AspectModel):
@@ -210,6 +237,8 @@ register_aspect("runInfo", RunInfo, frozenset({"run"}))
 register_aspect("stepInfo", StepInfo, frozenset({"step"}))
 register_aspect("stepAttempts", StepAttempts, frozenset({"step"}))
 register_aspect("pipelineInfo", PipelineInfo, frozenset({"pipeline"}))
+register_aspect("pipelineTasks", PipelineTasks, frozenset({"pipeline"}))
+register_aspect("mlflowRun", MlflowRunLink, frozenset({"step", "run"}))
 register_aspect("projectInfo", ProjectInfo, frozenset({"project"}))
 register_aspect("datasetInfo", DatasetInfo, frozenset({"dataset"}))
 register_aspect("artifactInfo", ArtifactInfo, frozenset({"artifact"}))

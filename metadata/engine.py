@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,13 +64,23 @@ def redact(url: URL | str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def open_engine(url: str) -> Engine:
-    """Create an engine for ``url`` (no connection is made yet)."""
+def open_engine(url: str, *, timeout: float | None = None) -> Engine:
+    """Create an engine for ``url`` (no connection is made yet).
+
+    ``timeout`` (seconds) bounds every wait: connecting, a lock held by another writer, and on
+    PostgreSQL each statement. Without it, connecting waits 10 s and locks 30 s.
+    """
     parsed = parse_url(url)
     try:
         if parsed.get_backend_name() == "sqlite":
-            return _sqlite_engine(parsed)
-        connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+            busy_ms = int(timeout * 1000) if timeout is not None else SQLITE_BUSY_TIMEOUT_MS
+            return _sqlite_engine(parsed, busy_ms)
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = max(1, math.ceil(timeout)) if timeout else 10
+        if timeout is not None:
+            limit_ms = int(timeout * 1000)
+            connect_args["options"] = f"-c statement_timeout={limit_ms} -c lock_timeout={limit_ms}"
         return create_engine(
             parsed, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
         )
@@ -87,7 +98,7 @@ def sqlite_file(parsed: URL) -> Path | None:
     return Path(database).expanduser()
 
 
-def _sqlite_engine(parsed: URL) -> Engine:
+def _sqlite_engine(parsed: URL, busy_ms: int) -> Engine:
     path = sqlite_file(parsed)
     if path is not None:
         try:
@@ -97,7 +108,7 @@ def _sqlite_engine(parsed: URL) -> Engine:
                 f"cannot create {path.parent} for the store: {exc}"
             ) from exc
         parsed = parsed.set(database=str(path))
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(parsed, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _tune(dbapi_connection: Any, _record: Any) -> None:
@@ -106,7 +117,7 @@ def _sqlite_engine(parsed: URL) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         # A 64 MiB page cache keeps the field indexes' hot pages in memory, and checkpointing
         # the WAL every ~80 MiB instead of 4 MiB writes each hot page back once, not many times.
         cursor.execute("PRAGMA cache_size=-65536")

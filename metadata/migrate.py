@@ -6,6 +6,7 @@ revision in ``aim_alembic_version``, so the store can share a database with Airf
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -26,6 +27,7 @@ def _alembic_config(connection: Connection | None = None):  # type: ignore[no-un
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """The newest schema revision this code knows."""
     from alembic.script import ScriptDirectory
@@ -35,14 +37,15 @@ def head_revision() -> str:
     return head
 
 
-def known_revisions() -> set[str]:
+@functools.cache
+def known_revisions() -> frozenset[str]:
     """Every revision this code ships."""
     from alembic.script import ScriptDirectory
 
-    return {
+    return frozenset(
         script.revision
         for script in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
-    }
+    )
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -221,6 +221,8 @@ def record_attempt(
     ended_at: datetime | None = None,
     hostname: str | None = None,
     error: str | None = None,
+    duration_s: float | None = None,
+    rendered_fields: Mapping[str, str] | None = None,
 ) -> int:
     """Record (or update) try ``try_number`` of a step; the step takes the latest try's state.
 
@@ -244,6 +246,8 @@ def record_attempt(
             "ended_at": ended_at,
             "hostname": hostname,
             "error": error,
+            "duration_s": duration_s,
+            "rendered_fields": dict(rendered_fields) if rendered_fields is not None else None,
         }
         base = (
             before.model_dump()

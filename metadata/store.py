@@ -54,11 +54,17 @@ class AimStore:
 
     @classmethod
     def open(
-        cls, url: str | None = None, *, actor: str | None = None, create: bool | None = None
+        cls,
+        url: str | None = None,
+        *,
+        actor: str | None = None,
+        create: bool | None = None,
+        timeout: float | None = None,
     ) -> AimStore:
         """Open the store at ``url`` (default: ``AIMOPS_STORE_URL`` or ``$AIMOPS_HOME/aim.db``).
 
         ``create`` migrates an empty database; by default only SQLite is created on first use.
+        ``timeout`` (seconds) bounds connecting and every wait for a lock or a statement.
         """
         given = url or default_store_url()
         parsed = parse_url(given)
@@ -70,7 +76,7 @@ class AimStore:
                 f"no AIM store at {redact(given)}: record a run into it, or create it with: "
                 f"aimops init --store '{redact(given)}'"
             )
-        engine = open_engine(parsed.render_as_string(hide_password=False))
+        engine = open_engine(parsed.render_as_string(hide_password=False), timeout=timeout)
         store = cls(engine, actor=actor, label=redact(given))
         try:
             store._prepare(should_create)

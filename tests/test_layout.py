@@ -51,6 +51,21 @@ def test_importing_the_core_loads_no_orchestrator_or_heavy_library() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_dag_files_and_provider_discovery_stay_light() -> None:
+    """What every DAG file and every Airflow process imports must not load the store."""
+    code = (
+        "import sys, aimops, aimops.operators.provider\n"
+        "aimops.dataset_ref('d'); aimops.artifact_ref('a'); aimops.model_version_ref('m', 1)\n"
+        "aimops.operators.provider.get_provider_info()\n"
+        "print(','.join(sorted(m for m in ('sqlalchemy', 'pydantic', 'airflow') "
+        "if m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
 @pytest.mark.parametrize(
     "path",
     _python_files(*CORE_FOLDERS, "hooks", "operators", "flows", "tests"),

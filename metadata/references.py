@@ -1,0 +1,178 @@
+"""References a task returns to say what it produced: data sets, artifacts, model versions.
+
+A reference is a small JSON document (a plain ``dict``, so Airflow's XCom and Prefect's
+results carry it as is) naming an AIM entity. Return one from any ``PythonOperator`` or
+``@task``, or a list or dict of them, and the capture records a ``produced`` edge from the
+step to the entity; a downstream task that receives it as an argument gets a ``consumed``
+edge. References made while a task runs are also remembered in the process, so capture
+sees them even when they are wrapped in other return values.
+
+Example:
+    >>> ref = dataset_ref("churn-train", uri="file:///data/train.parquet", rows=800)
+    >>> ref["urn"]
+    'urn:aim:dataset:churn-train'
+    >>> is_reference(ref)
+    True
+    >>> [r["urn"] for r in find_references({"model": model_version_ref("churn", 3)})]
+    ['urn:aim:modelVersion:churn/3']
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from aimops.errors import InvalidInputError
+from aimops.metadata.urns import artifact_urn, dataset_urn, model_version_urn
+
+MARKER = "aimops_ref"
+KINDS = ("dataset", "artifact", "modelVersion")
+MAX_DEPTH = 4
+
+Reference = dict[str, Any]
+
+_declared = threading.local()
+
+
+def dataset_ref(
+    name: str,
+    *,
+    uri: str | None = None,
+    format: str | None = None,
+    rows: int | None = None,
+    columns: Sequence[str] | None = None,
+    description: str | None = None,
+) -> Reference:
+    """A reference to the data set ``name``; the name is its identity, as in ``record_dataset``."""
+    _segments(name, "data set name")
+    urn = dataset_urn(name)
+    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+        raise InvalidInputError(f"rows of data set {name!r} must be a count >= 0, not {rows!r}")
+    return _declare(
+        {
+            MARKER: "dataset",
+            "urn": str(urn),
+            "name": name,
+            "uri": uri,
+            "format": format,
+            "rows": rows,
+            "columns": list(columns) if columns is not None else None,
+            "description": description,
+        }
+    )
+
+
+def artifact_ref(
+    name: str,
+    *,
+    uri: str | None = None,
+    kind: str = "file",
+    media_type: str | None = None,
+    size_bytes: int | None = None,
+    checksum: str | None = None,
+    key: Sequence[str] | None = None,
+) -> Reference:
+    """A reference to an artifact; ``key`` segments name it (default: the name).
+
+    Give a key that is unique to what you made (``["churn", run_id, "model.skops"]``) when
+    the same name recurs across runs and you want one artifact per run.
+    """
+    segments = list(key) if key is not None else _segments(name, "artifact name")
+    if not segments or not all(isinstance(s, str) and s for s in segments):
+        raise InvalidInputError(f"artifact key must be non-empty text segments, not {key!r}")
+    return _declare(
+        {
+            MARKER: "artifact",
+            "urn": str(artifact_urn(*segments)),
+            "name": name,
+            "uri": uri,
+            "kind": kind,
+            "media_type": media_type,
+            "size_bytes": size_bytes,
+            "checksum": checksum,
+        }
+    )
+
+
+def model_version_ref(
+    model: str,
+    version: str | int,
+    *,
+    uri: str | None = None,
+    framework: str | None = None,
+    mlflow_run_id: str | None = None,
+    description: str | None = None,
+) -> Reference:
+    """A reference to version ``version`` of ``model``."""
+    urn = model_version_urn(model, version)
+    return _declare(
+        {
+            MARKER: "modelVersion",
+            "urn": str(urn),
+            "model": model,
+            "version": str(version),
+            "uri": uri,
+            "framework": framework,
+            "mlflow_run_id": mlflow_run_id,
+            "description": description,
+        }
+    )
+
+
+def is_reference(value: Any) -> bool:
+    """True when ``value`` is a reference made by this module."""
+    return (
+        isinstance(value, dict) and value.get(MARKER) in KINDS and isinstance(value.get("urn"), str)
+    )
+
+
+def find_references(value: Any, *, depth: int = MAX_DEPTH) -> list[Reference]:
+    """Every reference in ``value`` (nested in lists, tuples and dicts), each URN once."""
+    seen: dict[str, Reference] = {}
+    for ref in _walk(value, depth):
+        seen.setdefault(ref["urn"], ref)
+    return list(seen.values())
+
+
+def _walk(value: Any, depth: int) -> Iterator[Reference]:
+    if is_reference(value):
+        yield value
+        return
+    if depth <= 0:
+        return
+    if isinstance(value, dict):
+        children: Iterable[Any] = value.values()
+    elif isinstance(value, list | tuple | set | frozenset):
+        children = value
+    else:
+        return
+    for child in children:
+        yield from _walk(child, depth - 1)
+
+
+def declared_references() -> list[Reference]:
+    """References made in this thread since :func:`forget_declared_references`."""
+    return list(getattr(_declared, "refs", []))
+
+
+def forget_declared_references() -> None:
+    """Start a new task: forget the references made so far in this thread."""
+    _declared.refs = []
+
+
+def _declare(ref: Reference) -> Reference:
+    refs = getattr(_declared, "refs", None)
+    if refs is None:
+        refs = _declared.refs = []
+    refs.append(ref)
+    return ref
+
+
+def _segments(name: str, what: str) -> list[str]:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"a {what} must be non-empty text, not {name!r}")
+    parts = [part for part in name.strip().split("/") if part]
+    if not parts:
+        raise InvalidInputError(f"a {what} must hold more than slashes: {name!r}")
+    return parts

@@ -1,0 +1,154 @@
+"""Where capture events go: the store when it answers in time, else the local spool.
+
+Capture must never fail or stall the task it watches. :class:`CaptureSink` therefore opens
+the store with a short timeout on every wait (``AIMOPS_CAPTURE_TIMEOUT``, default 2 s), sends
+events to the spool while the store is unreachable or while older events still wait there (so
+events stay in order), drains the spool by itself once the store answers again (at most once
+every ``RECHECK_SECONDS`` per process), and logs each kind of failure once instead of raising.
+``AIMOPS_CAPTURE=off`` turns capture off altogether.
+
+Example:
+    >>> import tempfile
+    >>> from aimops.metadata.capture import CaptureEvent
+    >>> home = tempfile.mkdtemp()
+    >>> sink = CaptureSink(f"sqlite:///{home}/aim.db", spool=Spool(f"{home}/spool"))
+    >>> event = CaptureEvent(source="python")
+    >>> _ = event.run(orchestrator="python", pipeline="churn", run_id="r1")
+    >>> sink.emit(event)
+    'stored'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Literal
+
+from aimops.errors import AimopsError, InvalidInputError, StoreError
+from aimops.metadata.capture import CaptureEvent, apply_event
+from aimops.metadata.engine import redact
+from aimops.metadata.spool import Spool
+from aimops.metadata.store import AimStore
+from aimops.settings import default_store_url
+
+CAPTURE_ENV = "AIMOPS_CAPTURE"
+TIMEOUT_ENV = "AIMOPS_CAPTURE_TIMEOUT"
+DEFAULT_TIMEOUT = 2.0
+RECHECK_SECONDS = 30.0
+CAPTURE_ACTOR = "aimops-capture"
+OFF_WORDS = frozenset({"off", "false", "0", "no", "disabled"})
+
+Outcome = Literal["stored", "spooled", "dropped"]
+log = logging.getLogger("aimops.capture")
+
+
+def capture_enabled(setting: str | None = None) -> bool:
+    """False when ``setting`` (default: ``$AIMOPS_CAPTURE``) says off."""
+    value = os.environ.get(CAPTURE_ENV, "") if setting is None else setting
+    return value.strip().lower() not in OFF_WORDS
+
+
+def capture_timeout() -> float:
+    """Seconds any one store wait may take during capture (``$AIMOPS_CAPTURE_TIMEOUT``)."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+class CaptureSink:
+    """Delivers capture events to one store, with the spool as the fallback."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        spool: Spool | None = None,
+        timeout: float | None = None,
+        actor: str = CAPTURE_ACTOR,
+    ) -> None:
+        self.url = url or default_store_url()
+        self.spool = spool or Spool()
+        self.timeout = timeout if timeout is not None else capture_timeout()
+        self.actor = actor
+        self._store: AimStore | None = None
+        self._failed_at: float | None = None
+        self._logged: set[str] = set()
+        self._lock = threading.Lock()
+
+    def emit(self, event: CaptureEvent) -> Outcome:
+        """Record ``event`` now, or spool it; never raises for a store or data problem."""
+        with self._lock:
+            try:
+                return self._deliver(event)
+            except InvalidInputError as exc:
+                self._log_once("invalid", "capture dropped an event it could not record: %s", exc)
+                return "dropped"
+            except Exception as exc:  # capture must never break the task it watches
+                self._log_once(type(exc).__name__, "capture dropped an event: %r", exc)
+                return "dropped"
+
+    def _deliver(self, event: CaptureEvent) -> Outcome:
+        if self.spool.has_pending() and not self._drain():
+            self.spool.append(event)
+            return "spooled"
+        try:
+            apply_event(self._open(), event)
+        except StoreError as exc:
+            self._store_failed(exc)
+            self.spool.append(event)
+            return "spooled"
+        return "stored"
+
+    def _drain(self) -> bool:
+        """Replay the spool if the store may be back; True when it is empty afterwards."""
+        if self._failed_at is not None and time.monotonic() - self._failed_at < RECHECK_SECONDS:
+            return False
+        try:
+            report = self.spool.replay(self._open(), wait=False)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return False
+        if report is None:  # someone else is replaying; keep the order by spooling
+            return False
+        if report.applied or report.rejected:
+            log.info(
+                "capture replayed %d spooled event(s) into %s (%d rejected)",
+                report.applied,
+                redact(self.url),
+                report.rejected,
+            )
+        return report.remaining == 0
+
+    def _open(self) -> AimStore:
+        if self._store is None:
+            self._store = AimStore.open(self.url, actor=self.actor, timeout=self.timeout)
+        return self._store
+
+    def _store_failed(self, exc: AimopsError) -> None:
+        self._failed_at = time.monotonic()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._log_once(
+            "store",
+            "the AIM store is not answering (%s); capture events go to %s until "
+            "`aimops spool replay` (or the next capture) moves them into the store",
+            exc,
+            self.spool.directory,
+        )
+
+    def _log_once(self, kind: str, message: str, *args: object) -> None:
+        if kind not in self._logged:
+            self._logged.add(kind)
+            log.warning(message, *args)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None

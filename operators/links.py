@@ -1,0 +1,88 @@
+"""Extra links on every task: its AIM step page and the MLflow run it logged to.
+
+Both are global operator extra links (the plugin registers them), resolved by Airflow's API
+server when the UI asks. The AIM link needs ``AIMOPS_UI_URL`` (no link without it); the MLflow
+link appears once the capture linked the step to an MLflow run and a web UI is known
+(``AIMOPS_MLFLOW_UI_URL``, the ``mlflow_default`` connection's UI, or an http(s) tracking URI).
+
+Example:
+    >>> import os
+    >>> os.environ["AIMOPS_UI_URL"] = "https://aim.example.com"
+    >>> step_page("urn:aim:step:airflow/train/manual__1/fit")
+    'https://aim.example.com/steps/urn%3Aaim%3Astep%3Aairflow%2Ftrain%2Fmanual__1%2Ffit'
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from airflow.sdk import BaseOperatorLink
+
+from aimops.metadata.urns import step_urn
+
+UI_URL_ENV = "AIMOPS_UI_URL"
+MLFLOW_UI_URL_ENV = "AIMOPS_MLFLOW_UI_URL"
+
+
+def step_page(urn: str) -> str | None:
+    """The AIM page of a step under ``$AIMOPS_UI_URL``; None when that is unset."""
+    base = os.environ.get(UI_URL_ENV, "").strip().rstrip("/")
+    return f"{base}/steps/{quote(urn, safe='')}" if base else None
+
+
+def _step_of(ti_key: Any) -> str:
+    map_index = getattr(ti_key, "map_index", -1)
+    return str(step_urn("airflow", ti_key.dag_id, ti_key.run_id, ti_key.task_id, map_index))
+
+
+class AimStepLink(BaseOperatorLink):
+    """The task's step in the AIM store."""
+
+    name: ClassVar[str] = "AIM step"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        return step_page(_step_of(ti_key)) or ""
+
+
+class MlflowRunLink(BaseOperatorLink):
+    """The MLflow run the task logged to, when the capture saw one."""
+
+    name: ClassVar[str] = "MLflow run"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        try:
+            found = _store().get_aspect(_step_of(ti_key), "mlflowRun")
+        except Exception:  # no store, no link: the UI shows the link disabled
+            return ""
+        if found is None:
+            return ""
+        return mlflow_run_page(found.value) or ""
+
+
+def mlflow_run_page(run: dict[str, Any]) -> str | None:
+    """The MLflow web page of a linked run, when a web UI is known."""
+    base = os.environ.get(MLFLOW_UI_URL_ENV, "").strip()
+    if not base:
+        tracking = str(run.get("tracking_uri") or "")
+        base = tracking if tracking.startswith(("http://", "https://")) else ""
+    if not base:
+        try:
+            from aimops.hooks.mlflow import MlflowHook
+
+            base = MlflowHook().get_ui_url() or ""
+        except Exception:
+            base = ""
+    if not base:
+        return None
+    experiment = run.get("experiment_id") or "0"
+    return f"{base.rstrip('/')}/#/experiments/{experiment}/runs/{run['run_id']}"
+
+
+@functools.cache
+def _store() -> Any:
+    from aimops.hooks.aim import AimHook
+
+    return AimHook().get_store()

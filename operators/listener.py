@@ -1,0 +1,144 @@
+"""The capture listener: Airflow tells it what runs; it records what opted-in DAGs do.
+
+Task-instance hooks run in the task's own process, DAG-run hooks in the scheduler (both in
+the test process under ``dag.test()``). Each hook builds one capture event and hands it to a
+per-process :class:`~aimops.metadata.sink.CaptureSink`, which writes it to the AIM store with a
+short timeout or spools it. Nothing here raises into Airflow: a failure is logged once and the
+task carries on. ``AIMOPS_CAPTURE=off`` (or ``[aimops] capture = off`` in Airflow's config)
+turns capture off.
+
+The plugin registers :data:`listener`; nothing else needs to be configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+from aimops.metadata.capture import CaptureEvent
+from aimops.metadata.sink import CAPTURE_ENV, CaptureSink, capture_enabled
+from aimops.operators import events
+
+log = logging.getLogger("aimops.capture")
+
+_sink: CaptureSink | None = None
+_sink_pid: int | None = None
+_sink_lock = threading.Lock()
+_failures_logged: set[str] = set()
+
+
+def capture_on() -> bool:
+    """The kill switch: ``AIMOPS_CAPTURE``, else ``[aimops] capture`` in Airflow's config."""
+    if os.environ.get(CAPTURE_ENV, "").strip():
+        return capture_enabled()
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # pragma: no cover - older layouts
+        from airflow.configuration import conf
+    return capture_enabled(str(conf.get("aimops", "capture", fallback="on")))
+
+
+def sink() -> CaptureSink:
+    """The process's sink (a forked process gets its own), on the store AimHook resolves."""
+    global _sink, _sink_pid
+    with _sink_lock:
+        if _sink is None or _sink_pid != os.getpid():
+            _sink = CaptureSink(_store_url())
+            _sink_pid = os.getpid()
+        return _sink
+
+
+def reset_sink() -> None:
+    """Forget the process's sink and what it recorded (the next event starts afresh)."""
+    global _sink
+    with _sink_lock:
+        if _sink is not None:
+            _sink.close()
+        _sink = None
+        events.forget_pipelines()
+        _failures_logged.clear()
+
+
+def _store_url() -> str:
+    from aimops.settings import default_store_url
+
+    try:
+        from aimops.hooks.aim import AimHook
+
+        return str(AimHook().get_store_url())
+    except Exception as exc:  # a broken connection must not stop capture: use the default
+        _log_once("hook", "aimops could not resolve its connection (%r); using the default", exc)
+        return default_store_url()
+
+
+def _emit(build: Callable[[], CaptureEvent | None], what: str) -> None:
+    try:
+        if not capture_on():
+            return
+        event = build()
+        if event is not None and len(event):
+            sink().emit(event)
+    except Exception as exc:  # capture never changes a task's outcome
+        _log_once(what, "aimops capture skipped %s: %r", what, exc)
+
+
+def _log_once(kind: str, message: str, *args: object) -> None:
+    if kind not in _failures_logged:
+        _failures_logged.add(kind)
+        log.warning(message, *args)
+
+
+def _task_dag(task_instance: Any) -> Any:
+    return getattr(getattr(task_instance, "task", None), "dag", None)
+
+
+class AimopsListener:
+    """Airflow listener hooks; see the module docstring."""
+
+    @hookimpl
+    def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+        if events.opted_in(_task_dag(task_instance)):
+            _emit(lambda: events.task_started(task_instance), "a task start")
+
+    @hookimpl
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        if events.opted_in(_task_dag(task_instance)):
+            _emit(lambda: events.task_finished(task_instance, "success"), "a task success")
+
+    @hookimpl
+    def on_task_instance_failed(
+        self, previous_state: Any, task_instance: Any, error: BaseException | str | None
+    ) -> None:
+        if events.opted_in(_task_dag(task_instance)):
+            state = events.native_state(task_instance, default="failed")
+            _emit(lambda: events.task_finished(task_instance, state, error), "a task failure")
+
+    @hookimpl
+    def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
+        if events.opted_in(_task_dag(task_instance)):
+            _emit(lambda: events.task_finished(task_instance, "skipped"), "a task skip")
+
+    @hookimpl
+    def on_dag_run_running(self, dag_run: Any, msg: str) -> None:
+        self._dag_run(dag_run, "running")
+
+    @hookimpl
+    def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
+        self._dag_run(dag_run, "success")
+
+    @hookimpl
+    def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
+        self._dag_run(dag_run, "failed")
+
+    def _dag_run(self, dag_run: Any, state: str) -> None:
+        dag = getattr(dag_run, "dag", None)
+        if events.opted_in(dag):
+            _emit(lambda: events.dag_run_changed(dag, dag_run, state), f"a DAG run {state}")
+
+
+listener = AimopsListener()

@@ -1,0 +1,176 @@
+"""Real Airflow for the capture tests: a throwaway AIRFLOW_HOME and metadata DB per session.
+
+The environment is set when this file is imported, before any test imports Airflow, so no
+test ever touches ``~/airflow``. ``run_dag`` writes a DAG defined in a test into Airflow's DB
+(``dag.test()`` only runs serialized DAGs) and runs it in-process, where the aimops listener
+(loaded from its entry point, as for any user) captures it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="aimops-test-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__OPENLINEAGE__DISABLED": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+)
+GOLDEN = Path(__file__).with_name("golden")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[Path]:
+    """Airflow's metadata DB, created once per session."""
+    from airflow.utils import db
+
+    db.initdb()
+    yield _HOME
+
+
+@pytest.fixture
+def aim_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh AIMOPS_HOME (the embedded SQLite store and the spool) for one test."""
+    from aimops.operators import listener
+
+    home = tmp_path / "aimops"
+    monkeypatch.setenv("AIMOPS_HOME", str(home))
+    monkeypatch.delenv("AIMOPS_STORE_URL", raising=False)
+    monkeypatch.delenv("AIMOPS_CAPTURE", raising=False)
+    listener.reset_sink()
+    yield home
+    listener.reset_sink()
+
+
+@pytest.fixture(scope="session")
+def run_dag(airflow_db: Path) -> Callable[..., Any]:
+    """Run a DAG object through ``dag.test()``; returns the finished DagRun."""
+
+    def run(dag: Any, *, run_after: datetime | None = None, conf: dict[str, Any] | None = None):
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+        from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+        from airflow.serialization.serialized_objects import LazyDeserializedDAG
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            DagBundlesManager().sync_bundles_to_db(session=session)
+            session.commit()
+            update_dag_parsing_results_in_db(
+                "dags-folder",
+                None,
+                [LazyDeserializedDAG.from_dag(dag)],
+                {},
+                None,
+                set(),
+                session,
+            )
+        kwargs: dict[str, Any] = {"run_conf": conf}
+        if run_after is not None:
+            kwargs.update(run_after=run_after, logical_date=run_after)
+        return dag.test(**kwargs)
+
+    return run
+
+
+def captured(store: Any, run: str) -> dict[str, Any]:
+    """What the store holds of one run, as a user would read it: run, pipeline, steps, I/O."""
+    run_info = store.get_aspect(run, "runInfo").value
+    pipeline = run_info["pipeline"]
+    steps = sorted(e.urn for e in store.related(run, "partOf", incoming=True))
+    document: dict[str, Any] = {
+        "pipeline": {
+            "urn": pipeline,
+            "pipelineInfo": store.get_aspect(pipeline, "pipelineInfo").value,
+            "pipelineTasks": _value(store.get_aspect(pipeline, "pipelineTasks")),
+            "project": [e.urn for e in store.related(pipeline, "partOf")],
+        },
+        "run": {"urn": run, "runInfo": run_info},
+        "steps": {},
+        "entities": {},
+    }
+    mentioned: set[str] = set()
+    for step in steps:
+        consumed = sorted(e.urn for e in store.related(step, "consumed"))
+        produced = sorted(e.urn for e in store.related(step, "produced"))
+        made = sorted(e.urn for e in store.related(step, "producedBy", incoming=True))
+        mentioned.update(consumed, produced, made)
+        document["steps"][step] = {
+            "stepInfo": store.get_aspect(step, "stepInfo").value,
+            "attempts": store.get_aspect(step, "stepAttempts").value["attempts"],
+            "mlflowRun": _value(store.get_aspect(step, "mlflowRun")),
+            "consumed": consumed,
+            "produced": produced,
+            "producedBy_of": made,
+        }
+    for urn in sorted(mentioned):
+        document["entities"][urn] = {k: v.value for k, v in store.get_aspects(urn).items()}
+    return document
+
+
+def _value(found: Any) -> Any:
+    return found.value if found is not None else None
+
+
+_VOLATILE_KEYS = {"started_at", "ended_at", "hostname", "duration_s", "run_id", "experiment_id"}
+
+
+def normalise(document: Any, run_id: str) -> Any:
+    """Replace what differs between runs (times, hosts, run ids, paths) with placeholders."""
+    from urllib.parse import quote
+
+    encoded = quote(run_id, safe="-._~")
+
+    def walk(value: Any, key: str | None = None) -> Any:
+        if isinstance(value, dict):
+            return {walk(k): walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if key in _VOLATILE_KEYS and value is not None:
+            return f"<{key}>"
+        if isinstance(value, str):
+            value = value.replace(encoded, "<run_id>").replace(run_id, "<run_id>")
+            value = re.sub(r"/[^\s'\"]*/(tests/airflow/)", r"<repo>/\1", value)
+            return value
+        return value
+
+    return walk(document)
+
+
+def assert_golden(name: str, document: Any) -> None:
+    """Compare with ``golden/<name>.json``; ``AIMOPS_UPDATE_GOLDEN=1`` rewrites it."""
+    path = GOLDEN / f"{name}.json"
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("AIMOPS_UPDATE_GOLDEN") == "1" or not path.exists():
+        if os.environ.get("CI") == "true" and not path.exists():
+            pytest.fail(f"golden file {path} is missing")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert json.loads(path.read_text()) == json.loads(text), f"capture differs from {path}"
+
+
+class Golden:
+    """The helpers above, handed to tests as a fixture (test modules cannot import conftest)."""
+
+    captured = staticmethod(captured)
+    normalise = staticmethod(normalise)
+    check = staticmethod(assert_golden)
+
+
+@pytest.fixture(scope="session")
+def golden() -> type[Golden]:
+    return Golden

@@ -1,0 +1,180 @@
+"""Capture under the conditions users report bugs about: re-runs, name clashes, outages.
+
+Each DAG here is small on purpose: ``dag.test()`` costs a few seconds per task.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from aimops.metadata.store import AimStore
+from aimops.metadata.urns import run_urn, step_urn
+
+
+def two_step_dag(dag_id: str, *, fail_second: bool = False) -> Any:
+    from airflow.sdk import DAG, Asset, task
+
+    import aimops
+
+    with DAG(dag_id, schedule=None, tags=["aimops"]) as dag:
+
+        @task(outlets=[Asset(name=f"{dag_id}-raw", uri=f"file:///data/{dag_id}.csv")])
+        def load() -> dict[str, Any]:
+            return aimops.dataset_ref(f"{dag_id}-clean", rows=3)
+
+        @task
+        def fit(data: dict[str, Any]) -> dict[str, Any]:
+            if fail_second:
+                raise ValueError("the labels are all one class")
+            return aimops.artifact_ref("model.bin", key=[dag_id, "model"])
+
+        fit(load())
+    return dag
+
+
+def counts(store: AimStore) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        return {
+            "entities": connection.execute(text("SELECT count(*) FROM aim_entities")).scalar_one(),
+            "edges": connection.execute(text("SELECT count(*) FROM aim_edges")).scalar_one(),
+            "steps": store.count("step"),
+            "datasets": store.count("dataset"),
+            "artifacts": store.count("artifact"),
+        }
+
+
+def _store(home: Path) -> AimStore:
+    return AimStore.open(f"sqlite:///{home / 'aim.db'}")
+
+
+def test_rerunning_a_dag_run_duplicates_nothing(run_dag: Any, aim_home: Path) -> None:
+    moment = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    first = run_dag(two_step_dag("aimops_rerun"), run_after=moment)
+    with _store(aim_home) as store:
+        before = counts(store)
+    again = run_dag(two_step_dag("aimops_rerun"), run_after=moment)  # the same run, run again
+    assert again.run_id == first.run_id and again.state == "success"
+    with _store(aim_home) as store:
+        assert counts(store) == before
+        step = step_urn("airflow", "aimops_rerun", first.run_id, "fit")
+        attempts = store.get_aspect(step, "stepAttempts").value["attempts"]
+        assert [a["try_number"] for a in attempts] == [1]
+    # project, pipeline, run, 2 steps, 2 data sets, 1 artifact; 4 partOf + 4 lineage edges
+    assert before == {"entities": 8, "edges": 8, "steps": 2, "datasets": 2, "artifacts": 1}
+
+
+def test_dags_with_the_same_task_ids_never_collide(run_dag: Any, aim_home: Path) -> None:
+    moment = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    good = run_dag(two_step_dag("aimops_twin_a"), run_after=moment)
+    bad = run_dag(two_step_dag("aimops_twin_b", fail_second=True), run_after=moment)
+    assert good.run_id == bad.run_id  # same run id, same task ids: only the DAG differs
+    with _store(aim_home) as store:
+        good_fit = store.get_aspect(
+            step_urn("airflow", "aimops_twin_a", good.run_id, "fit"), "stepInfo"
+        )
+        bad_fit = store.get_aspect(
+            step_urn("airflow", "aimops_twin_b", bad.run_id, "fit"), "stepInfo"
+        )
+        assert good_fit.value["state"] == "success"
+        assert bad_fit.value["state"] == "failed"
+        bad_run = store.get_aspect(run_urn("airflow", "aimops_twin_b", bad.run_id), "runInfo")
+        assert bad_run.value["status"] == "failed"
+        attempt = store.get_aspect(
+            step_urn("airflow", "aimops_twin_b", bad.run_id, "fit"), "stepAttempts"
+        ).value["attempts"][0]
+        assert attempt["error"] == "ValueError: the labels are all one class"
+        assert store.count("step") == 4
+
+
+def test_an_unreachable_store_spools_and_replay_restores_everything(
+    run_dag: Any, aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aimops.operators import listener
+
+    monkeypatch.setenv("AIMOPS_STORE_URL", "postgresql://aim:hunter2-secret@127.0.0.1:9/aim")
+    listener.reset_sink()
+    dag_run = run_dag(two_step_dag("aimops_outage"))
+    assert dag_run.state == "success"  # capture trouble never changes the outcome
+    spooled = aim_home / "spool" / "events.jsonl"
+    lines = spooled.read_text().splitlines()
+    assert len(lines) == 5  # 2 tasks x (start, end) + the run's end
+    assert "hunter2-secret" not in caplog.text
+    warnings = [r for r in caplog.records if "not answering" in r.getMessage()]
+    assert len(warnings) == 1  # logged once, not per event
+
+    target = f"sqlite:///{aim_home / 'replayed.db'}"
+    replay = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
+    assert json.loads(replay.stdout) | {"store": "x"} == {
+        "store": "x",
+        "spool": str(aim_home / "spool"),
+        "applied": 5,
+        "rejected": 0,
+        "remaining": 0,
+    }
+    with AimStore.open(target) as store:
+        run = store.get_aspect(run_urn("airflow", "aimops_outage", dag_run.run_id), "runInfo")
+        assert run.value["status"] == "success"
+        before = counts(store)
+        versions = len(store.history(step_urn("airflow", "aimops_outage", dag_run.run_id, "fit")))
+    again = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
+    assert json.loads(again.stdout)["applied"] == 0
+    with AimStore.open(target) as store:
+        assert counts(store) == before
+        fit = step_urn("airflow", "aimops_outage", dag_run.run_id, "fit")
+        assert len(store.history(fit)) == versions
+    assert before["steps"] == 2 and before["datasets"] == 2
+
+
+def test_the_kill_switch_turns_capture_off(
+    run_dag: Any, aim_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW__AIMOPS__CAPTURE", "off")
+    dag_run = run_dag(two_step_dag("aimops_switched_off"))
+    assert dag_run.state == "success"
+    assert not (aim_home / "aim.db").exists()
+    assert not (aim_home / "spool" / "events.jsonl").exists()
+
+
+@pytest.mark.postgres
+def test_capture_into_postgresql(
+    run_dag: Any,
+    aim_home: Path,
+    postgres_store: AimStore,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aimops.operators import listener
+
+    monkeypatch.setenv("AIMOPS_STORE_URL", postgres_url)
+    listener.reset_sink()
+    dag_run = run_dag(two_step_dag("aimops_on_postgres"))
+    assert dag_run.state == "success"
+    run = run_urn("airflow", "aimops_on_postgres", dag_run.run_id)
+    assert postgres_store.get_aspect(run, "runInfo").value["status"] == "success"
+    steps = {e.urn for e in postgres_store.related(run, "partOf", incoming=True)}
+    assert len(steps) == 2
+    assert not (aim_home / "spool" / "events.jsonl").exists()
+
+
+def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "AIMOPS_HOME": str(home)}
+    env.pop("AIMOPS_STORE_URL", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("aimops")), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
