@@ -11,7 +11,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: venv demo test bench lint typecheck clean
+.PHONY: venv demo airflow airflow-stop airflow-status test bench lint typecheck clean
 
 venv: $(VENV)/.synced
 
@@ -22,15 +22,27 @@ $(VENV)/.synced: pyproject.toml uv.lock
 	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 	@touch $@
 
+# The main job: a real Airflow DAG run (dags_examples/train_model.py), captured, then shown.
 demo: venv
-	@echo ">> AIMOPS_HOME=$${AIMOPS_HOME:-$(CURDIR)/.aimops-demo}"
-	AIMOPS_HOME="$${AIMOPS_HOME:-$(CURDIR)/.aimops-demo}" $(PY) dags_examples/python_pipeline.py
+	scripts/demo.sh
+
+# Real Airflow (standalone on 127.0.0.1:8080) with the example DAGs, writing to the demo's store.
+# Ctrl-C stops it, and every process it started; `make airflow-stop` does the same from elsewhere.
+airflow: venv
+	$(PY) scripts/airflow_local.py start --foreground $(if $(PORT),--port $(PORT))
+
+airflow-stop:
+	$(PY) scripts/airflow_local.py stop
+
+airflow-status:
+	$(PY) scripts/airflow_local.py status
 
 test: venv
 	scripts/run_tests.sh
 
 bench: venv
 	$(PY) benchmarks/store_bench.py
+	$(PY) benchmarks/capture_bench.py
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -40,4 +52,4 @@ typecheck: venv
 	scripts/typecheck.sh
 
 clean:
-	rm -rf $(VENV) .aimops-demo
+	rm -rf $(VENV) .aimops-demo .airflow

@@ -11,9 +11,10 @@ The facade a notebook or a plain Python pipeline needs::
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from aimops.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from aimops.errors import AimopsError
@@ -63,13 +64,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aimops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes("aimops", _LAZY)
 
 
 def connect(url: str | None = None, *, actor: str | None = None) -> AimStore:

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The aimops demo: run the Airflow DAG dags_examples/train_model.py end to end with
+# `airflow dags test` in a fresh, throwaway Airflow home; the aimops listener plugin captures the
+# run as it goes; then show what the AIM store holds through the `aimops` CLI.
+#
+# Run from anywhere (`make demo` runs it after setting up .venv). Settings:
+#   AIMOPS_HOME               the AIM store, MLflow and the demo data (default: .aimops-demo)
+#   AIMOPS_DEMO_AIRFLOW_HOME  the Airflow home, WIPED at every start
+#                             (default: .aimops-demo/airflow; never your own $AIRFLOW_HOME)
+#   MLFLOW_TRACKING_URI       MLflow's store (default: sqlite under $AIMOPS_HOME/mlflow)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export PATH="$REPO/.venv/bin:$PATH"
+
+DAG_ID=train_model
+MODEL=breast_cancer_classifier
+TRAIN_DATASET=breast_cancer_train
+
+say() { printf '>> %s\n' "$*"; }
+fail() { printf '>> FAILED: %s\n' "$*" >&2; exit 1; }
+elapsed() { python -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$EPOCHREALTIME"; }
+
+for tool in airflow aimops python; do
+    command -v "$tool" >/dev/null || fail "'$tool' is not on PATH: run 'make demo' (it sets up .venv)"
+done
+
+export AIMOPS_HOME="${AIMOPS_HOME:-$REPO/.aimops-demo}"
+AIRFLOW_DEMO_HOME="${AIMOPS_DEMO_AIRFLOW_HOME:-$REPO/.aimops-demo/airflow}"
+case "$(realpath -m "$AIRFLOW_DEMO_HOME")" in
+    / | "$(realpath -m "$HOME")" | "$REPO") fail "refusing to wipe $AIRFLOW_DEMO_HOME" ;;
+esac
+
+# The demo's own Airflow: nothing from the user's Airflow set-up is read or touched.
+export AIRFLOW_HOME="$AIRFLOW_DEMO_HOME"
+export AIRFLOW_CONFIG="$AIRFLOW_HOME/airflow.cfg"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags_examples"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export MLFLOW_DISABLE_TELEMETRY=true
+export DO_NOT_TRACK=1
+
+START="$EPOCHREALTIME"
+say "AIMOPS_HOME=$AIMOPS_HOME (the AIM store, MLflow and the demo data; kept between demos)"
+say "fresh Airflow home: $AIRFLOW_HOME"
+rm -rf "$AIRFLOW_HOME"
+mkdir -p "$AIRFLOW_HOME" "$AIMOPS_HOME"
+
+# The train_model runs the store holds before this demo, so we can tell the new one apart.
+known_runs() {
+    aimops runs list --json --limit 1000 2>/dev/null | python -c '
+import json, sys
+text = sys.stdin.read().strip()
+for run in json.loads(text) if text else []:
+    if run["orchestrator"] == "airflow" and run["pipeline"] == sys.argv[1]:
+        print(run["urn"])
+' "$DAG_ID" || true
+}
+BEFORE="$(known_runs)"
+
+say "airflow db migrate (log: $AIRFLOW_HOME/db-migrate.log)"
+t0="$EPOCHREALTIME"
+if ! airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1; then
+    tail -n 30 "$AIRFLOW_HOME/db-migrate.log" >&2
+    fail "airflow db migrate; see $AIRFLOW_HOME/db-migrate.log"
+fi
+say "Airflow metadata database ready (SQLite, $(elapsed "$t0") s)"
+
+say "airflow dags test $DAG_ID: load_data -> validate_data -> train -> register_model"
+say "(the whole DAG runs in this process; log: $AIRFLOW_HOME/dags-test.log)"
+t0="$EPOCHREALTIME"
+# Airflow's full log goes to the file; the console shows each task starting and ending.
+set +o pipefail
+airflow dags test "$DAG_ID" 2>&1 | tee "$AIRFLOW_HOME/dags-test.log" \
+    | grep --line-buffered -E '\[DAG TEST\] (starting|end task) task_id=|\[error|Traceback|aimops\.capture' \
+    | sed -u -E -e 's/^.*\[DAG TEST\] starting task_id=([^ ]+).*$/   started  \1/' \
+        -e 's/^.*\[DAG TEST\] end task task_id=([^ ]+).*$/   finished \1/'
+status=${PIPESTATUS[0]}
+set -o pipefail
+if [[ $status -ne 0 ]]; then
+    tail -n 40 "$AIRFLOW_HOME/dags-test.log" >&2
+    fail "the $DAG_ID run failed; see $AIRFLOW_HOME/dags-test.log"
+fi
+say "DAG run finished in $(elapsed "$t0") s; Airflow's task instances:"
+python - "$AIRFLOW_HOME/airflow.db" "$DAG_ID" <<'PY'
+import sqlite3, sys
+
+db = sqlite3.connect(sys.argv[1])
+(run_id,) = db.execute(
+    "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (sys.argv[2],)
+).fetchone()
+print(f"   run {run_id}")
+rows = db.execute(
+    "SELECT task_id, state, try_number, duration FROM task_instance"
+    " WHERE dag_id = ? AND run_id = ? ORDER BY start_date",
+    (sys.argv[2], run_id),
+)
+for task_id, state, tries, duration in rows:
+    print(f"   {task_id:<16} {state:<10} try {tries}  {duration or 0:5.1f} s")
+PY
+
+say "aimops runs list"
+aimops runs list --limit 10 || true
+
+RUN_URN="$(comm -13 <(printf '%s\n' "$BEFORE" | sort) <(known_runs | sort) | head -n 1)"
+if [[ -z "$RUN_URN" ]]; then
+    fail "aimops captured no new run of $DAG_ID: is the aimops Airflow plugin installed \
+(airflow plugins) and the DAG tagged 'aimops'?"
+fi
+
+say "aimops runs show $RUN_URN"
+aimops runs show "$RUN_URN"
+
+DATASET_URN="$(python -c 'import sys
+from aimops.metadata.urns import dataset_urn
+print(dataset_urn(sys.argv[1]))' "$TRAIN_DATASET")"
+say "aimops lineage $DATASET_URN --downstream (data set -> steps -> model version)"
+aimops lineage "$DATASET_URN" --downstream --depth 10
+
+say "aimops models show $MODEL"
+aimops models show "$MODEL"
+
+if [[ -z "${MLFLOW_TRACKING_URI:-}" ]]; then
+    say "MLflow's side: mlflow ui --backend-store-uri sqlite:///$AIMOPS_HOME/mlflow/mlflow.db"
+fi
+say "done in $(elapsed "$START") s"

@@ -1,0 +1,198 @@
+"""End to end: real ``airflow standalone`` runs the example DAG, and aimops captures it.
+
+``scripts/airflow_local.py`` (imported from its path: the repository root is not on
+``sys.path``) starts Airflow in a temporary AIRFLOW_HOME on a free port, with a temporary DAGs
+folder holding ``dags_examples/train_model.py`` and a temporary AIMOPS_HOME. The test waits for
+health and for the DAG to be parsed, unpauses and triggers it through REST API v2, waits for
+success, clears one task as a user would and waits for its second try, then stops Airflow,
+checks that no process of its group or home survives, and reads the AIM store: the run (ended
+by the scheduler's listener), one step per task (captured in each task's own process), the
+cleared task's two attempts, the MLflow link and the lineage to the model version. Airflow is
+stopped in the fixture's teardown too, whatever happens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "airflow_local.py"
+DAG_ID = "train_model"
+EXAMPLE = REPO / "dags_examples" / "train_model.py"
+START_TIMEOUT = 120.0
+PARSE_TIMEOUT = 60.0
+RUN_TIMEOUT = 240.0
+TASKS = ("load_data", "validate_data", "train", "register_model")
+
+
+def _load_controller() -> ModuleType:
+    name = "aimops_scripts_airflow_local"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+controller = _load_controller()
+
+if importlib.util.find_spec("airflow") is None:
+    pytest.skip("needs Airflow (aimops[airflow])", allow_module_level=True)
+
+
+def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
+    """The run as the capture recorded it from the task processes and the scheduler."""
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.urns import run_urn, step_urn
+
+    assert not (aimops_home / "spool" / "events.jsonl").exists(), "events were spooled"
+    with AimStore.open(f"sqlite:///{aimops_home / 'aim.db'}", create=False) as store:
+        run = run_urn("airflow", dag_id, run_id)
+        info = store.get_aspect(run, "runInfo").value
+        assert (info["status"], info["run_type"]) == ("success", "manual")  # the scheduler's
+        steps = {e.urn for e in store.related(run, "partOf", incoming=True)}
+        assert steps == {str(step_urn("airflow", dag_id, run_id, task)) for task in TASKS}
+        validate = step_urn("airflow", dag_id, run_id, "validate_data")
+        tries = store.get_aspect(validate, "stepAttempts").value["attempts"]
+        assert [(a["try_number"], a["state"]) for a in tries] == [(1, "success"), (2, "success")]
+        train = step_urn("airflow", dag_id, run_id, "train")
+        assert store.get_aspect(train, "mlflowRun") is not None
+        graph = store.lineage("urn:aim:dataset:breast_cancer_train", direction="downstream")
+        versions = [n.urn for n in graph.nodes if n.type == "modelVersion"]
+        assert versions == ["urn:aim:modelVersion:breast_cancer_classifier/1"]
+        made_by = store.related(versions[0], "producedBy")
+        assert [e.urn for e in made_by] == [
+            str(step_urn("airflow", dag_id, run_id, "register_model"))
+        ]
+        assert store.count("dataset") == 3  # raw, train, test: once each, clear or not
+
+
+def _isolated_env(aimops_home: Path) -> dict[str, str]:
+    """This process's environment without the developer's Airflow/aimops settings."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AIRFLOW_", "AIRFLOW__", "AIMOPS_"))
+    }
+    env["AIMOPS_HOME"] = str(aimops_home)
+    return env
+
+
+@dataclass
+class Standalone:
+    home: Path
+    dags: Path
+    aimops_home: Path
+    port: int
+    info: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def start(self) -> Any:
+        began = time.monotonic()
+        self.info = controller.start(
+            self.home,
+            port=self.port,
+            dags=self.dags,
+            aimops_home=self.aimops_home,
+            timeout=START_TIMEOUT,
+            env=_isolated_env(self.aimops_home),
+        )
+        self.timings["start_to_healthy"] = time.monotonic() - began
+        return self.info
+
+    def stop(self) -> Any:
+        began = time.monotonic()
+        report = controller.stop(self.home)
+        self.timings.setdefault("stop", time.monotonic() - began)
+        return report
+
+    def pgid(self) -> int | None:
+        return self.info.pid if self.info is not None else None
+
+
+@pytest.fixture
+def standalone(tmp_path: Path) -> Iterator[Standalone]:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / EXAMPLE.name).write_text(EXAMPLE.read_text())
+    server = Standalone(
+        home=tmp_path / "airflow",
+        dags=dags,
+        aimops_home=tmp_path / "aimops",
+        port=controller.free_port(),
+    )
+    try:
+        yield server
+    finally:
+        # Whatever happened (start failed, assertion failed, Ctrl-C): leave nothing running.
+        report = server.stop()
+        print("timings:", json.dumps({k: round(v, 1) for k, v in server.timings.items()}))
+        assert report.clean, f"processes survived the teardown stop: {report.survivors}"
+
+
+def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standalone) -> None:
+    info = standalone.start()
+    assert info.url == f"http://127.0.0.1:{standalone.port}"
+    assert info.username and info.password, "no generated SimpleAuthManager login"
+    client = info.client()
+    assert client.health()["scheduler"]["status"] == "healthy"
+
+    began = time.monotonic()
+    dag = client.wait_for_dag(DAG_ID, timeout=PARSE_TIMEOUT)
+    standalone.timings["healthy_to_parsed"] = time.monotonic() - began
+    assert "aimops" in [tag["name"] for tag in dag["tags"]]
+
+    assert client.set_paused(DAG_ID, False)["is_paused"] is False
+    began = time.monotonic()
+    run_id = client.trigger(DAG_ID, {})["dag_run_id"]
+    state = client.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT, out=print)
+    standalone.timings["trigger_to_success"] = time.monotonic() - began
+    assert state == "success", f"run {run_id} ended {state}: {client.task_states(DAG_ID, run_id)}"
+
+    # Clear one task, as a user would from the grid: it runs again as try 2 of the same step.
+    cleared = client.request(
+        "POST",
+        f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+        {
+            "dag_run_id": run_id,
+            "task_ids": ["validate_data"],
+            "dry_run": False,
+            "only_failed": False,
+        },
+    )
+    assert [ti["task_id"] for ti in cleared["task_instances"]] == ["validate_data"]
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/validate_data"
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        again = client.request("GET", path)
+        if again["try_number"] == 2 and again["state"] == "success":
+            break
+        assert time.monotonic() < deadline, f"the cleared task did not run again: {again}"
+        time.sleep(1)
+    assert client.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT, out=print) == "success"
+    assert client.task_states(DAG_ID, run_id) == dict.fromkeys(TASKS, "success")
+
+    pgid = standalone.pgid()
+    report = standalone.stop()
+    assert report.clean, f"survivors after stop: {report.survivors}"
+    assert controller.find_processes(standalone.home, pgid) == []
+    assert not (standalone.home / controller.PID_FILE).exists()
+
+    check_aim_store(standalone.aimops_home, DAG_ID, run_id)
