@@ -32,6 +32,10 @@ task with exactly one successful attempt, and every event must have been stored 
 or dropped); in the OpenLineage modes the file must hold a START and a COMPLETE event for every
 task. A mode that did not do its work fails the benchmark (exit status 1).
 
+When aimops' median misses its goal (or with ``--profile always``), one more aimops run
+profiles the listener with cProfile over every task event but the first, and the top entries
+per event are printed below the table (that run is not in the table: profiling inflates times).
+
 Anchors (``../shared/STACK-NOTES.md``, "Capture cost", measured the same way): OpenLineage
 2.20.3 took a median ~87 ms per task event in its default mode (p95 ~125 ms) and ~15 ms with
 ``execute_in_thread``; a bare listener doing one SQLite INSERT + COMMIT (WAL, kept connection)

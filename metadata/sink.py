@@ -5,6 +5,8 @@ the store with a short timeout on every wait (``AIMOPS_CAPTURE_TIMEOUT``, defaul
 events to the spool while the store is unreachable or while older events still wait there (so
 events stay in order), drains the spool by itself once the store answers again (at most once
 every ``RECHECK_SECONDS`` per process), and logs each kind of failure once instead of raising.
+It remembers the operations it wrote (the pipeline, the run, the step repeat at every event of
+a task) and skips writing them again: most events are then one attempt update.
 ``AIMOPS_CAPTURE=off`` turns capture off altogether.
 
 Example:
@@ -20,14 +22,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from typing import Literal
 
 from aimops.errors import AimopsError, InvalidInputError, StoreError
-from aimops.metadata.capture import CaptureEvent, apply_event
+from aimops.metadata.capture import CaptureEvent, Operation, apply_event
 from aimops.metadata.engine import redact
 from aimops.metadata.spool import Spool
 from aimops.metadata.store import AimStore
@@ -39,9 +43,16 @@ DEFAULT_TIMEOUT = 2.0
 RECHECK_SECONDS = 30.0
 CAPTURE_ACTOR = "aimops-capture"
 OFF_WORDS = frozenset({"off", "false", "0", "no", "disabled"})
+#: How many operations the sink remembers having written, to skip writing them again.
+WRITTEN_MEMORY = 4096
 
 Outcome = Literal["stored", "spooled", "dropped"]
 log = logging.getLogger("aimops.capture")
+
+
+def _op_key(op: Operation) -> str:
+    name, arguments = op
+    return f"{name}:{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
 
 
 def capture_enabled(setting: str | None = None) -> bool:
@@ -79,6 +90,7 @@ class CaptureSink:
         self._failed_at: float | None = None
         self._logged: set[str] = set()
         self._lock = threading.Lock()
+        self._written: OrderedDict[str, None] = OrderedDict()
 
     def emit(self, event: CaptureEvent) -> Outcome:
         """Record ``event`` now, or spool it; never raises for a store or data problem."""
@@ -96,13 +108,29 @@ class CaptureSink:
         if self.spool.has_pending() and not self._drain():
             self.spool.append(event)
             return "spooled"
+        keys = [_op_key(op) for op in event.ops]
+        news = [op for op, key in zip(event.ops, keys, strict=True) if key not in self._written]
+        if not news:
+            return "stored"  # all of it was written before by this sink
         try:
-            apply_event(self._open(), event)
+            apply_event(self._open(), CaptureEvent(source=event.source, ops=news))
         except StoreError as exc:
             self._store_failed(exc)
             self.spool.append(event)
             return "spooled"
+        self._remember(keys)
         return "stored"
+
+    def _remember(self, keys: list[str]) -> None:
+        for key in keys:
+            self._written[key] = None
+            self._written.move_to_end(key)
+        while len(self._written) > WRITTEN_MEMORY:
+            self._written.popitem(last=False)
+
+    def forget_written(self) -> None:
+        """Write every operation again, even one this sink wrote before."""
+        self._written.clear()
 
     def _drain(self) -> bool:
         """Replay the spool if the store may be back; True when it is empty afterwards."""

@@ -32,15 +32,12 @@ PROJECT_TAG_PREFIX = "aimops:project="
 MAX_FIELD_TEXT = 2000
 MAX_ERROR_TEXT = 4000
 
-# What the process saw of each DAG definition, so the pipeline is written once per process.
-_pipelines_seen: dict[str, str] = {}
 # The MLflow run that was last active when each task instance started (see mlflow_run_id).
 _mlflow_before: dict[str, str | None] = {}
 
 
-def forget_pipelines() -> None:
-    """Write every pipeline definition again on its next event (a new store, a test)."""
-    _pipelines_seen.clear()
+def forget_task_state() -> None:
+    """Forget what the process remembers of running tasks (a new store, a test)."""
     _mlflow_before.clear()
 
 
@@ -58,10 +55,9 @@ def project_of(dag: Any) -> str:
 
 
 def add_pipeline(event: CaptureEvent, dag: Any) -> Urn:
-    """Record the DAG (once per process per definition): owner, schedule, file, tasks."""
+    """Record the DAG: owner, schedule, file, tasks (the sink writes it once per process)."""
     urn = pipeline_urn(ORCHESTRATOR, dag.dag_id)
-    probe = CaptureEvent(source=ORCHESTRATOR)
-    probe.pipeline(
+    event.pipeline(
         orchestrator=ORCHESTRATOR,
         name=dag.dag_id,
         project=project_of(dag),
@@ -70,11 +66,7 @@ def add_pipeline(event: CaptureEvent, dag: Any) -> Urn:
         schedule=_schedule(dag),
         file=getattr(dag, "fileloc", None) or None,
     )
-    probe.aspect(urn, "pipelineTasks", {"tasks": _tasks(dag)})
-    fingerprint = probe.to_json().split('"ops":', 1)[1]
-    if _pipelines_seen.get(dag.dag_id) != fingerprint:
-        event.ops.extend(probe.ops)
-        _pipelines_seen[dag.dag_id] = fingerprint
+    event.aspect(urn, "pipelineTasks", {"tasks": _tasks(dag)})
     return urn
 
 
@@ -115,7 +107,7 @@ def task_started(ti: Any) -> CaptureEvent:
     forget_declared_references()
     _mlflow_before[_ti_key(ti)] = _last_mlflow_run_id()
     event = CaptureEvent(source=ORCHESTRATOR)
-    step = _step(event, ti, "running")
+    step = _step(event, ti)
     event.attempt(
         step,
         ti.try_number,
@@ -136,7 +128,7 @@ def task_finished(
 ) -> CaptureEvent:
     """The event of a try ending: its state, end, duration, error, outputs and MLflow links."""
     event = CaptureEvent(source=ORCHESTRATOR)
-    step = _step(event, ti, native_state)
+    step = _step(event, ti)
     started = getattr(ti, "start_date", None)
     ended = getattr(ti, "end_date", None) or datetime.now(UTC)
     duration = (ended - started).total_seconds() if started else None
@@ -168,7 +160,12 @@ def _outputs(event: CaptureEvent, ti: Any, step: Urn) -> None:
     event.io(step, produced=[p for p in produced if p])
 
 
-def _step(event: CaptureEvent, ti: Any, native_state: str) -> Urn:
+def _step(event: CaptureEvent, ti: Any) -> Urn:
+    """Pipeline, run and step of a task instance; the same ops at every event of one try.
+
+    The step's state is left to its attempts (the latest try's), so these ops repeat
+    verbatim and the sink skips them after the first time.
+    """
     task = getattr(ti, "task", None)
     dag = getattr(task, "dag", None)
     if dag is not None:
@@ -185,7 +182,6 @@ def _step(event: CaptureEvent, ti: Any, native_state: str) -> Urn:
         ti.task_id,
         map_index=map_index if map_index is not None and map_index >= 0 else None,
         operator=_operator_name(task),
-        native_state=native_state,
     )
 
 

@@ -60,7 +60,7 @@ def reset_sink() -> None:
         if _sink is not None:
             _sink.close()
         _sink = None
-        events.forget_pipelines()
+        events.forget_task_state()
         _failures_logged.clear()
 
 
