@@ -12,6 +12,7 @@ scheduler passes (``DagRun``, and a ``TaskInstance`` when a task died before it 
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -265,6 +266,11 @@ def _mlflow(event: CaptureEvent, ti: Any, step: Urn) -> None:
             "tracking_uri": _safe_uri(mlflow.get_tracking_uri()),
         },
     )
+    metrics = {k: v for k, v in run.data.metrics.items() if math.isfinite(v)}
+    if metrics:  # searchable in the store: store.search("step", where=[("metrics.auroc", ...)])
+        event.aspect(step, "metrics", metrics)
+    if run.data.params:
+        event.aspect(step, "params", {k: str(v) for k, v in run.data.params.items()})
     for version in client.search_model_versions(f"run_id = '{run_id}'"):
         urn = event.reference(
             {

@@ -37,6 +37,8 @@ START_TIMEOUT = 120.0
 PARSE_TIMEOUT = 60.0
 RUN_TIMEOUT = 240.0
 TASKS = ("load_data", "validate_data", "train", "register_model")
+AIM_UI = "http://aim.example.test"
+MLFLOW_UI = "http://mlflow.example.test:5000"
 
 
 def _load_controller() -> ModuleType:
@@ -74,6 +76,8 @@ def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
         assert [(a["try_number"], a["state"]) for a in tries] == [(1, "success"), (2, "success")]
         train = step_urn("airflow", dag_id, run_id, "train")
         assert store.get_aspect(train, "mlflowRun") is not None
+        good = store.search("step", where=[("metrics.test_auroc", ">", 0.9)])
+        assert [e.urn for e in good] == [str(train)]  # MLflow's metrics, searchable in AIM
         graph = store.lineage("urn:aim:dataset:breast_cancer_train", direction="downstream")
         versions = [n.urn for n in graph.nodes if n.type == "modelVersion"]
         assert versions == ["urn:aim:modelVersion:breast_cancer_classifier/1"]
@@ -92,6 +96,8 @@ def _isolated_env(aimops_home: Path) -> dict[str, str]:
         if not key.startswith(("AIRFLOW_", "AIRFLOW__", "AIMOPS_"))
     }
     env["AIMOPS_HOME"] = str(aimops_home)
+    env["AIMOPS_UI_URL"] = AIM_UI
+    env["AIMOPS_MLFLOW_UI_URL"] = MLFLOW_UI
     return env
 
 
@@ -178,7 +184,8 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
         },
     )
     assert [ti["task_id"] for ti in cleared["task_instances"]] == ["validate_data"]
-    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances/validate_data"
+    run_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
+    path = f"{run_path}/taskInstances/validate_data"
     deadline = time.monotonic() + RUN_TIMEOUT
     while True:
         again = client.request("GET", path)
@@ -188,6 +195,13 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
         time.sleep(1)
     assert client.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT, out=print) == "success"
     assert client.task_states(DAG_ID, run_id) == dict.fromkeys(TASKS, "success")
+
+    # The extra links, resolved by the real API server as the UI asks for them.
+    links = client.request("GET", f"{run_path}/taskInstances/train/links")["extra_links"]
+    assert links["AIM step"].startswith(f"{AIM_UI}/steps/urn%3Aaim%3Astep%3Aairflow%2Ftrain_model")
+    assert links["MLflow run"].startswith(f"{MLFLOW_UI}/#/experiments/")
+    load_links = client.request("GET", f"{run_path}/taskInstances/load_data/links")
+    assert not load_links["extra_links"]["MLflow run"]  # no MLflow run, no link
 
     pgid = standalone.pgid()
     report = standalone.stop()
