@@ -29,7 +29,7 @@ demo: venv
 # Real Airflow (standalone on 127.0.0.1:8080) with the example DAGs, writing to the demo's store.
 # Ctrl-C stops it, and every process it started; `make airflow-stop` does the same from elsewhere.
 airflow: venv
-	$(PY) scripts/airflow_local.py start --foreground $(if $(PORT),--port $(PORT))
+	$(PY) scripts/airflow_local.py start --foreground --quiet $(if $(PORT),--port $(PORT))
 
 airflow-stop:
 	$(PY) scripts/airflow_local.py stop
