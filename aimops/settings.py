@@ -21,6 +21,8 @@ from pathlib import Path
 HOME_ENV = "AIMOPS_HOME"
 STORE_URL_ENV = "AIMOPS_STORE_URL"
 STORE_FILE_NAME = "aim.db"
+CAPTURE_ENV = "AIMOPS_CAPTURE"
+OFF_WORDS = frozenset({"off", "false", "0", "no", "disabled"})
 
 
 def aimops_home() -> Path:
@@ -43,3 +45,9 @@ def default_actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def capture_enabled(setting: str | None = None) -> bool:
+    """False when ``setting`` (default: ``$AIMOPS_CAPTURE``) says off: ``off``, ``false``, ``0``."""
+    value = os.environ.get(CAPTURE_ENV, "") if setting is None else setting
+    return value.strip().lower() not in OFF_WORDS

@@ -25,14 +25,15 @@ import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aimops.errors import InvalidInputError
-from aimops.metadata import recording
 from aimops.metadata.references import MARKER, is_reference
-from aimops.metadata.store import AimStore
 from aimops.metadata.urns import Urn, run_urn, step_urn
-from aimops.metadata.writer import StoreWriter
+
+if TYPE_CHECKING:  # building events needs none of the store: only applying them does
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.writer import StoreWriter
 
 EVENT_FORMAT = 1
 Operation = tuple[str, dict[str, Any]]
@@ -151,6 +152,7 @@ class CaptureEvent:
 
 def apply_event(target: AimStore | StoreWriter, event: CaptureEvent) -> None:
     """Record ``event`` whole, in one transaction (or in the writer's batch)."""
+    from aimops.metadata.writer import StoreWriter
 
     def work(tx: StoreWriter) -> None:
         for op, arguments in event.ops:
@@ -184,6 +186,8 @@ def _plain(value: Any) -> Any:
 
 
 def _pipeline(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_pipeline(tx, **a)
 
 
@@ -192,30 +196,44 @@ def _aspect(tx: StoreWriter, a: dict[str, Any]) -> None:
 
 
 def _run(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_run(tx, **a)
 
 
 def _step(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_step(tx, a.pop("run"), a.pop("task_id"), **a)
 
 
 def _attempt(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_attempt(tx, a.pop("step"), a.pop("try_number"), **a)
 
 
 def _dataset(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_dataset(tx, a.pop("name"), **a)
 
 
 def _artifact(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_artifact(tx, a.pop("name"), **a)
 
 
 def _model_version(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_model_version(tx, a.pop("model"), a.pop("version"), **a)
 
 
 def _io(tx: StoreWriter, a: dict[str, Any]) -> None:
+    from aimops.metadata import recording
+
     recording.record_io(
         tx, a["step"], consumed=a.get("consumed", ()), produced=a.get("produced", ())
     )

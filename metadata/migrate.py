@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from aimops.errors import SchemaError, SchemaMissingError, SchemaOutdatedError
-from aimops.metadata.schema import VERSION_TABLE
+from aimops.metadata.schema import HEAD_REVISION, VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -50,12 +50,10 @@ def known_revisions() -> frozenset[str]:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, or None when it has no aimops schema."""
-    from alembic.runtime.migration import MigrationContext
-
     if not inspect(connection).has_table(VERSION_TABLE):
         return None
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
 
 
 def upgrade_schema(connection: Connection, revision: str = "head") -> None:
@@ -68,6 +66,8 @@ def upgrade_schema(connection: Connection, revision: str = "head") -> None:
 def check_schema(connection: Connection, store_label: str) -> None:
     """Raise a SchemaError that says what to do unless the schema is exactly at head."""
     current = current_revision(connection)
+    if current == HEAD_REVISION:  # the usual case, decided without loading Alembic
+        return
     if current is None:
         raise SchemaMissingError(
             f"the store at {store_label} has no aimops schema; "

@@ -37,12 +37,10 @@ from aimops.metadata.spool import Spool
 from aimops.metadata.store import AimStore
 from aimops.settings import default_store_url
 
-CAPTURE_ENV = "AIMOPS_CAPTURE"
 TIMEOUT_ENV = "AIMOPS_CAPTURE_TIMEOUT"
 DEFAULT_TIMEOUT = 2.0
 RECHECK_SECONDS = 30.0
 CAPTURE_ACTOR = "aimops-capture"
-OFF_WORDS = frozenset({"off", "false", "0", "no", "disabled"})
 #: How many operations the sink remembers having written, to skip writing them again.
 WRITTEN_MEMORY = 4096
 
@@ -53,12 +51,6 @@ log = logging.getLogger("aimops.capture")
 def _op_key(op: Operation) -> str:
     name, arguments = op
     return f"{name}:{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
-
-
-def capture_enabled(setting: str | None = None) -> bool:
-    """False when ``setting`` (default: ``$AIMOPS_CAPTURE``) says off."""
-    value = os.environ.get(CAPTURE_ENV, "") if setting is None else setting
-    return value.strip().lower() not in OFF_WORDS
 
 
 def capture_timeout() -> float:

@@ -16,13 +16,16 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.listeners import hookimpl
 
 from aimops.metadata.capture import CaptureEvent
-from aimops.metadata.sink import CAPTURE_ENV, CaptureSink, capture_enabled
 from aimops.operators import events
+from aimops.settings import CAPTURE_ENV, capture_enabled
+
+if TYPE_CHECKING:  # the store's machinery loads with the first event of an opted-in DAG
+    from aimops.metadata.sink import CaptureSink
 
 log = logging.getLogger("aimops.capture")
 
@@ -46,6 +49,8 @@ def capture_on() -> bool:
 def sink() -> CaptureSink:
     """The process's sink (a forked process gets its own), on the store AimHook resolves."""
     global _sink, _sink_pid
+    from aimops.metadata.sink import CaptureSink
+
     with _sink_lock:
         if _sink is None or _sink_pid != os.getpid():
             _sink = CaptureSink(_store_url())

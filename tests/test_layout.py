@@ -66,6 +66,18 @@ def test_dag_files_and_provider_discovery_stay_light() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_the_capture_listener_loads_the_store_only_when_it_captures() -> None:
+    """Airflow loads the plugin in every process; the store comes with the first event."""
+    code = (
+        "import sys, aimops.operators.plugin\n"
+        "print('aimops.metadata.store' in sys.modules, 'aimops.metadata.sink' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
+
+
 @pytest.mark.parametrize(
     "path",
     _python_files(*CORE_FOLDERS, "hooks", "operators", "flows", "tests"),

@@ -12,10 +12,11 @@ import pytest
 
 from aimops.errors import StoreError, StoreUnavailableError
 from aimops.metadata.capture import CaptureEvent
-from aimops.metadata.sink import CaptureSink, capture_enabled, capture_timeout
+from aimops.metadata.sink import CaptureSink, capture_timeout
 from aimops.metadata.spool import Spool
 from aimops.metadata.store import AimStore
 from aimops.metadata.urns import run_urn
+from aimops.settings import capture_enabled
 
 UNREACHABLE = "postgresql://aim:hunter2@127.0.0.1:9/aim"
 

@@ -94,6 +94,7 @@ def test_outdated_schema_says_how_to_upgrade(
 ) -> None:
     AimStore.open(sqlite_url).close()
     # Pretend this code ships a newer revision than the store has.
+    monkeypatch.setattr(migrate, "HEAD_REVISION", "0099")
     monkeypatch.setattr(migrate, "head_revision", lambda: "0099")
     monkeypatch.setattr(migrate, "known_revisions", lambda: {"0001", "0099"})
     with pytest.raises(SchemaOutdatedError, match="aimops db upgrade"):
@@ -105,6 +106,12 @@ def test_schema_from_a_newer_aimops_is_refused(sqlite_url: str) -> None:
     _stamp(sqlite_url, "9999")
     with pytest.raises(SchemaError, match="newer aimops"):
         AimStore.open(sqlite_url)
+
+
+def test_the_quick_schema_check_knows_the_newest_migration() -> None:
+    from aimops.metadata.schema import HEAD_REVISION
+
+    assert migrate.head_revision() == HEAD_REVISION
 
 
 def test_upgrade_reports_the_head_revision(sqlite_url: str) -> None:
