@@ -17,6 +17,7 @@ pydantic, drivers) are translated at the boundary with ``raise ... from exc``::
         ├── SchemaError             the store's schema does not match this aimops
         │   ├── SchemaMissingError  no aimops schema yet: run ``aimops init``
         │   └── SchemaOutdatedError older than the code: run ``aimops db upgrade``
+        ├── StoreBusyError          a lock or a statement timed out: trying later may work
         └── ConcurrentUpdateError   an expected version was stale: another writer got there first
 
     AimopsWarning                   the package's own warnings (errors in the test suite)
@@ -84,6 +85,10 @@ class SchemaMissingError(SchemaError):
 
 class SchemaOutdatedError(SchemaError):
     """The database schema is older than this version of aimops."""
+
+
+class StoreBusyError(StoreError):
+    """The store is there, but a lock wait or a statement timed out; trying later may work."""
 
 
 class ConcurrentUpdateError(StoreError):

@@ -14,8 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 HOME_ENV = "AIMOPS_HOME"
@@ -51,3 +53,18 @@ def capture_enabled(setting: str | None = None) -> bool:
     """False when ``setting`` (default: ``$AIMOPS_CAPTURE``) says off: ``off``, ``false``, ``0``."""
     value = os.environ.get(CAPTURE_ENV, "") if setting is None else setting
     return value.strip().lower() not in OFF_WORDS
+
+
+@contextlib.contextmanager
+def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block only, restoring what was there before."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

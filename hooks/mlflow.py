@@ -32,9 +32,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +41,7 @@ from airflow.sdk import BaseHook
 
 from aimops.errors import ConfigurationError
 from aimops.hooks import field_behaviour, form_widgets, register_secret, scrub
+from aimops.settings import temporary_environment
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -175,7 +174,7 @@ class MlflowHook(BaseHook):
         where = "MLflow"
         try:
             where = f"MLflow at {_redact(self.get_tracking_uri())}"
-            with _environment(_TEST_ENV):
+            with temporary_environment(_TEST_ENV):
                 self.get_client().search_experiments(max_results=1)
         except Exception as exc:
             message = f"cannot reach {where}: {type(exc).__name__}: {exc}"
@@ -241,17 +240,3 @@ def _redact(uri: str) -> str:
         return uri
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -126,7 +126,9 @@ class CaptureEvent:
             "source": self.source,
             "ops": [[op, arguments] for op, arguments in self.ops],
         }
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+        # ASCII only: a line separator inside a value (U+2028, U+0085) stays escaped, so a
+        # spooled event is always exactly one "\n"-terminated line.
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=True)
 
     @classmethod
     def from_json(cls, text: str) -> CaptureEvent:

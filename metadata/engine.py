@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from aimops.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
+    StoreBusyError,
     StoreError,
     StoreUnavailableError,
 )
@@ -39,8 +40,8 @@ def parse_url(url: str) -> URL:
     """Parse a store URL, mapping bare ``postgresql://`` onto the psycopg 3 driver."""
     try:
         parsed = make_url(url.strip())
-    except ArgumentError as exc:
-        raise ConfigurationError(f"cannot parse store URL {url!r}: {exc}") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise ConfigurationError(f"cannot parse store URL {redact(url)}: {exc}") from exc
     if parsed.drivername in _POSTGRES_SCHEMES:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
@@ -59,7 +60,7 @@ def redact(url: URL | str) -> str:
     """The URL with any password hidden, for messages and logs."""
     try:
         parsed = url if isinstance(url, URL) else make_url(url.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable store URL>"
     return parsed.render_as_string(hide_password=True)
 
@@ -144,8 +145,10 @@ def translate_errors(label: str) -> Iterator[None]:
                 f"the AIM store at {label} aborted the write because another writer got in "
                 f"the way ({_first_line(exc.orig)}); retry it"
             ) from exc
-        if sqlstate in _GAVE_UP_SQLSTATES:
-            raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
+        if sqlstate in _GAVE_UP_SQLSTATES or _is_sqlite_busy(exc):
+            raise StoreBusyError(
+                f"the AIM store at {label} failed: {_first_line(exc.orig)}"
+            ) from exc
         if exc.connection_invalidated or _is_connect_failure(exc):
             raise StoreUnavailableError(
                 f"cannot reach the AIM store at {label}: {_first_line(exc.orig)}"
@@ -153,6 +156,11 @@ def translate_errors(label: str) -> Iterator[None]:
         raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
     except DBAPIError as exc:
         raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
+
+
+def _is_sqlite_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _is_connect_failure(exc: OperationalError) -> bool:

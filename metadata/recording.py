@@ -57,13 +57,16 @@ def _merge(
     updates: Mapping[str, Any],
     *,
     alongside: Mapping[str, Any] | None = None,
+    clear: tuple[str, ...] = (),
 ) -> int:
     """Write ``aspect`` as its latest value updated with the non-None ``updates``.
 
-    ``alongside`` holds other aspects of the same entity to write in the same breath.
+    ``alongside`` holds other aspects of the same entity to write in the same breath; the
+    fields named in ``clear`` are set to None.
     """
     current, version = tx.read_aspect(urn, aspect)
     merged = {**(current or {}), **{k: v for k, v in updates.items() if v is not None}}
+    merged.update(dict.fromkeys(clear))
     values = {aspect: merged, **(alongside or {})}
     return tx.put_aspects(urn, values, expected_versions={aspect: version})[aspect]
 
@@ -165,6 +168,8 @@ def record_run(
                 "conf": dict(conf) if conf else None,
             },
             alongside=alongside,
+            # A run that runs again (a clear) has not ended yet, whatever it recorded before.
+            clear=("ended_at",) if status is not None and status not in TERMINAL_STATES else (),
         )
         tx.put_edge(urn, "partOf", pipeline_entity)
         return urn

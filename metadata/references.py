@@ -4,8 +4,9 @@ A reference is a small JSON document (a plain ``dict``, so Airflow's XCom and Pr
 results carry it as is) naming an AIM entity. Return one from any ``PythonOperator`` or
 ``@task``, or a list or dict of them, and the capture records a ``produced`` edge from the
 step to the entity; a downstream task that receives it as an argument gets a ``consumed``
-edge. References made while a task runs are also remembered in the process, so capture
-sees them even when they are wrapped in other return values.
+edge. Only references the task made itself count as produced (one it received and passes on
+is not), so capture keeps those made in the process since the task started and matches
+them against the return value.
 
 Example:
     >>> ref = dataset_ref("churn-train", uri="file:///data/train.parquet", rows=800)
@@ -29,10 +30,13 @@ from aimops.metadata.urns import artifact_urn, dataset_urn, model_version_urn
 MARKER = "aimops_ref"
 KINDS = ("dataset", "artifact", "modelVersion")
 MAX_DEPTH = 4
+MAX_CHILDREN = 256  # per container: a large input is data, not a list of references
+MAX_DECLARED = 10_000
 
 Reference = dict[str, Any]
 
-_declared = threading.local()
+_declared: list[Reference] = []
+_declared_lock = threading.Lock()
 
 
 def dataset_ref(
@@ -73,12 +77,14 @@ def artifact_ref(
     checksum: str | None = None,
     key: Sequence[str] | None = None,
 ) -> Reference:
-    """A reference to an artifact; ``key`` segments name it (default: the name).
+    """A reference to an artifact; ``key`` segments name it (default: the name, as
+    ``record_artifact`` does).
 
     Give a key that is unique to what you made (``["churn", run_id, "model.skops"]``) when
     the same name recurs across runs and you want one artifact per run.
     """
-    segments = list(key) if key is not None else _segments(name, "artifact name")
+    _segments(name, "artifact name")
+    segments = list(key) if key is not None else [name]
     if not segments or not all(isinstance(s, str) and s for s in segments):
         raise InvalidInputError(f"artifact key must be non-empty text segments, not {key!r}")
     return _declare(
@@ -147,25 +153,28 @@ def _walk(value: Any, depth: int) -> Iterator[Reference]:
         children = value
     else:
         return
-    for child in children:
+    for count, child in enumerate(children):
+        if count >= MAX_CHILDREN:
+            return
         yield from _walk(child, depth - 1)
 
 
 def declared_references() -> list[Reference]:
-    """References made in this thread since :func:`forget_declared_references`."""
-    return list(getattr(_declared, "refs", []))
+    """References made in this process (any thread) since :func:`forget_declared_references`."""
+    with _declared_lock:
+        return list(_declared)
 
 
 def forget_declared_references() -> None:
-    """Start a new task: forget the references made so far in this thread."""
-    _declared.refs = []
+    """Start a new task: forget the references made so far in this process."""
+    with _declared_lock:
+        _declared.clear()
 
 
 def _declare(ref: Reference) -> Reference:
-    refs = getattr(_declared, "refs", None)
-    if refs is None:
-        refs = _declared.refs = []
-    refs.append(ref)
+    with _declared_lock:
+        if len(_declared) < MAX_DECLARED:
+            _declared.append(ref)
     return ref
 
 

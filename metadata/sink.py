@@ -30,10 +30,10 @@ import time
 from collections import OrderedDict
 from typing import Literal
 
-from aimops.errors import AimopsError, InvalidInputError, StoreError
+from aimops.errors import AimopsError, InvalidInputError
 from aimops.metadata.capture import CaptureEvent, Operation, apply_event
 from aimops.metadata.engine import redact
-from aimops.metadata.spool import Spool
+from aimops.metadata.spool import RETRY_LATER, Spool
 from aimops.metadata.store import AimStore
 from aimops.settings import default_store_url
 
@@ -43,6 +43,8 @@ RECHECK_SECONDS = 30.0
 CAPTURE_ACTOR = "aimops-capture"
 #: How many operations the sink remembers having written, to skip writing them again.
 WRITTEN_MEMORY = 4096
+#: How many spooled events one capture call may replay once the store is back.
+DRAIN_BATCH = 25
 
 Outcome = Literal["stored", "spooled", "dropped"]
 log = logging.getLogger("aimops.capture")
@@ -85,13 +87,15 @@ class CaptureSink:
         self._written: OrderedDict[str, None] = OrderedDict()
 
     def emit(self, event: CaptureEvent) -> Outcome:
-        """Record ``event`` now, or spool it; never raises for a store or data problem."""
+        """Record ``event`` now, or spool it; never raises.
+
+        An event goes to the spool when the store cannot take it for a reason of its own
+        (unreachable, busy, wrong schema, misconfigured: :data:`RETRY_LATER`), so nothing is
+        lost; an event that can never be recorded is dropped and logged once.
+        """
         with self._lock:
             try:
                 return self._deliver(event)
-            except InvalidInputError as exc:
-                self._log_once("invalid", "capture dropped an event it could not record: %s", exc)
-                return "dropped"
             except Exception as exc:  # capture must never break the task it watches
                 self._log_once(type(exc).__name__, "capture dropped an event: %r", exc)
                 return "dropped"
@@ -106,10 +110,13 @@ class CaptureSink:
             return "stored"  # all of it was written before by this sink
         try:
             apply_event(self._open(), CaptureEvent(source=event.source, ops=news))
-        except StoreError as exc:
+        except RETRY_LATER as exc:
             self._store_failed(exc)
             self.spool.append(event)
             return "spooled"
+        except InvalidInputError as exc:
+            self._log_once("invalid", "capture dropped an event it could not record: %s", exc)
+            return "dropped"
         self._remember(keys)
         return "stored"
 
@@ -120,17 +127,17 @@ class CaptureSink:
         while len(self._written) > WRITTEN_MEMORY:
             self._written.popitem(last=False)
 
-    def forget_written(self) -> None:
-        """Write every operation again, even one this sink wrote before."""
-        self._written.clear()
-
     def _drain(self) -> bool:
-        """Replay the spool if the store may be back; True when it is empty afterwards."""
+        """Replay part of the spool if the store may be back; True when it is empty afterwards.
+
+        At most ``DRAIN_BATCH`` events per call, so no task (or the scheduler) waits long for
+        a backlog: a large one drains over the following events, or by ``aimops spool replay``.
+        """
         if self._failed_at is not None and time.monotonic() - self._failed_at < RECHECK_SECONDS:
             return False
         try:
-            report = self.spool.replay(self._open(), wait=False)
-        except StoreError as exc:
+            report = self.spool.replay(self._open(), wait=False, limit=DRAIN_BATCH)
+        except RETRY_LATER as exc:
             self._store_failed(exc)
             return False
         if report is None:  # someone else is replaying; keep the order by spooling
@@ -156,7 +163,7 @@ class CaptureSink:
             self._store = None
         self._log_once(
             "store",
-            "the AIM store is not answering (%s); capture events go to %s until "
+            "the AIM store cannot take capture events now (%s); they go to %s until "
             "`aimops spool replay` (or the next capture) moves them into the store",
             exc,
             self.spool.directory,

@@ -4,8 +4,9 @@ Events are appended, one JSON line each, to ``$AIMOPS_HOME/spool/events.jsonl`` 
 exclusive file lock, so task processes running side by side never interleave lines. A replay
 takes the lock, moves the file aside (new events start a new file), and applies its events in
 order, remembering after each one how far it got; a replay that is cut short resumes there, and
-a replay of nothing does nothing. An event the store refuses as invalid is moved to
-``rejected.jsonl`` with the reason instead of blocking the ones behind it.
+a replay of nothing does nothing. A replay stops at the first event the store cannot take for
+a reason of its own (unreachable, busy, wrong schema, misconfigured); an event that can never
+be applied is moved to ``rejected.jsonl`` with the reason instead of blocking those behind it.
 
 Example:
     >>> import tempfile
@@ -33,7 +34,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from aimops.errors import InvalidInputError
+from aimops.errors import (
+    ConcurrentUpdateError,
+    ConfigurationError,
+    SchemaError,
+    StoreBusyError,
+    StoreUnavailableError,
+)
 from aimops.metadata.capture import CaptureEvent, apply_event
 from aimops.metadata.store import AimStore
 from aimops.settings import aimops_home
@@ -41,6 +48,14 @@ from aimops.settings import aimops_home
 ACTIVE = "events.jsonl"
 REPLAYING_PREFIX = "replaying-"
 REJECTED = "rejected.jsonl"
+#: Failures of the store or its configuration, not of an event: keep the event, try later.
+RETRY_LATER = (
+    StoreUnavailableError,
+    StoreBusyError,
+    ConcurrentUpdateError,
+    SchemaError,
+    ConfigurationError,
+)
 APPEND_LOCK = ".append.lock"
 REPLAY_LOCK = ".replay.lock"
 
@@ -97,13 +112,17 @@ class Spool:
             count += _count_lines(path) - _read_offset(path)
         return count
 
-    def replay(self, store: AimStore, *, wait: bool = True) -> ReplayReport | None:
+    def replay(
+        self, store: AimStore, *, wait: bool = True, limit: int | None = None
+    ) -> ReplayReport | None:
         """Apply every spooled event to ``store``, oldest first; safe to run again any time.
 
-        Stops at the first event the store fails to take (the StoreError propagates; what
-        was applied before it stays applied, and the next replay starts at that event).
+        Stops at the first event the store cannot take for a reason of its own (the error,
+        one of :data:`RETRY_LATER`, propagates; what was applied before it stays applied, and
+        the next replay starts at that event).
         Appending never waits for a replay: new events go to a new file meanwhile. With
-        ``wait=False`` it returns None at once when another replay is running.
+        ``wait=False`` it returns None at once when another replay is running; ``limit`` caps
+        how many events this call applies (the rest wait for the next one).
         """
         if not self.directory.is_dir():
             return ReplayReport(0, 0, 0)
@@ -116,27 +135,34 @@ class Spool:
                     stamp = f"{time.time_ns():020d}"
                     self.active_file.rename(self.directory / f"{REPLAYING_PREFIX}{stamp}.jsonl")
             for path in self._replaying_files():
-                done, refused = self._replay_file(path, store)
+                budget = None if limit is None else limit - applied - rejected
+                if budget is not None and budget <= 0:
+                    break
+                done, refused = self._replay_file(path, store, budget)
                 applied += done
                 rejected += refused
         return ReplayReport(applied, rejected, self.pending())
 
-    def _replay_file(self, path: Path, store: AimStore) -> tuple[int, int]:
+    def _replay_file(self, path: Path, store: AimStore, budget: int | None) -> tuple[int, int]:
         applied = rejected = 0
         offset = _read_offset(path)
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for number in range(offset, len(lines)):
+        lines = _read_lines(path)
+        end = len(lines) if budget is None else min(len(lines), offset + budget)
+        for number in range(offset, end):
             line = lines[number]
             if line.strip():
                 try:
                     apply_event(store, CaptureEvent.from_json(line))
                     applied += 1
-                except InvalidInputError as exc:  # store errors propagate: replay again later
+                except RETRY_LATER:  # the store, not the event: stop here, replay again later
+                    raise
+                except Exception as exc:  # this event can never be applied: set it aside
                     self._reject(line, exc)
                     rejected += 1
             _write_offset(path, number + 1)
-        path.unlink()
-        _offset_file(path).unlink(missing_ok=True)
+        if end == len(lines):
+            path.unlink()
+            _offset_file(path).unlink(missing_ok=True)
         return applied, rejected
 
     def _reject(self, line: str, error: Exception) -> None:
@@ -159,6 +185,11 @@ class Spool:
                 yield True
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_lines(path: Path) -> list[str]:
+    """The file's lines, split on ``\n`` only (never on other Unicode line breaks)."""
+    return path.read_bytes().decode("utf-8").split("\n")[:-1] if path.exists() else []
 
 
 def _count_lines(path: Path) -> int:

@@ -14,8 +14,8 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import os
+import time
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -53,8 +53,11 @@ class MlflowRunLink(BaseOperatorLink):
     name: ClassVar[str] = "MLflow run"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        store = _store()
+        if store is None:
+            return ""
         try:
-            found = _store().get_aspect(_step_of(ti_key), "mlflowRun")
+            found = store.get_aspect(_step_of(ti_key), "mlflowRun")
         except Exception:  # no store, no link: the UI shows the link disabled
             return ""
         if found is None:
@@ -81,8 +84,33 @@ def mlflow_run_page(run: dict[str, Any]) -> str | None:
     return f"{base.rstrip('/')}/#/experiments/{experiment}/runs/{run['run_id']}"
 
 
-@functools.cache
-def _store() -> Any:
-    from aimops.hooks.aim import AimHook
+_opened: dict[str, Any] = {}
+RETRY_OPEN_SECONDS = 30.0
 
-    return AimHook().get_store()
+
+def _store() -> Any:
+    """The API server's store for link lookups: opened with the capture's short timeout,
+    never created, and not asked again for ``RETRY_OPEN_SECONDS`` after it failed to open."""
+    if "store" in _opened:
+        return _opened["store"]
+    if time.monotonic() < _opened.get("retry_at", 0.0):
+        return None
+    try:
+        from aimops.hooks.aim import AimHook
+        from aimops.metadata.sink import capture_timeout
+        from aimops.metadata.store import AimStore
+
+        url = AimHook().get_store_url()
+        _opened["store"] = AimStore.open(url, create=False, timeout=capture_timeout())
+    except Exception:
+        _opened["retry_at"] = time.monotonic() + RETRY_OPEN_SECONDS
+        return None
+    return _opened["store"]
+
+
+def forget_store() -> None:
+    """Open the store anew at the next link (tests, a changed connection)."""
+    store = _opened.pop("store", None)
+    _opened.pop("retry_at", None)
+    if store is not None:
+        store.close()

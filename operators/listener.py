@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.listeners import hookimpl
 
 from aimops.metadata.capture import CaptureEvent
-from aimops.operators import events
+from aimops.operators import dag_facts, events
 from aimops.settings import CAPTURE_ENV, capture_enabled
 
 if TYPE_CHECKING:  # the store's machinery loads with the first event of an opted-in DAG
@@ -99,7 +99,33 @@ def _log_once(kind: str, message: str, *args: object) -> None:
 
 
 def _task_dag(task_instance: Any) -> Any:
-    return getattr(getattr(task_instance, "task", None), "dag", None)
+    """The task's DAG; from Airflow's DB when the hook's caller did not attach it."""
+    dag = getattr(getattr(task_instance, "task", None), "dag", None)
+    return dag if dag is not None else _stored_dag(task_instance.dag_id)
+
+
+def _run_dag(dag_run: Any) -> Any:
+    dag = getattr(dag_run, "dag", None)
+    return dag if dag is not None else _stored_dag(dag_run.dag_id)
+
+
+def _stored_dag(dag_id: str) -> Any:
+    """The serialized DAG, for hooks fired without one (a state set from the UI or API).
+
+    Only Airflow's own processes can read its DB; in a task's process this returns None.
+    """
+    try:
+        from airflow.models.serialized_dag import SerializedDagModel
+
+        return SerializedDagModel.get_dag(dag_id)
+    except Exception:
+        return None
+
+
+def _finished(task_instance: Any, state: str, error: BaseException | str | None = None) -> Any:
+    from aimops.metadata.sink import capture_timeout
+
+    return events.task_finished(task_instance, state, error, mlflow_timeout=capture_timeout())
 
 
 class AimopsListener:
@@ -107,26 +133,26 @@ class AimopsListener:
 
     @hookimpl
     def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
-        if events.opted_in(_task_dag(task_instance)):
+        if dag_facts.opted_in(_task_dag(task_instance)):
             _emit(lambda: events.task_started(task_instance), "a task start")
 
     @hookimpl
     def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
-        if events.opted_in(_task_dag(task_instance)):
-            _emit(lambda: events.task_finished(task_instance, "success"), "a task success")
+        if dag_facts.opted_in(_task_dag(task_instance)):
+            _emit(lambda: _finished(task_instance, "success"), "a task success")
 
     @hookimpl
     def on_task_instance_failed(
         self, previous_state: Any, task_instance: Any, error: BaseException | str | None
     ) -> None:
-        if events.opted_in(_task_dag(task_instance)):
+        if dag_facts.opted_in(_task_dag(task_instance)):
             state = events.native_state(task_instance, default="failed")
-            _emit(lambda: events.task_finished(task_instance, state, error), "a task failure")
+            _emit(lambda: _finished(task_instance, state, error), "a task failure")
 
     @hookimpl
     def on_task_instance_skipped(self, previous_state: Any, task_instance: Any) -> None:
-        if events.opted_in(_task_dag(task_instance)):
-            _emit(lambda: events.task_finished(task_instance, "skipped"), "a task skip")
+        if dag_facts.opted_in(_task_dag(task_instance)):
+            _emit(lambda: _finished(task_instance, "skipped"), "a task skip")
 
     @hookimpl
     def on_dag_run_running(self, dag_run: Any, msg: str) -> None:
@@ -141,8 +167,10 @@ class AimopsListener:
         self._dag_run(dag_run, "failed")
 
     def _dag_run(self, dag_run: Any, state: str) -> None:
-        dag = getattr(dag_run, "dag", None)
-        if events.opted_in(dag):
+        dag = _run_dag(dag_run)
+        if dag_facts.opted_in(dag):
+            # Only attributes the scheduler already loaded are read: a query through its
+            # DagRun (say, for the tasks that never ran) detaches it and stops its loop.
             _emit(lambda: events.dag_run_changed(dag, dag_run, state), f"a DAG run {state}")
 
 

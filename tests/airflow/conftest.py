@@ -155,11 +155,11 @@ def assert_golden(name: str, document: Any) -> None:
     """Compare with ``golden/<name>.json``; ``AIMOPS_UPDATE_GOLDEN=1`` rewrites it."""
     path = GOLDEN / f"{name}.json"
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    if os.environ.get("AIMOPS_UPDATE_GOLDEN") == "1" or not path.exists():
-        if os.environ.get("CI") == "true" and not path.exists():
-            pytest.fail(f"golden file {path} is missing")
+    if os.environ.get("AIMOPS_UPDATE_GOLDEN") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing: write it with AIMOPS_UPDATE_GOLDEN=1")
     assert json.loads(path.read_text()) == json.loads(text), f"capture differs from {path}"
 
 

@@ -20,6 +20,7 @@ from aimops.metadata.urns import run_urn, step_urn
 
 
 def two_step_dag(dag_id: str, *, fail_second: bool = False) -> Any:
+    """load → fit."""
     from airflow.sdk import DAG, Asset, task
 
     import aimops
@@ -94,6 +95,36 @@ def test_dags_with_the_same_task_ids_never_collide(run_dag: Any, aim_home: Path)
         assert store.count("step") == 4
 
 
+def test_only_references_a_task_made_and_returned_are_its_outputs(
+    run_dag: Any, aim_home: Path
+) -> None:
+    from airflow.sdk import DAG, task
+
+    import aimops
+
+    with DAG("aimops_refs", schedule=None, tags=["aimops"]) as dag:
+
+        @task
+        def make() -> dict[str, Any]:
+            champion = aimops.model_version_ref("churn", 1)  # made only to compare with
+            assert champion["version"] == "1"
+            return aimops.dataset_ref("scores")
+
+        @task
+        def check(scores: dict[str, Any]) -> dict[str, Any]:
+            return scores  # passed on, not made here
+
+        check(make())
+    dag_run = run_dag(dag)
+    with _store(aim_home) as store:
+        make_step = step_urn("airflow", "aimops_refs", dag_run.run_id, "make")
+        check_step = step_urn("airflow", "aimops_refs", dag_run.run_id, "check")
+        assert [e.urn for e in store.related(make_step, "produced")] == ["urn:aim:dataset:scores"]
+        assert store.get_entity("urn:aim:modelVersion:churn/1") is None
+        assert [e.urn for e in store.related(check_step, "consumed")] == ["urn:aim:dataset:scores"]
+        assert store.related(check_step, "produced") == []
+
+
 def test_an_unreachable_store_spools_and_replay_restores_everything(
     run_dag: Any, aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -107,7 +138,7 @@ def test_an_unreachable_store_spools_and_replay_restores_everything(
     lines = spooled.read_text().splitlines()
     assert len(lines) == 5  # 2 tasks x (start, end) + the run's end
     assert "hunter2-secret" not in caplog.text
-    warnings = [r for r in caplog.records if "not answering" in r.getMessage()]
+    warnings = [r for r in caplog.records if "cannot take capture events" in r.getMessage()]
     assert len(warnings) == 1  # logged once, not per event
 
     target = f"sqlite:///{aim_home / 'replayed.db'}"
@@ -144,24 +175,29 @@ def test_the_kill_switch_turns_capture_off(
 
 
 @pytest.mark.postgres
-def test_capture_into_postgresql(
+def test_capture_into_postgresql_matches_sqlite(
     run_dag: Any,
     aim_home: Path,
     postgres_store: AimStore,
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    golden: Any,
 ) -> None:
     from aimops.operators import listener
 
+    moment = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+    on_sqlite = run_dag(two_step_dag("aimops_on_both"), run_after=moment)
     monkeypatch.setenv("AIMOPS_STORE_URL", postgres_url)
     listener.reset_sink()
-    dag_run = run_dag(two_step_dag("aimops_on_postgres"))
-    assert dag_run.state == "success"
-    run = run_urn("airflow", "aimops_on_postgres", dag_run.run_id)
-    assert postgres_store.get_aspect(run, "runInfo").value["status"] == "success"
-    steps = {e.urn for e in postgres_store.related(run, "partOf", incoming=True)}
-    assert len(steps) == 2
+    on_postgres = run_dag(two_step_dag("aimops_on_both"), run_after=moment)
+    assert on_postgres.state == "success" and on_postgres.run_id == on_sqlite.run_id
     assert not (aim_home / "spool" / "events.jsonl").exists()
+    run = str(run_urn("airflow", "aimops_on_both", on_sqlite.run_id))
+    with _store(aim_home) as sqlite_store:
+        expected = golden.normalise(golden.captured(sqlite_store, run), on_sqlite.run_id)
+    found = golden.normalise(golden.captured(postgres_store, run), on_postgres.run_id)
+    assert found == expected
+    assert len(found["steps"]) == 2 and found["run"]["runInfo"]["status"] == "success"
 
 
 def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -60,7 +60,7 @@ def test_the_mlflow_link_follows_the_captured_run(
     url = f"sqlite:///{tmp_path / 'aim.db'}"
     monkeypatch.setenv("AIMOPS_STORE_URL", url)
     monkeypatch.setenv("AIMOPS_MLFLOW_UI_URL", "http://mlflow.local:5000")
-    links._store.cache_clear()
+    links.forget_store()
     event = CaptureEvent(source="airflow")
     run = event.run(orchestrator="airflow", pipeline="train", run_id="manual__1")
     step = event.step(run, "fit")
@@ -71,7 +71,7 @@ def test_the_mlflow_link_follows_the_captured_run(
     link = links.MlflowRunLink().get_link(None, ti_key=_Key())
     assert link == "http://mlflow.local:5000/#/experiments/4/runs/abc"
     assert step == step_urn("airflow", "train", "manual__1", "fit")
-    links._store.cache_clear()
+    links.forget_store()
 
 
 def test_spool_status_and_replay_from_the_cli(tmp_path: Path) -> None:

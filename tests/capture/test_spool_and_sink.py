@@ -207,3 +207,51 @@ def test_what_the_sink_wrote_once_it_does_not_write_again(tmp_path: Path) -> Non
         assert len(store.history(run)) == versions  # the repeated run op was skipped
         assert store.get_aspect(run, "runInfo").value["status"] == "success"
         assert store.get_aspect(step, "stepInfo").value["state"] == "success"
+
+
+def test_unicode_line_breaks_in_values_never_split_a_spooled_event(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    event = CaptureEvent(source="python")
+    run = event.run(orchestrator="python", pipeline="p", run_id="r1")
+    step = event.step(run, "fit")
+    event.attempt(step, 1, native_state="failed", error="line\u2028separator\u0085next\u2029end")
+    spool.append(event)
+    assert spool.pending() == 1
+    store = AimStore.open("sqlite://")
+    assert spool.replay(store) == (1, 0, 0)
+    attempt = store.get_aspect(step, "stepAttempts").value["attempts"][0]
+    assert attempt["error"] == "line\u2028separator\u0085next\u2029end"
+
+
+def test_a_large_backlog_drains_a_batch_per_event_in_order(tmp_path: Path) -> None:
+    import aimops.metadata.sink as sink_module
+
+    spool = Spool(tmp_path / "spool")
+    backlog = sink_module.DRAIN_BATCH * 2 + 5
+    for n in range(backlog):
+        spool.append(run_event(f"r{n}"))
+    url = f"sqlite:///{tmp_path / 'aim.db'}"
+    sink = CaptureSink(url, spool=spool)
+    outcomes = [sink.emit(run_event(f"new{n}")) for n in range(4)]
+    assert outcomes == ["spooled", "spooled", "stored", "stored"]
+    with AimStore.open(url) as store:
+        assert store.count("run") == backlog + 4
+    assert spool.pending() == 0
+
+
+def test_a_misconfigured_store_spools_instead_of_dropping(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    for url in ("mysql://aim@db/aim", "postgresql://aim@db:notaport/aim"):
+        assert CaptureSink(url, spool=spool).emit(run_event("r1")) == "spooled"
+    assert spool.pending() == 2
+
+
+def test_a_line_that_is_not_an_event_is_set_aside_not_blocking(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.append(run_event("r1"))
+    with (tmp_path / "spool" / "events.jsonl").open("a") as sink:
+        sink.write('{"format": 1, "ops": "truncated by a full disk\n')
+    spool.append(run_event("r2"))
+    store = AimStore.open("sqlite://")
+    assert spool.replay(store) == (2, 1, 0)
+    assert store.count("run") == 2

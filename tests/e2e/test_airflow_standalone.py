@@ -2,13 +2,13 @@
 
 ``scripts/airflow_local.py`` (imported from its path: the repository root is not on
 ``sys.path``) starts Airflow in a temporary AIRFLOW_HOME on a free port, with a temporary DAGs
-folder holding ``dags_examples/train_model.py`` and a temporary AIMOPS_HOME. The test waits for
-health and for the DAG to be parsed, unpauses and triggers it through REST API v2, waits for
-success, clears one task as a user would and waits for its second try, then stops Airflow,
-checks that no process of its group or home survives, and reads the AIM store: the run (ended
-by the scheduler's listener), one step per task (captured in each task's own process), the
-cleared task's two attempts, the MLflow link and the lineage to the model version. Airflow is
-stopped in the fixture's teardown too, whatever happens.
+folder holding ``dags_examples/train_model.py`` and a temporary AIMOPS_HOME. The test waits
+for health and for the DAG to be parsed, unpauses and triggers it through REST API v2, waits
+for success, clears the whole run as a user would and waits for every task's second try,
+then stops Airflow, checks that no process of its group or home survives, and reads the AIM
+store: the run (ended by the scheduler's listener), one step per task with two attempts
+(captured in each task's own process), the MLflow link and the lineage to the model
+versions. Airflow is stopped in the fixture's teardown too, whatever happens.
 """
 
 from __future__ import annotations
@@ -71,21 +71,30 @@ def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
         assert (info["status"], info["run_type"]) == ("success", "manual")  # the scheduler's
         steps = {e.urn for e in store.related(run, "partOf", incoming=True)}
         assert steps == {str(step_urn("airflow", dag_id, run_id, task)) for task in TASKS}
-        validate = step_urn("airflow", dag_id, run_id, "validate_data")
-        tries = store.get_aspect(validate, "stepAttempts").value["attempts"]
-        assert [(a["try_number"], a["state"]) for a in tries] == [(1, "success"), (2, "success")]
+        for task in TASKS:  # the clear made each task's second try, not a second step
+            tries = store.get_aspect(step_urn("airflow", dag_id, run_id, task), "stepAttempts")
+            attempts = tries.value["attempts"]
+            assert [(a["try_number"], a["state"]) for a in attempts] == [
+                (1, "success"),
+                (2, "success"),
+            ]
         train = step_urn("airflow", dag_id, run_id, "train")
         assert store.get_aspect(train, "mlflowRun") is not None
         good = store.search("step", where=[("metrics.test_auroc", ">", 0.9)])
         assert [e.urn for e in good] == [str(train)]  # MLflow's metrics, searchable in AIM
         graph = store.lineage("urn:aim:dataset:breast_cancer_train", direction="downstream")
-        versions = [n.urn for n in graph.nodes if n.type == "modelVersion"]
-        assert versions == ["urn:aim:modelVersion:breast_cancer_classifier/1"]
-        made_by = store.related(versions[0], "producedBy")
-        assert [e.urn for e in made_by] == [
-            str(step_urn("airflow", dag_id, run_id, "register_model"))
+        versions = sorted(n.urn for n in graph.nodes if n.type == "modelVersion")
+        # Registering again is a new MLflow version, made by the same step's second try.
+        assert versions == [
+            "urn:aim:modelVersion:breast_cancer_classifier/1",
+            "urn:aim:modelVersion:breast_cancer_classifier/2",
         ]
-        assert store.count("dataset") == 3  # raw, train, test: once each, clear or not
+        register = str(step_urn("airflow", dag_id, run_id, "register_model"))
+        for version in versions:
+            assert [e.urn for e in store.related(version, "producedBy")] == [register]
+        # raw, train, test and the model artifact: once each, clear or not
+        assert (store.count("dataset"), store.count("artifact")) == (3, 1)
+        assert info["ended_at"] is not None
 
 
 def _isolated_env(aimops_home: Path) -> dict[str, str]:
@@ -172,26 +181,20 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     standalone.timings["trigger_to_success"] = time.monotonic() - began
     assert state == "success", f"run {run_id} ended {state}: {client.task_states(DAG_ID, run_id)}"
 
-    # Clear one task, as a user would from the grid: it runs again as try 2 of the same step.
+    # Clear the whole run, as a user would from the grid: every task runs again as try 2.
     cleared = client.request(
         "POST",
         f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
-        {
-            "dag_run_id": run_id,
-            "task_ids": ["validate_data"],
-            "dry_run": False,
-            "only_failed": False,
-        },
+        {"dag_run_id": run_id, "dry_run": False, "only_failed": False},
     )
-    assert [ti["task_id"] for ti in cleared["task_instances"]] == ["validate_data"]
+    assert sorted(ti["task_id"] for ti in cleared["task_instances"]) == sorted(TASKS)
     run_path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
-    path = f"{run_path}/taskInstances/validate_data"
     deadline = time.monotonic() + RUN_TIMEOUT
     while True:
-        again = client.request("GET", path)
-        if again["try_number"] == 2 and again["state"] == "success":
+        tries = {task: client.request("GET", f"{run_path}/taskInstances/{task}") for task in TASKS}
+        if all(ti["try_number"] == 2 and ti["state"] == "success" for ti in tries.values()):
             break
-        assert time.monotonic() < deadline, f"the cleared task did not run again: {again}"
+        assert time.monotonic() < deadline, f"the cleared run did not finish again: {tries}"
         time.sleep(1)
     assert client.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT, out=print) == "success"
     assert client.task_states(DAG_ID, run_id) == dict.fromkeys(TASKS, "success")

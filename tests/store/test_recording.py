@@ -166,3 +166,18 @@ def test_steps_and_attempts_need_the_right_parents(store: AimStore) -> None:
 def test_unknown_runs_and_models_read_as_none(store: AimStore) -> None:
     assert run_details(store, "urn:aim:run:python/p/none") is None
     assert model_details(store, "nope") is None
+
+
+def test_a_run_that_runs_again_has_no_end_until_it_ends_again(store: AimStore) -> None:
+    ended = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    run = record_run(
+        store,
+        orchestrator="airflow",
+        pipeline="p",
+        run_id="r",
+        native_state="success",
+        ended_at=ended,
+    )
+    record_run(store, orchestrator="airflow", pipeline="p", run_id="r", native_state="running")
+    info = store.get_aspect(run, "runInfo").value
+    assert (info["status"], info["ended_at"]) == ("running", None)
