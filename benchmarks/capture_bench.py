@@ -1,7 +1,8 @@
 """Benchmark of what the aimops capture costs a task, against OpenLineage's listener.
 
-Run: ``.venv/bin/python benchmarks/capture_bench.py`` (``--tasks 30``; ``--quick`` for a smoke
-run of 5 tasks; ``--json PATH`` to write the figures; ``--help``).
+Run: ``.venv/bin/python benchmarks/capture_bench.py`` (``--tasks 30``; ``--per-process-tasks
+12``; ``--quick`` for a smoke run of 5 and 4 tasks; ``--modes`` to pick; ``--json PATH`` to write
+the figures; ``--help``).
 
 Method. One DAG of ``--tasks`` independent no-op ``@task`` functions (a real Python task each:
 an ``EmptyOperator`` may be skipped without running), tagged ``aimops``, is written to a
@@ -26,6 +27,31 @@ fires the task-instance hooks, and the core one, which fires the DAG-run hooks):
 together, the same way for every listener, and each implementation is also timed on its own.
 The whole ``dag.test()`` is timed too, but its wall time mostly shows Airflow's own ~2-4 s per
 task (the in-process execution API is built per task) and varies by seconds between runs.
+
+Per-process modes. Under ``dag.test()`` every task shares one process, so aimops' store stays
+open and its cache of operations already written stays warm; in real Airflow (LocalExecutor,
+Celery, Kubernetes) every task instance runs in a process of its own, whose first event also
+pays loading aimops' store modules and opening the store (and OpenLineage forks per event in
+every process). Two more modes measure that under a real ``airflow standalone`` (LocalExecutor,
+``AIRFLOW__CORE__PARALLELISM=2``, started and stopped with ``scripts/airflow_local.py`` in a
+fresh ``AIRFLOW_HOME`` and ``AIMOPS_HOME``), with ``--per-process-tasks`` tasks (12 by default,
+to keep the time down), where a LocalExecutor worker forks one process per task instance:
+
+- ``aimops-per-process``: capture on, OpenLineage disabled;
+- ``openlineage-per-process``: ``AIMOPS_CAPTURE=off``, OpenLineage in its default mode.
+
+``dag.test(use_executor=True)`` was not used: in Airflow 3.2.2 its LocalExecutor workers
+supervise tasks against an HTTP execution API server all the same (``execution_api_server_url``),
+so it is no simpler than standalone, and less real (no scheduler). The hooks are timed in
+every Airflow process by ``benchmarks/process_hooks.py``, loaded by a generated
+``sitecustomize.py`` on ``PYTHONPATH``: the same pluggy hook-call monitoring as below, added to
+each listener manager as it is created, one JSON line per hook call (hook, pid, ns, aimops'
+capture steps). The run must show every task's hooks in one process, a different one per task,
+and the store must hold the run with one successful attempt per task (aimops) or the file one
+START and COMPLETE per task (OpenLineage). Figures: per task event median and p95, and the
+first task event of each process apart from the later ones (with 2 events per task, the first
+is ``on_task_instance_running`` and the later one ``..._success``; under ``dag.test()`` the
+only first event is the run's very first), and where aimops' first events spend their time.
 
 Afterwards the run is checked: in ``aimops`` mode the store must hold the run and one step per
 task with exactly one successful attempt, and every event must have been stored (none spooled
@@ -92,6 +118,7 @@ class Mode:
     capture: bool  # aimops capture on
     openlineage: str | None  # None (disabled), "fork" (its default) or "thread"
     anchor: str  # what the row is compared against
+    per_process: bool = False  # real ``airflow standalone``: a process per task instance
 
 
 MODES = (
@@ -99,6 +126,14 @@ MODES = (
     Mode("aimops", True, None, "goal < 3 ms; bare 1-INSERT listener ~1.2 ms"),
     Mode("openlineage", False, "fork", "~87 ms median, p95 ~125 ms (STACK-NOTES)"),
     Mode("openlineage-thread", False, "thread", "~15 ms median (STACK-NOTES)"),
+    Mode("aimops-per-process", True, None, "standalone, a process per task (vs aimops)", True),
+    Mode(
+        "openlineage-per-process",
+        False,
+        "fork",
+        "standalone, a process per task (vs openlineage)",
+        True,
+    ),
 )
 MODE_NAMES = tuple(mode.name for mode in MODES)
 
@@ -246,17 +281,23 @@ def check_hooks(result: dict[str, Any], tasks: int) -> list[str]:
 
 
 def check_aimops(result: dict[str, Any], tasks: int) -> list[str]:
-    """The store holds the run and one step per task with exactly one successful attempt."""
-    from aimops.metadata.store import AimStore
-    from aimops.metadata.urns import run_urn
-
+    """Every event was stored, and the store holds what the run did (:func:`check_store`)."""
     problems = []
     outcomes = Counter(e["outcome"] for e in result["emits"])
     if set(outcomes) != {"stored"} or outcomes["stored"] < 2 * tasks:
         problems.append(f"capture outcomes {dict(outcomes)} (want all stored, >= {2 * tasks})")
+    return problems + check_store(result, tasks)
+
+
+def check_store(result: dict[str, Any], tasks: int) -> list[str]:
+    """The store holds the run and one step per task, each with exactly one successful try."""
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.urns import run_urn
+
+    problems = []
     path = Path(result["workdir"]) / "aimops" / "aim.db"
     if not path.is_file():
-        return [*problems, f"no store at {path}"]
+        return [f"no store at {path}"]
     store = AimStore.open(f"sqlite:///{path}")
     try:
         run = run_urn("airflow", DAG_ID, result["dag_run"]["run_id"])
@@ -320,6 +361,12 @@ def check_openlineage(result: dict[str, Any], tasks: int) -> list[str]:
 
 def check(mode: Mode, result: dict[str, Any], tasks: int) -> list[str]:
     problems = check_hooks(result, tasks)
+    if mode.per_process:
+        problems += check_processes(result, tasks) + result.get("stop_problems", [])
+        if mode.capture:
+            spool = Path(result["workdir"]) / "aimops" / "spool" / "events.jsonl"
+            if spool.exists():
+                problems.append(f"events were spooled ({spool})")
     if mode.capture:
         problems += check_aimops(result, tasks)
     elif result["emits"]:
@@ -327,6 +374,235 @@ def check(mode: Mode, result: dict[str, Any], tasks: int) -> list[str]:
     if mode.openlineage:
         problems += check_openlineage(result, tasks)
     return problems
+
+
+# -- per-process modes: real ``airflow standalone`` -------------------------------------------
+
+SCRIPT = HERE.parent / "scripts" / "airflow_local.py"
+PROCESS_HOOKS = HERE / "process_hooks.py"
+HOOK_LOG_ENV = "CAPTURE_BENCH_HOOK_LOG"  # process_hooks.LOG_ENV
+START_TIMEOUT = 150.0
+PARSE_TIMEOUT = 90.0
+RUN_TIMEOUT = 240.0
+RUN_GRACE = 30.0
+SITECUSTOMIZE = """\
+# Written by benchmarks/capture_bench.py: times listener hooks in every Airflow process.
+import importlib.util
+import sys
+
+_spec = importlib.util.spec_from_file_location("capture_bench_process_hooks", {path!r})
+_module = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = _module
+_spec.loader.exec_module(_module)
+_module.install()
+"""
+
+
+def load_controller() -> Any:
+    """``scripts/airflow_local.py`` (start/stop/trigger), imported from its path."""
+    import importlib.util
+
+    name = "aimops_scripts_airflow_local"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up while they are built
+    spec.loader.exec_module(module)
+    return module
+
+
+def standalone_env(mode: Mode, workdir: Path) -> dict[str, str]:
+    """:func:`mode_env`, plus the hook timing of ``process_hooks.py`` in every process."""
+    env = mode_env(mode, workdir)
+    site = workdir / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE.format(path=str(PROCESS_HOOKS)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env[HOOK_LOG_ENV] = str(workdir / "hooks.jsonl")
+    return env
+
+
+def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
+    """Run the DAG once under ``airflow standalone``; the hook calls of every process."""
+    controller = load_controller()
+    workdir = root / mode.name
+    workdir.mkdir(parents=True)
+    home = workdir / "airflow"
+    driver_log = (workdir / "driver.log").open("w")
+
+    def out(message: str) -> None:
+        driver_log.write(message + "\n")
+        driver_log.flush()
+
+    result: dict[str, Any] = {"workdir": str(workdir), "stop_problems": []}
+    started = time.perf_counter()
+    try:
+        info = controller.start(
+            home,
+            port=controller.free_port(),
+            dags=dags,
+            aimops_home=workdir / "aimops",
+            timeout=START_TIMEOUT,
+            env=standalone_env(mode, workdir),
+            out=out,
+        )
+        result["start_s"] = time.perf_counter() - started
+        log(f"  standalone healthy after {result['start_s']:.0f} s (log {info.log})")
+        client = info.client()
+        mark = time.perf_counter()
+        client.wait_for_dag(DAG_ID, timeout=PARSE_TIMEOUT)
+        result["parse_s"] = time.perf_counter() - mark
+        client.set_paused(DAG_ID, False)
+        mark = time.perf_counter()
+        run_id = client.trigger(DAG_ID, {})["dag_run_id"]
+        state, result["task_states"] = wait_for_run(client, run_id)
+        result["dag_wall_s"] = time.perf_counter() - mark
+        result["dag_run"] = {"run_id": run_id, "state": state}
+        if state not in ("success", "failed"):
+            lines = info.log.read_text(errors="replace").splitlines()
+            crashed = [line for line in lines if "Exception when executing SchedulerJob" in line]
+            if crashed:
+                result["stop_problems"].append(f"the scheduler loop crashed: {crashed[0].strip()}")
+    finally:
+        mark = time.perf_counter()
+        stopped = controller.stop(home, out=out)
+        result["stop_s"] = time.perf_counter() - mark
+        driver_log.close()
+        if not stopped.clean:
+            result["stop_problems"].append(f"processes survived the stop: {stopped.survivors}")
+    result["process_s"] = time.perf_counter() - started
+    hook_log = workdir / "hooks.jsonl"
+    lines = hook_log.read_text().splitlines() if hook_log.is_file() else []
+    records = [json.loads(line) for line in lines if line.strip()]
+    errors = [r for r in records if r["hook"] in ("monitor_error", "patch_error")]
+    result["stop_problems"] += [f"hook timing failed: {error}" for error in errors]
+    every = sorted((r for r in records if r not in errors), key=lambda c: c["wall"])
+    result["all_calls"] = every
+    result["calls"] = [c for c in every if c["hook"] in TASK_HOOKS]
+    result["emits"] = [e for c in every for e in c["emits"]]
+    result["listeners"] = sorted({name for c in every for name in c["impls"]})
+    return result
+
+
+def wait_for_run(client: Any, run_id: str) -> tuple[str, dict[str, Any]]:
+    """The run's end state and its tasks' states; ``stuck`` when the tasks end but it does not.
+
+    A run whose tasks all ended is given ``RUN_GRACE`` seconds to end too (the scheduler sees
+    it within a loop or two), so a broken scheduler fails the benchmark without a long wait.
+    """
+    deadline = time.monotonic() + RUN_TIMEOUT
+    tasks_ended: float | None = None
+    while True:
+        state = client.get_run(DAG_ID, run_id)["state"]
+        tasks = client.task_states(DAG_ID, run_id)
+        if state in ("success", "failed"):
+            return state, tasks
+        if tasks and all(value in ("success", "failed", "skipped") for value in tasks.values()):
+            tasks_ended = tasks_ended or time.monotonic()
+            if time.monotonic() - tasks_ended > RUN_GRACE:
+                return f"{state}, stuck: every task ended {RUN_GRACE:.0f} s ago", tasks
+        if time.monotonic() > deadline:
+            return f"{state} after {RUN_TIMEOUT:.0f} s", tasks
+        time.sleep(0.5)
+
+
+def check_processes(result: dict[str, Any], tasks: int) -> list[str]:
+    """Each task's hooks ran in one process, a different one per task and not the scheduler's."""
+    pids: dict[str, set[int]] = {}
+    for call in result["calls"]:
+        pids.setdefault(call["task_id"], set()).add(call["pid"])
+    problems = []
+    shared = {task: sorted(found) for task, found in pids.items() if len(found) != 1}
+    if shared:
+        problems.append(f"tasks whose hooks ran in several processes: {shared}")
+    distinct = {pid for found in pids.values() for pid in found}
+    if len(distinct) != tasks or len(pids) != tasks:
+        problems.append(f"{len(pids)} tasks ran in {len(distinct)} processes (want {tasks} each)")
+    dag_run_pids = {c["pid"] for c in result["all_calls"] if c["hook"].startswith("on_dag_run")}
+    if distinct & dag_run_pids:
+        problems.append(f"task hooks ran in the process of the DAG-run hooks: {dag_run_pids}")
+    return problems
+
+
+def by_process(calls: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """Milliseconds of each process's first task event, and of all the later ones.
+
+    Calls without a pid (``dag.test()``) all come from the one process.
+    """
+    first: list[float] = []
+    later: list[float] = []
+    seen: set[int | None] = set()
+    for call in calls:
+        if call["hook"] not in TASK_HOOKS:
+            continue
+        pid = call.get("pid")
+        (later if pid in seen else first).append(call["ns"] / 1e6)
+        seen.add(pid)
+    return first, later
+
+
+def first_event_breakdown(result: dict[str, Any]) -> dict[str, Any]:
+    """Where aimops spends the first task event of each process (medians, ms)."""
+    firsts, seen = [], set()
+    for call in result["calls"]:
+        if call["pid"] not in seen:
+            seen.add(call["pid"])
+            firsts.append(call)
+    if not firsts:
+        return {}
+
+    def median_of(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    def part(call: dict[str, Any], name: str) -> float:
+        return float(call["phases"].get(name, 0)) / 1e6
+
+    aimops = [c["impls"].get("aimops", 0) / 1e6 for c in firsts]
+    parts = {
+        "hook call": median_of([c["ns"] / 1e6 for c in firsts]),
+        "aimops listener": median_of(aimops),
+        "sink(): store modules import": median_of(
+            [part(c, "sink") - part(c, "store_url") for c in firsts]
+        ),
+        "store URL (AimHook connection)": median_of([part(c, "store_url") for c in firsts]),
+        "store open": median_of([part(c, "open") for c in firsts]),
+        "write": median_of([part(c, "write") for c in firsts]),
+        "rest of aimops (event build, checks)": median_of(
+            [
+                a - part(c, "sink") - part(c, "open") - part(c, "write")
+                for a, c in zip(aimops, firsts, strict=True)
+            ]
+        ),
+        "outside aimops (dispatch, other listeners)": median_of(
+            [c["ns"] / 1e6 - a for a, c in zip(aimops, firsts, strict=True)]
+        ),
+    }
+    later = [c for c in result["calls"] if c not in firsts]
+    preloaded = Counter(name for c in firsts for name, yes in c["preloaded"].items() if yes)
+    imported: Counter[str] = Counter()
+    for call in firsts:
+        imported.update(call.get("new_modules", {}))
+    return {
+        "medians_ms": parts,
+        "processes": len(firsts),
+        "preloaded_before_first_event": {m: preloaded.get(m, 0) for m in firsts[0]["preloaded"]},
+        "modules_imported_per_first_event": {
+            package: count / len(firsts) for package, count in imported.most_common()
+        },
+        "later_write_median_ms": median_of([part(c, "write") for c in later]),
+    }
+
+
+def lifecycle_ms(result: dict[str, Any]) -> dict[str, Any]:
+    """Per-process lifecycle hooks of the task processes (``on_starting``, ``before_stopping``)."""
+    task_pids = {c["pid"] for c in result["calls"]}
+    found: dict[str, list[float]] = {}
+    for call in result["all_calls"]:
+        if call["pid"] in task_pids and call["hook"] in ("on_starting", "before_stopping"):
+            found.setdefault(call["hook"], []).append(call["ns"] / 1e6)
+    return {hook: summary(values) for hook, values in found.items()}
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -338,6 +614,9 @@ HEADER = (
     "p95 ms",
     "mean ms",
     "first ms",
+    "procs",
+    "1st/proc median ms",
+    "later median ms",
     "listener median ms",
     "DAG wall s",
     "wall vs off",
@@ -359,9 +638,12 @@ def table_row(mode: Mode, figures: dict[str, Any], off_wall: float | None) -> li
         fmt(events.get("p95_ms")),
         fmt(events.get("mean_ms")),
         fmt(events.get("first_ms")),
+        str(figures["first_of_process"].get("n", 0)),
+        fmt(figures["first_of_process"].get("median_ms")),
+        fmt(figures["later_events"].get("median_ms")),
         f"{fmt(figures['listener'].get('median_ms'))} ({listener_of(mode)})",
         fmt(wall, 1),
-        "-" if off_wall is None else f"{wall / off_wall:.2f}x",
+        "-" if off_wall is None or mode.per_process else f"{wall / off_wall:.2f}x",
         mode.anchor,
     ]
 
@@ -430,6 +712,61 @@ def captured_lines(figures: dict[str, dict[str, Any]], tasks: int) -> list[str]:
     return lines
 
 
+def per_process_lines(figures: dict[str, dict[str, Any]]) -> list[str]:
+    """What the per-process modes add: first event of a process, later ones, where time goes."""
+    lines = []
+    for single in ("aimops", "openlineage"):
+        name = f"{single}-per-process"
+        found = figures.get(name)
+        if not found:
+            continue
+        events, first = found["task_events"], found["first_of_process"]
+        later = found["later_events"]
+        detail = found["per_process"]
+        lines.append(
+            f"{name}: {len(detail['processes'])} task processes (distinct pids, forked by "
+            f"{len(detail['forked_by'])} LocalExecutor worker(s)); per task event median "
+            f"{fmt(events.get('median_ms'))} ms, p95 {fmt(events.get('p95_ms'))} ms; first event "
+            f"of each process median {fmt(first.get('median_ms'))} ms (p95 "
+            f"{fmt(first.get('p95_ms'))}), later events median {fmt(later.get('median_ms'))} ms"
+        )
+        if first.get("n") and later.get("n"):
+            per_task = (first["mean_ms"] * first["n"] + later["mean_ms"] * later["n"]) / first["n"]
+            lines.append(
+                f"  half the events are first events, so the median falls between the two "
+                f"groups; the mean is {fmt(events['mean_ms'])} ms per event, "
+                f"{fmt(per_task)} ms per task"
+            )
+        same = figures.get(single, {}).get("task_events", {}).get("median_ms")
+        if same and events.get("median_ms"):
+            lines.append(
+                f"  vs {single} under dag.test() (one process): median "
+                f"{events['median_ms'] / same:.1f}x ({fmt(events['median_ms'])} / {fmt(same)} ms)"
+            )
+        for hook, stats in detail["lifecycle_hooks"].items():
+            lines.append(
+                f"  per task process, outside task events: {hook} median "
+                f"{fmt(stats.get('median_ms'))} ms (n {stats['n']})"
+            )
+        breakdown = detail["first_event_breakdown"]
+        if breakdown:
+            parts = breakdown["medians_ms"]
+            shown = ", ".join(f"{label} {value:.2f}" for label, value in parts.items())
+            preloaded = ", ".join(
+                f"{module} {count}/{breakdown['processes']}"
+                for module, count in breakdown["preloaded_before_first_event"].items()
+            )
+            imported = breakdown["modules_imported_per_first_event"]
+            top = ", ".join(f"{name} {count:.0f}" for name, count in list(imported.items())[:6])
+            lines.append(f"  first event of a process, medians in ms: {shown}")
+            lines.append(
+                f"  already loaded before it: {preloaded}; it imported "
+                f"{sum(imported.values()):.0f} modules ({top}); later events' write median "
+                f"{breakdown['later_write_median_ms']:.2f} ms"
+            )
+    return lines
+
+
 def anchor_lines() -> list[str]:
     return [
         "anchors (STACK-NOTES, 'Capture cost'): OpenLineage 2.20.3 default ~87 ms median per "
@@ -440,17 +777,27 @@ def anchor_lines() -> list[str]:
 
 
 def figures_of(result: dict[str, Any], mode: Mode) -> dict[str, Any]:
+    first, later = by_process(result["calls"])
     figures = {
         "task_events": summary(task_event_ms(result)),
+        "first_of_process": summary(first),
+        "later_events": summary(later),
         "listener": summary(listener_ms(result, listener_of(mode))),
-        "dag_wall_s": result["dag_wall_s"],
-        "initdb_s": result["initdb_s"],
+        "dag_wall_s": result.get("dag_wall_s"),
         "process_s": result["process_s"],
-        "hooks": dict(Counter(c["hook"] for c in result["calls"])),
+        "hooks": dict(Counter(c["hook"] for c in result.get("all_calls", result["calls"]))),
         "emits": result["emits"],
-        "op_kinds": result["op_kinds"],
     }
-    for key in ("rows", "openlineage", "problems"):
+    if mode.per_process:
+        figures["per_process"] = {
+            "processes": sorted({c["pid"] for c in result["calls"]}),
+            "forked_by": sorted({c["ppid"] for c in result["calls"]}),
+            "first_event_breakdown": first_event_breakdown(result) if mode.capture else {},
+            "lifecycle_hooks": lifecycle_ms(result),
+            "task_states": result.get("task_states"),
+            **{key: result.get(key) for key in ("start_s", "parse_s", "stop_s")},
+        }
+    for key in ("initdb_s", "op_kinds", "rows", "openlineage", "problems"):
         if key in result:
             figures[key] = result[key]
     return figures
@@ -720,11 +1067,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="auto",
         help="cProfile aimops in an extra run (auto: when its median misses the goal)",
     )
+    parser.add_argument(
+        "--per-process-tasks",
+        type=int,
+        help="no-op tasks in the per-process (airflow standalone) modes (default 12; quick 4)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--workdir", type=Path, help="keep the runs' files here (default: temp)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.tasks = args.tasks or (5 if args.quick else 30)
+    args.per_process_tasks = args.per_process_tasks or (4 if args.quick else 12)
     args.modes = [name.strip() for name in args.modes.split(",") if name.strip()]
     unknown = set(args.modes) - set(MODE_NAMES)
     if unknown:
@@ -761,17 +1114,29 @@ def run_all(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[
     dag_file = root / "dags" / "capture_bench_dag.py"
     dag_file.parent.mkdir(parents=True)
     dag_file.write_text(dag_source(args.tasks))
+    per_process_dags = root / "dags-per-process"
+    per_process_dags.mkdir()
+    (per_process_dags / dag_file.name).write_text(dag_source(args.per_process_tasks))
     figures: dict[str, Any] = {}
     failures = []
     for mode in (m for m in MODES if m.name in args.modes):
-        log(f"mode {mode.name}: {args.tasks} tasks in a fresh subprocess")
-        result = run_mode(mode, dag_file, root / "runs")
-        problems = check(mode, result, args.tasks)
+        if mode.per_process:
+            tasks = args.per_process_tasks
+            log(f"mode {mode.name}: {tasks} tasks under airflow standalone, a process per task")
+            result = run_standalone(mode, per_process_dags, root / "runs")
+            where = "trigger to end"
+        else:
+            tasks = args.tasks
+            log(f"mode {mode.name}: {tasks} tasks in a fresh subprocess")
+            result = run_mode(mode, dag_file, root / "runs")
+            where = "dag.test()"
+        problems = check(mode, result, tasks)
         result["problems"] = problems
         figures[mode.name] = figures_of(result, mode)
         figures[mode.name]["listeners"] = result["listeners"]
+        figures[mode.name]["tasks"] = tasks
         median = figures[mode.name]["task_events"].get("median_ms")
-        log(f"  median {fmt(median)} ms per task event, dag.test() {result['dag_wall_s']:.1f} s")
+        log(f"  median {fmt(median)} ms per task event, {where} {result['dag_wall_s']:.1f} s")
         for problem in problems:
             failures.append(f"{mode.name}: {problem}")
             log(f"  !! {mode.name} DID NOT DO ITS WORK: {problem}")
@@ -783,13 +1148,28 @@ def run_all(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[
     return figures, failures
 
 
-def report(figures: dict[str, Any], tasks: int) -> None:
+def report(figures: dict[str, Any], tasks: int, per_process_tasks: int) -> None:
     off_wall = figures.get("off", {}).get("dag_wall_s")
     rows = [table_row(m, figures[m.name], off_wall) for m in MODES if m.name in figures]
-    print(f"\nper task event: time inside all listener implementations, {tasks} tasks each\n")
+    print("\nper task event: time inside all listener implementations")
+    if any(not m.per_process and m.name in figures for m in MODES):
+        print(f"  dag.test() modes: {tasks} tasks, all in one process (DAG wall = dag.test())")
+    if any(m.per_process and m.name in figures for m in MODES):
+        print(
+            f"  *-per-process modes: {per_process_tasks} tasks (fewer, to keep the time down) "
+            "under real `airflow standalone`, LocalExecutor, parallelism 2: each task instance "
+            "in its own forked process (DAG wall = trigger to run end)"
+        )
+    print()
     print(render_table(rows))
     print()
-    for line in [*ratio_lines(figures), *captured_lines(figures, tasks), *anchor_lines()]:
+    lines = [
+        *ratio_lines(figures),
+        *per_process_lines(figures),
+        *captured_lines(figures, tasks),
+        *anchor_lines(),
+    ]
+    for line in lines:
         print(line)
     if "aimops_profile" in figures:
         print()
@@ -802,7 +1182,12 @@ def main(argv: list[str] | None = None) -> int:
         return child_main(args.child)
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "config": {"tasks": args.tasks, "modes": args.modes, "quick": args.quick},
+        "config": {
+            "tasks": args.tasks,
+            "per_process_tasks": args.per_process_tasks,
+            "modes": args.modes,
+            "quick": args.quick,
+        },
         "anchors": ANCHORS,
         "environment": environment(),
     }
@@ -812,7 +1197,7 @@ def main(argv: list[str] | None = None) -> int:
     results["failures"] = failures
     results["total_s"] = time.perf_counter() - started
     results["environment"]["load_average_at_end"] = os.getloadavg()
-    report(figures, args.tasks)
+    report(figures, args.tasks, args.per_process_tasks)
     print(f"\ntotal {results['total_s']:.0f} s")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ MAX_INDEXED_TEXT = 512
 class AspectModel(BaseModel):
     """Base of structured aspects: unknown fields are refused, timestamps are UTC."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     indexed: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*", mode="after")

@@ -85,6 +85,7 @@ class CaptureSink:
         self._logged: set[str] = set()
         self._lock = threading.Lock()
         self._written: OrderedDict[str, None] = OrderedDict()
+        self._keys: dict[int, tuple[Operation, str]] = {}
 
     def emit(self, event: CaptureEvent) -> Outcome:
         """Record ``event`` now, or spool it; never raises.
@@ -104,7 +105,7 @@ class CaptureSink:
         if self.spool.has_pending() and not self._drain():
             self.spool.append(event)
             return "spooled"
-        keys = [_op_key(op) for op in event.ops]
+        keys = [self._key(op) for op in event.ops]
         news = [op for op, key in zip(event.ops, keys, strict=True) if key not in self._written]
         if not news:
             return "stored"  # all of it was written before by this sink
@@ -119,6 +120,17 @@ class CaptureSink:
             return "dropped"
         self._remember(keys)
         return "stored"
+
+    def _key(self, op: Operation) -> str:
+        """The op's identity; computed once for an op object that events share (a pipeline)."""
+        cached = self._keys.get(id(op))
+        if cached is not None and cached[0] is op:
+            return cached[1]
+        key = _op_key(op)
+        if len(self._keys) >= WRITTEN_MEMORY:
+            self._keys.clear()
+        self._keys[id(op)] = (op, key)
+        return key
 
     def _remember(self, keys: list[str]) -> None:
         for key in keys:

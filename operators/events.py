@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from aimops.metadata.capture import CaptureEvent
+from aimops.metadata.capture import CaptureEvent, Operation
 from aimops.metadata.references import (
     MARKER,
     declared_references,
@@ -29,22 +29,37 @@ from aimops.operators.dag_facts import operator_name, pipeline_fields, pipeline_
 
 ORCHESTRATOR = "airflow"
 
+MAX_CACHED_DAGS = 64
+
 # Per task instance: a bounded text of the try's inputs (to spot MLflow run ids in them).
 _inputs: dict[str, str] = {}
+# Per DAG object (kept alive here, so its id is not reused): its pipeline operations.
+_pipeline_ops: dict[int, tuple[Any, list[Operation]]] = {}
 
 
 def forget_task_state() -> None:
     """Forget what the process remembers of tries in flight (a new store, a test)."""
     _inputs.clear()
+    _pipeline_ops.clear()
     task_values.forget()
     mlflow_capture.forget()
 
 
 def add_pipeline(event: CaptureEvent, dag: Any) -> Urn:
-    """Record the DAG: owner, schedule, file, tasks (the sink writes it once per process)."""
+    """Record the DAG: owner, schedule, file, tasks (the sink writes it once per process).
+
+    The operations are built once per DAG object: every event of every task repeats them.
+    """
     urn = pipeline_urn(ORCHESTRATOR, dag.dag_id)
-    event.pipeline(orchestrator=ORCHESTRATOR, **pipeline_fields(dag))
-    event.aspect(urn, "pipelineTasks", {"tasks": pipeline_tasks(dag)})
+    cached = _pipeline_ops.get(id(dag))
+    if cached is None or cached[0] is not dag:
+        built = CaptureEvent(source=ORCHESTRATOR)
+        built.pipeline(orchestrator=ORCHESTRATOR, **pipeline_fields(dag))
+        built.aspect(urn, "pipelineTasks", {"tasks": pipeline_tasks(dag)})
+        if len(_pipeline_ops) >= MAX_CACHED_DAGS:
+            _pipeline_ops.clear()
+        cached = _pipeline_ops[id(dag)] = (dag, built.ops)
+    event.ops.extend(cached[1])
     return urn
 
 

@@ -128,8 +128,31 @@ def _finished(task_instance: Any, state: str, error: BaseException | str | None 
     return events.task_finished(task_instance, state, error, mlflow_timeout=capture_timeout())
 
 
+def preload() -> None:
+    """Load the store's machinery now (imports, validators), in a process that forks workers.
+
+    The scheduler starts LocalExecutor workers, and they start task processes, by forking: what
+    the scheduler loaded here each task process inherits, instead of paying it on its first
+    event.
+    """
+    from aimops.metadata import recording, sink  # noqa: F401
+    from aimops.metadata.aspects import ASPECTS
+
+    for spec in ASPECTS.values():
+        spec.model.model_rebuild()
+
+
 class AimopsListener:
     """Airflow listener hooks; see the module docstring."""
+
+    @hookimpl
+    def on_starting(self, component: Any) -> None:
+        # A scheduler, triggerer or DAG processor job starting, not a task (it pays on use).
+        if type(component).__name__ != "TaskRunnerMarker" and capture_on():
+            try:
+                preload()
+            except Exception as exc:
+                _log_once("preload", "aimops could not preload its store: %r", exc)
 
     @hookimpl
     def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:

@@ -28,14 +28,15 @@ log = logging.getLogger("aimops.capture")
 CLOCK_SLACK_MS = 2_000
 RECENT_VERSIONS = 50
 
-# Per task instance: the MLflow run last active when the try started, and when it started.
-_started: dict[str, tuple[str | None, float]] = {}
+# Per task instance: the MLflow run last active when the try started, when it started, and
+# whether MLflow was loaded already (a process that ran an MLflow task before).
+_started: dict[str, tuple[str | None, float, bool]] = {}
 _logged: set[str] = set()
 
 
 def try_started(key: str) -> None:
     """Remember where MLflow stood when a try began (cheap: no MLflow call)."""
-    _started[key] = (_last_run_id(), time.time() * 1000)
+    _started[key] = (_last_run_id(), time.time() * 1000, "mlflow" in sys.modules)
 
 
 def forget() -> None:
@@ -45,11 +46,13 @@ def forget() -> None:
 
 def add_links(event: CaptureEvent, step: Urn, key: str, inputs: str, timeout: float) -> None:
     """Add the MLflow run and the registered model versions of a try that ended."""
-    before, started_ms = _started.pop(key, (None, time.time() * 1000))
+    before, started_ms, loaded_before = _started.pop(key, (None, time.time() * 1000, False))
     if "mlflow" not in sys.modules:  # the task never touched MLflow: nothing to look up
         return
     run_id = _last_run_id()
     own_run = run_id if run_id and run_id != before else None
+    if not (own_run or not loaded_before or _tracking_uri_set()):
+        return  # MLflow was loaded by an earlier task of this process, and this one used none
     try:
         with _bounded(timeout):
             import mlflow
@@ -112,6 +115,12 @@ def _add_version(event: CaptureEvent, step: Urn, version: Any) -> None:
         }
     )
     event.edge(urn, "producedBy", step)
+
+
+def _tracking_uri_set() -> bool:
+    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    check = getattr(utils, "is_tracking_uri_set", None)
+    return bool(check()) if callable(check) else False
 
 
 def _last_run_id() -> str | None:
