@@ -92,6 +92,9 @@ class StoreWriter:
         self._absent: set[str] = set()  # looked up in this transaction and not found
         self._created: set[int] = set()  # created in this transaction: nothing to read back
         self._written: dict[int, set[str]] = {}  # aspects written in this transaction
+        # The latest (version, document) of aspects read or written in this transaction: a
+        # read-then-write reads once. A concurrent writer is still caught, by the insert.
+        self._latest_known: dict[tuple[int, str], tuple[int, str | None]] = {}
         self._statements = _UPSERTS[connection.dialect.name]
         # SQLite writers hold the write lock for the whole transaction (BEGIN IMMEDIATE), so
         # only PostgreSQL can meet a concurrent insert of the same version.
@@ -183,6 +186,7 @@ class StoreWriter:
                     f"but the latest is {latest_version}; read it again and retry"
                 )
             versions[aspect] = latest_version if latest_value == document else latest_version + 1
+            self._latest_known[(entity_id, aspect)] = (versions[aspect], document)
             if versions[aspect] != latest_version:
                 rows.append(
                     {
@@ -222,10 +226,15 @@ class StoreWriter:
         return (json.loads(document) if document is not None else None), version
 
     def _latest(self, entity_id: int, aspect: str) -> tuple[int, str | None]:
+        known = self._latest_known.get((entity_id, aspect))
+        if known is not None:
+            return known
         if entity_id in self._created and aspect not in self._written.get(entity_id, ()):
             return 0, None
         row = self._connection.execute(_LATEST, {"entity_id": entity_id, "aspect": aspect}).first()
-        return (row.version, row.value) if row is not None else (0, None)
+        found = (row.version, row.value) if row is not None else (0, None)
+        self._latest_known[(entity_id, aspect)] = found
+        return found
 
     def _reindex(self, entity_id: int, written: list[tuple[str, Any, int]]) -> None:
         """Replace the searchable fields of the aspects just written (name, data, version)."""
