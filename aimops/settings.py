@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -55,16 +56,24 @@ def capture_enabled(setting: str | None = None) -> bool:
     return value.strip().lower() not in OFF_WORDS
 
 
+_environment_lock = threading.RLock()
+
+
 @contextlib.contextmanager
 def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the block only, restoring what was there before."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    """Set environment variables for the block only, restoring what was there before.
+
+    The environment is the process's: blocks in other threads wait, so none restores a value
+    another one set.
+    """
+    with _environment_lock:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

@@ -91,8 +91,8 @@ class CaptureSink:
         """Record ``event`` now, or spool it; never raises.
 
         An event goes to the spool when the store cannot take it for a reason of its own
-        (unreachable, busy, wrong schema, misconfigured: :data:`RETRY_LATER`), so nothing is
-        lost; an event that can never be recorded is dropped and logged once.
+        (unreachable, busy, full, wrong schema, misconfigured: :data:`RETRY_LATER`), so
+        nothing is lost; an event that can never be recorded is dropped and logged once.
         """
         with self._lock:
             try:

@@ -5,8 +5,9 @@ exclusive file lock, so task processes running side by side never interleave lin
 takes the lock, moves the file aside (new events start a new file), and applies its events in
 order, remembering after each one how far it got; a replay that is cut short resumes there, and
 a replay of nothing does nothing. A replay stops at the first event the store cannot take for
-a reason of its own (unreachable, busy, wrong schema, misconfigured); an event that can never
-be applied is moved to ``rejected.jsonl`` with the reason instead of blocking those behind it.
+a reason of its own (unreachable, busy, full, wrong schema, misconfigured); an event that can
+never be applied (malformed, invalid) is moved to ``rejected.jsonl`` with the reason instead of
+blocking those behind it.
 
 Example:
     >>> import tempfile
@@ -34,13 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from aimops.errors import (
-    ConcurrentUpdateError,
-    ConfigurationError,
-    SchemaError,
-    StoreBusyError,
-    StoreUnavailableError,
-)
+from aimops.errors import ConfigurationError, StoreError
 from aimops.metadata.capture import CaptureEvent, apply_event
 from aimops.metadata.store import AimStore
 from aimops.settings import aimops_home
@@ -49,13 +44,9 @@ ACTIVE = "events.jsonl"
 REPLAYING_PREFIX = "replaying-"
 REJECTED = "rejected.jsonl"
 #: Failures of the store or its configuration, not of an event: keep the event, try later.
-RETRY_LATER = (
-    StoreUnavailableError,
-    StoreBusyError,
-    ConcurrentUpdateError,
-    SchemaError,
-    ConfigurationError,
-)
+#: (A store error can also be permanent, say a disk that stays full: then the replay keeps
+#: stopping at that event, with the store's message, and loses nothing.)
+RETRY_LATER = (StoreError, ConfigurationError)
 APPEND_LOCK = ".append.lock"
 REPLAY_LOCK = ".replay.lock"
 

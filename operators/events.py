@@ -31,15 +31,12 @@ ORCHESTRATOR = "airflow"
 
 MAX_CACHED_DAGS = 64
 
-# Per task instance: a bounded text of the try's inputs (to spot MLflow run ids in them).
-_inputs: dict[str, str] = {}
 # Per DAG object (kept alive here, so its id is not reused): its pipeline operations.
 _pipeline_ops: dict[int, tuple[Any, list[Operation]]] = {}
 
 
 def forget_task_state() -> None:
     """Forget what the process remembers of tries in flight (a new store, a test)."""
-    _inputs.clear()
     _pipeline_ops.clear()
     task_values.forget()
     mlflow_capture.forget()
@@ -112,10 +109,8 @@ def task_started(ti: Any) -> CaptureEvent:
         hostname=getattr(ti, "hostname", None) or None,
         rendered_fields=task_values.rendered_fields(ti.task),
     )
-    inputs = task_values.inputs_sample(ti.task)
-    _inputs[key] = str(inputs)
     consumed = [_dataset_of(event, asset) for asset in _assets(ti.task.inlets)]
-    consumed += [event.reference(ref) for ref in find_references(inputs)]
+    consumed += [event.reference(ref) for ref in find_references(task_values.inputs(ti.task))]
     event.io(step, consumed=[c for c in consumed if c])
     return event
 
@@ -147,7 +142,7 @@ def task_finished(
     returned = task_values.returned_value(key)
     if state == "success":
         _outputs(event, ti, step, returned)
-    mlflow_capture.add_links(event, step, key, _inputs.pop(key, ""), mlflow_timeout)
+    mlflow_capture.add_links(event, step, key, mlflow_timeout)
     return event
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ _sink: CaptureSink | None = None
 _sink_pid: int | None = None
 _sink_lock = threading.Lock()
 _failures_logged: set[str] = set()
+_stored_dags: dict[str, tuple[float, Any]] = {}
+STORED_DAG_SECONDS = 60.0
 
 
 def capture_on() -> bool:
@@ -112,14 +115,30 @@ def _run_dag(dag_run: Any) -> Any:
 def _stored_dag(dag_id: str) -> Any:
     """The serialized DAG, for hooks fired without one (a state set from the UI or API).
 
-    Only Airflow's own processes can read its DB; in a task's process this returns None.
+    Read with a session of its own, never the caller's (the scheduler's and ``dag.test()``'s
+    thread-local session must not be committed or closed from a hook), and kept for a minute
+    per DAG, so marking many task instances reads it once. Only Airflow's own processes can
+    read its DB; in a task's process this returns None.
     """
+    now = time.monotonic()
+    cached = _stored_dags.get(dag_id)
+    if cached is not None and now - cached[0] < STORED_DAG_SECONDS:
+        return cached[1]
+    dag = None
     try:
+        from airflow import settings
         from airflow.models.serialized_dag import SerializedDagModel
 
-        return SerializedDagModel.get_dag(dag_id)
+        if settings.NonScopedSession is not None:
+            session = settings.NonScopedSession()
+            try:
+                dag = SerializedDagModel.get_dag(dag_id, session=session)
+            finally:
+                session.close()
     except Exception:
-        return None
+        dag = None
+    _stored_dags[dag_id] = (now, dag)
+    return dag
 
 
 def _finished(task_instance: Any, state: str, error: BaseException | str | None = None) -> Any:

@@ -1,12 +1,13 @@
 """What a task did in MLflow: the run it logged to, and the model versions it registered.
 
-Nothing here runs unless the task imported MLflow. When a try ends, the step is linked to the
-MLflow run the task logged to (its params and metrics are copied onto the step, searchable),
-and model versions become AIM model versions produced by the step when they were registered
-from that run, or registered while the try ran from a run the task was given as input (the
-usual "register the model the train task logged" step). Every MLflow call is bounded in time
-(no retries, a short HTTP timeout) and a failure only loses these links, never the rest of
-the event.
+Nothing here asks MLflow anything unless the try logged to an MLflow run in this process.
+When such a try ends, the step is linked to that run (its params and metrics are copied onto
+the step, searchable), and the model versions registered from the run become AIM model
+versions produced by the step. A version registered from another task's run is the task's
+output when it returns ``aimops.model_version_ref`` (as the example's ``register_model``
+does): MLflow records no trace of which process registered a version, and guessing from
+timing credits the wrong tasks. Every MLflow call is bounded in time (no retries, a short
+HTTP timeout) and a failure only loses these links, never the rest of the event.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import contextlib
 import logging
 import math
 import sys
-import time
 from typing import Any
 
 from aimops.metadata.capture import CaptureEvent
@@ -24,19 +24,14 @@ from aimops.metadata.urns import Urn, make_urn
 from aimops.settings import temporary_environment
 
 log = logging.getLogger("aimops.capture")
-#: Versions created this long before a try started still count as registered by it (clocks).
-CLOCK_SLACK_MS = 2_000
-RECENT_VERSIONS = 50
-
-# Per task instance: the MLflow run last active when the try started, when it started, and
-# whether MLflow was loaded already (a process that ran an MLflow task before).
-_started: dict[str, tuple[str | None, float, bool]] = {}
+# Per task instance started in this process: the MLflow run last active when the try started.
+_started: dict[str, str | None] = {}
 _logged: set[str] = set()
 
 
 def try_started(key: str) -> None:
     """Remember where MLflow stood when a try began (cheap: no MLflow call)."""
-    _started[key] = (_last_run_id(), time.time() * 1000, "mlflow" in sys.modules)
+    _started[key] = _last_run_id()
 
 
 def forget() -> None:
@@ -44,23 +39,23 @@ def forget() -> None:
     _started.clear()
 
 
-def add_links(event: CaptureEvent, step: Urn, key: str, inputs: str, timeout: float) -> None:
-    """Add the MLflow run and the registered model versions of a try that ended."""
-    before, started_ms, loaded_before = _started.pop(key, (None, time.time() * 1000, False))
+def add_links(event: CaptureEvent, step: Urn, key: str, timeout: float) -> None:
+    """Add the MLflow run, and the versions registered from it, of a try that ended."""
+    if key not in _started:  # the try did not run here (a state set from the UI, say)
+        return
+    before = _started.pop(key)
     if "mlflow" not in sys.modules:  # the task never touched MLflow: nothing to look up
         return
     run_id = _last_run_id()
-    own_run = run_id if run_id and run_id != before else None
-    if not (own_run or not loaded_before or _tracking_uri_set()):
-        return  # MLflow was loaded by an earlier task of this process, and this one used none
+    if not run_id or run_id == before:  # no run of this try's own
+        return
     try:
         with _bounded(timeout):
             import mlflow
 
             client = mlflow.MlflowClient()
-            if own_run:
-                _link_run(event, step, client, own_run, mlflow.get_tracking_uri())
-            for version in _registered(client, own_run, started_ms, inputs):
+            _link_run(event, step, client, run_id, mlflow.get_tracking_uri())
+            for version in client.search_model_versions(f"run_id = '{run_id}'"):
                 _add_version(event, step, version)
     except Exception as exc:  # an MLflow problem costs the links, not the try's record
         if type(exc).__name__ not in _logged:
@@ -87,22 +82,6 @@ def _link_run(event: CaptureEvent, step: Urn, client: Any, run_id: str, tracking
         event.aspect(step, "params", {k: str(v) for k, v in run.data.params.items()})
 
 
-def _registered(client: Any, own_run: str | None, started_ms: float, inputs: str) -> list[Any]:
-    """Versions from the try's own run, or made during the try from a run it was given."""
-    found = {}
-    if own_run:
-        for version in client.search_model_versions(f"run_id = '{own_run}'"):
-            found[(version.name, version.version)] = version
-    recent = client.search_model_versions(
-        max_results=RECENT_VERSIONS, order_by=["creation_timestamp DESC"]
-    )
-    for version in recent:
-        made_now = (version.creation_timestamp or 0) >= started_ms - CLOCK_SLACK_MS
-        if made_now and version.run_id and version.run_id in inputs:
-            found[(version.name, version.version)] = version
-    return list(found.values())
-
-
 def _add_version(event: CaptureEvent, step: Urn, version: Any) -> None:
     urn = event.reference(
         {
@@ -115,12 +94,6 @@ def _add_version(event: CaptureEvent, step: Urn, version: Any) -> None:
         }
     )
     event.edge(urn, "producedBy", step)
-
-
-def _tracking_uri_set() -> bool:
-    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
-    check = getattr(utils, "is_tracking_uri_set", None)
-    return bool(check()) if callable(check) else False
 
 
 def _last_run_id() -> str | None:

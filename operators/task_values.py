@@ -1,9 +1,9 @@
 """The values of a try: rendered fields, inputs, error and return value, bounded and masked.
 
-A task's inputs can be large (an XCom holding a data frame's rows); the capture looks at a
+A task's inputs can be large (an XCom holding a data frame's rows); the capture keeps a
 bounded sample of them (``MAX_ITEMS`` per container, ``MAX_DEPTH`` levels, ``MAX_TEXT``
-characters), so its cost does not grow with the data. Airflow's secrets masker runs over the
-sample before anything is kept.
+characters), so what it stores does not grow with the data. Airflow's secrets masker runs on
+each piece before it is cut, so a secret is never kept in part.
 
 Example:
     >>> sample(list(range(1000)))[-1]
@@ -25,35 +25,60 @@ _returned: dict[str, Any] = {}
 NOT_SEEN = object()
 
 
-def sample(value: Any, depth: int = MAX_DEPTH) -> Any:
-    """A bounded copy of ``value``: containers cut to ``MAX_ITEMS``, text to ``MAX_TEXT``."""
+def sample(value: Any, depth: int = MAX_DEPTH, name: str | None = None) -> Any:
+    """A bounded, masked copy of ``value``: secrets are masked before anything is cut.
+
+    Text is masked whole (connection passwords and other registered secrets), then cut to
+    ``MAX_TEXT``; a value under a sensitive key (``password``, ``token``...) is ``***``;
+    containers keep ``MAX_ITEMS`` items; below ``MAX_DEPTH`` only their size is kept.
+    """
+    if name is not None and _sensitive(name):
+        return "***"
     if isinstance(value, str):
-        return value if len(value) <= MAX_TEXT else value[:MAX_TEXT] + "…"
+        return _cut(str(mask_secrets(value, name)))
     if value is None or isinstance(value, bool | int | float):
         return value
-    if depth <= 0:
-        return _short_repr(value)
     if isinstance(value, Mapping):
+        if depth <= 0:
+            return f"<{type(value).__name__} of {len(value)} items>"
         items = list(value.items())
-        copy: dict[Any, Any] = {k: sample(v, depth - 1) for k, v in items[:MAX_ITEMS]}
+        copy: dict[Any, Any] = {
+            k: sample(v, depth - 1, k if isinstance(k, str) else None) for k, v in items[:MAX_ITEMS]
+        }
         if len(items) > MAX_ITEMS:
             copy["…"] = f"{len(items) - MAX_ITEMS} more"
         return copy
     if isinstance(value, list | tuple | set | frozenset):
+        if depth <= 0:
+            return f"<{type(value).__name__} of {len(value)} items>"
         listed = list(value)
-        cut = [sample(v, depth - 1) for v in listed[:MAX_ITEMS]]
+        cut = [sample(v, depth - 1, name) for v in listed[:MAX_ITEMS]]
         if len(listed) > MAX_ITEMS:
             cut.append(f"… {len(listed) - MAX_ITEMS} more")
         return tuple(cut) if isinstance(value, tuple) else cut
-    return _short_repr(value)
+    return _cut(str(mask_secrets(_repr(value), name)))
 
 
-def _short_repr(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # a broken __repr__ must not break capture
-        text = f"<{type(value).__name__}>"
+def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not break capture
+        return f"<{type(value).__name__}>"
+
+
+def _sensitive(name: str) -> bool:
+    try:
+        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+    except ImportError:  # pragma: no cover - the scheduler's copy
+        try:
+            from airflow._shared.secrets_masker import should_hide_value_for_key
+        except ImportError:
+            return False
+    return bool(should_hide_value_for_key(name))  # type: ignore[no-untyped-call]
 
 
 def mask_secrets(value: Any, name: str | None = None) -> Any:
@@ -75,8 +100,7 @@ def rendered_fields(task: Any) -> dict[str, str] | None:
         value = getattr(task, name, None)
         if value is None or value == "" or value == [] or value == {}:
             continue
-        text = str(mask_secrets(sample(value), name))
-        fields[name] = text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
+        fields[name] = _cut(str(sample(value, name=name)))
     return fields or None
 
 
@@ -85,15 +109,15 @@ def template_fields(task: Any) -> tuple[str, ...]:
     return tuple(getattr(task, "template_fields", ()) or ())
 
 
-def inputs_sample(task: Any) -> list[Any]:
-    """A bounded sample of the task's rendered inputs (for references and MLflow run ids)."""
-    return [sample(getattr(task, name, None)) for name in template_fields(task)]
+def inputs(task: Any) -> list[Any]:
+    """The task's rendered inputs, as they are (references are looked for in them)."""
+    return [getattr(task, name, None) for name in template_fields(task)]
 
 
 def error_text(error: BaseException | str) -> str:
     """The error as ``Type: message``, masked and capped."""
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    text = str(mask_secrets(text))
+    text = str(mask_secrets(text))  # masked whole, then cut
     return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "…"
 
 

@@ -12,6 +12,11 @@ from aimops.metadata.urns import step_urn
 from aimops.operators import mlflow_capture, task_values
 
 
+class _NoRuns:
+    def get(self) -> list[Any]:
+        return []
+
+
 class _Task:
     template_fields = ("op_kwargs", "bash_command")
 
@@ -40,8 +45,25 @@ def test_an_unreachable_mlflow_costs_the_links_not_the_event(
     step = step_urn("airflow", "d", "r", "t")
     event.attempt(step, 1, native_state="success")
     mlflow_capture.try_started("key")
+    # the try logged to a run (on a tracking server that has gone away)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_run_stack", _NoRuns())
+    mlflow.tracking.fluent._last_active_run_id.set("0" * 32)
     began = time.monotonic()
-    mlflow_capture.add_links(event, step, "key", "", timeout=1.0)
+    mlflow_capture.add_links(event, step, "key", timeout=1.0)
     assert time.monotonic() - began < 10
     assert [op for op, _ in event.ops] == ["attempt"]  # the try's record is intact
     assert "could not read the task's MLflow run" in caplog.text
+
+
+def test_secrets_are_masked_before_anything_is_cut() -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret("SUPERSECRETPASSWORD-1234")
+    task = _Task(
+        op_kwargs={"a": {"b": {"c": {"d": {"password": "hunter2"}}}}},
+        bash_command="echo " + "x" * 1985 + "SUPERSECRETPASSWORD-1234",
+    )
+    fields = task_values.rendered_fields(task)
+    assert fields is not None
+    assert "hunter2" not in fields["op_kwargs"]  # deep below the sampled levels
+    assert "SUPERSEC" not in fields["bash_command"]  # masked whole, then cut

@@ -255,3 +255,22 @@ def test_a_line_that_is_not_an_event_is_set_aside_not_blocking(tmp_path: Path) -
     store = AimStore.open("sqlite://")
     assert spool.replay(store) == (2, 1, 0)
     assert store.count("run") == 2
+
+
+def test_a_store_failure_stops_the_replay_and_keeps_every_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aimops.metadata.spool as spool_module
+
+    spool = Spool(tmp_path / "spool")
+    for n in range(3):
+        spool.append(run_event(f"r{n}"))
+
+    def full_disk(store: AimStore, event: CaptureEvent) -> None:
+        raise StoreError("the AIM store at x failed: database or disk is full")
+
+    monkeypatch.setattr(spool_module, "apply_event", full_disk)
+    with pytest.raises(StoreError, match="disk is full"):
+        spool.replay(AimStore.open("sqlite://"))
+    assert spool.pending() == 3  # nothing set aside as rejected
+    assert not (tmp_path / "spool" / "rejected.jsonl").exists()
