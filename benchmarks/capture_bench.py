@@ -79,15 +79,16 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench_support import working_directory
+from process_hooks import plugin_label
 
 HERE = Path(__file__).resolve().parent
 DAG_ID = "aimops_capture_bench"
@@ -867,7 +868,7 @@ class HookTimer:
             for caller in pm.get_hookcallers(plugin) or ():
                 for impl in caller.get_hookimpls():
                     if impl.plugin is plugin and not getattr(impl.function, "_bench", False):
-                        setattr(impl, "function", self._timed(impl.function, _name_of(plugin)))  # noqa: B010
+                        setattr(impl, "function", self._timed(impl.function, plugin_label(plugin)))  # noqa: B010
 
     def _timed(self, function: Callable[..., Any], name: str) -> Callable[..., Any]:
         profile = self._profile_path is not None and name == "aimops"
@@ -922,15 +923,6 @@ class HookTimer:
     def save_profile(self) -> None:
         if self._profiler is not None and self._profile_path:
             self._profiler.dump_stats(self._profile_path)
-
-
-def _name_of(plugin: object) -> str:
-    module = type(plugin).__module__
-    if module.startswith("aimops"):
-        return "aimops"
-    if "openlineage" in module:
-        return "openlineage"
-    return f"{module}.{type(plugin).__qualname__}"
 
 
 class SinkCounter:
@@ -1021,7 +1013,7 @@ def child_main(spec_path: Path) -> int:
     timer.install("core", core_listeners())
     counter = SinkCounter()
     counter.install()
-    registered = sorted({_name_of(p) for p in sdk_listeners().pm.get_plugins()})
+    registered = sorted({plugin_label(p) for p in sdk_listeners().pm.get_plugins()})
 
     started = time.perf_counter()
     dag_run = dag.test()
@@ -1043,17 +1035,6 @@ def child_main(spec_path: Path) -> int:
 
 
 # -- command line -------------------------------------------------------------------------
-
-
-@contextmanager
-def working_directory(given: Path | None) -> Iterator[Path]:
-    """``given`` (kept afterwards), or a temporary directory removed at the end."""
-    if given is not None:
-        given.mkdir(parents=True, exist_ok=True)
-        yield given
-        return
-    with tempfile.TemporaryDirectory(prefix="aimops_capture_bench_") as tmp:
-        yield Path(tmp)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -1191,7 +1172,7 @@ def main(argv: list[str] | None = None) -> int:
         "anchors": ANCHORS,
         "environment": environment(),
     }
-    with working_directory(args.workdir) as root:
+    with working_directory(args.workdir, "aimops_capture_bench_") as root:
         figures, failures = run_all(args, root)
     results["modes"] = figures
     results["failures"] = failures

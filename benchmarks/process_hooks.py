@@ -58,7 +58,8 @@ def _field(obj: Any, name: str) -> Any:
         return None
 
 
-def _name_of(plugin: object) -> str:
+def plugin_label(plugin: object) -> str:
+    """Which listener a registered plugin is: ``aimops``, ``openlineage`` or its class."""
     module = type(plugin).__module__
     if module.startswith("aimops"):
         return "aimops"
@@ -102,7 +103,7 @@ def _before(hook_name: str, hook_impls: Any, kwargs: Any) -> None:
     _reset_if_forked()
     for impl in hook_impls:  # time each implementation (wrapped once, at its first call)
         if not getattr(impl.function, "_bench", False):
-            impl.function = _timed_impl(impl.function, _name_of(impl.plugin))
+            impl.function = _timed_impl(impl.function, plugin_label(impl.plugin))
     if not _state["stack"]:
         _state["phases"], _state["emits"] = {}, []
     _state["stack"].append(

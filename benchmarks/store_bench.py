@@ -45,7 +45,6 @@ import random
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +52,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench_support import working_directory
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
@@ -867,17 +868,6 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
 # -- command line -------------------------------------------------------------------------
 
 
-@contextmanager
-def working_directory(given: Path | None) -> Iterator[Path]:
-    """``given`` (kept afterwards), or a temporary directory removed at the end."""
-    if given is not None:
-        given.mkdir(parents=True, exist_ok=True)
-        yield given
-        return
-    with tempfile.TemporaryDirectory(prefix="aimops_bench_") as tmp:
-        yield Path(tmp)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
@@ -918,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
         "anchors": ANCHORS,
         "environment": environment(args),
     }
-    with working_directory(args.workdir) as workdir:
+    with working_directory(args.workdir, "aimops_bench_") as workdir:
         if not args.skip_recording:
             results["recording"] = run_recording(args, workdir)
         if not args.skip_lineage:

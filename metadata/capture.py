@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -158,7 +159,7 @@ def apply_event(target: AimStore | StoreWriter, event: CaptureEvent) -> None:
 
     def work(tx: StoreWriter) -> None:
         for op, arguments in event.ops:
-            handler = OPERATIONS.get(op)
+            handler = _handlers().get(op)
             if handler is None:
                 raise InvalidInputError(f"capture event {event.id}: unknown operation {op!r}")
             try:
@@ -187,74 +188,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _pipeline(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_pipeline(tx, **a)
-
-
-def _aspect(tx: StoreWriter, a: dict[str, Any]) -> None:
-    tx.put_aspect(a["urn"], a["aspect"], a["value"])
-
-
-def _run(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_run(tx, **a)
-
-
-def _step(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_step(tx, a.pop("run"), a.pop("task_id"), **a)
+#: The operations an event may hold, each an idempotent recording call (see _handlers).
+OPERATIONS = frozenset(
+    {
+        "pipeline",
+        "aspect",
+        "run",
+        "step",
+        "attempt",
+        "dataset",
+        "artifact",
+        "model_version",
+        "io",
+        "edge",
+    }
+)
+Handler = Callable[["StoreWriter", dict[str, Any]], Any]
 
 
-def _attempt(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
+@functools.cache
+def _handlers() -> dict[str, Handler]:
+    """Each operation's recording call; loaded with the first event applied, not built."""
+    from aimops.metadata import recording as r
 
-    recording.record_attempt(tx, a.pop("step"), a.pop("try_number"), **a)
-
-
-def _dataset(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_dataset(tx, a.pop("name"), **a)
-
-
-def _artifact(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_artifact(tx, a.pop("name"), **a)
-
-
-def _model_version(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_model_version(tx, a.pop("model"), a.pop("version"), **a)
-
-
-def _io(tx: StoreWriter, a: dict[str, Any]) -> None:
-    from aimops.metadata import recording
-
-    recording.record_io(
-        tx, a["step"], consumed=a.get("consumed", ()), produced=a.get("produced", ())
-    )
-
-
-def _edge(tx: StoreWriter, a: dict[str, Any]) -> None:
-    tx.put_edge(a["src"], a["relation"], a["dst"])
-
-
-#: The operations an event may hold, each an idempotent recording call.
-OPERATIONS: dict[str, Callable[[StoreWriter, dict[str, Any]], None]] = {
-    "pipeline": _pipeline,
-    "aspect": _aspect,
-    "run": _run,
-    "step": _step,
-    "attempt": _attempt,
-    "dataset": _dataset,
-    "artifact": _artifact,
-    "model_version": _model_version,
-    "io": _io,
-    "edge": _edge,
-}
+    return {
+        "pipeline": lambda tx, a: r.record_pipeline(tx, **a),
+        "aspect": lambda tx, a: tx.put_aspect(a["urn"], a["aspect"], a["value"]),
+        "run": lambda tx, a: r.record_run(tx, **a),
+        "step": lambda tx, a: r.record_step(tx, a.pop("run"), a.pop("task_id"), **a),
+        "attempt": lambda tx, a: r.record_attempt(tx, a.pop("step"), a.pop("try_number"), **a),
+        "dataset": lambda tx, a: r.record_dataset(tx, a.pop("name"), **a),
+        "artifact": lambda tx, a: r.record_artifact(tx, a.pop("name"), **a),
+        "model_version": lambda tx, a: r.record_model_version(
+            tx, a.pop("model"), a.pop("version"), **a
+        ),
+        "io": lambda tx, a: r.record_io(
+            tx, a["step"], consumed=a.get("consumed", ()), produced=a.get("produced", ())
+        ),
+        "edge": lambda tx, a: tx.put_edge(a["src"], a["relation"], a["dst"]),
+    }

@@ -45,10 +45,7 @@ def test_importing_the_core_loads_no_orchestrator_or_heavy_library() -> None:
         f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {ORCHESTRATORS + HEAVY!r})\n"
         "print(','.join(bad))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
+    assert _fresh_python(code) == ""
 
 
 def test_dag_files_and_provider_discovery_stay_light() -> None:
@@ -60,10 +57,7 @@ def test_dag_files_and_provider_discovery_stay_light() -> None:
         "print(','.join(sorted(m for m in ('sqlalchemy', 'pydantic', 'airflow') "
         "if m in sys.modules)))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == ""
+    assert _fresh_python(code) == ""
 
 
 def test_the_capture_listener_loads_the_store_only_when_it_captures() -> None:
@@ -72,10 +66,15 @@ def test_the_capture_listener_loads_the_store_only_when_it_captures() -> None:
         "import sys, aimops.operators.plugin\n"
         "print('aimops.metadata.store' in sys.modules, 'aimops.metadata.sink' in sys.modules)"
     )
+    assert _fresh_python(code).split() == ["False", "False"]
+
+
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (nothing imported before it)."""
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout.split() == ["False", "False"]
+    return result.stdout.strip()
 
 
 @pytest.mark.parametrize(

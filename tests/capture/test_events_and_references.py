@@ -85,6 +85,12 @@ def test_events_round_trip_through_json_and_refuse_garbage() -> None:
         apply_event(AimStore.open("sqlite://"), unknown)
 
 
+def test_every_operation_an_event_may_hold_can_be_applied() -> None:
+    from aimops.metadata.capture import OPERATIONS, _handlers
+
+    assert set(_handlers()) == OPERATIONS
+
+
 def test_applying_an_event_twice_adds_no_version() -> None:
     store = AimStore.open("sqlite://")
     event = CaptureEvent(source="python")
