@@ -43,6 +43,7 @@ test: venv
 bench: venv
 	$(PY) benchmarks/store_bench.py
 	$(PY) benchmarks/capture_bench.py
+	$(PY) benchmarks/eval_bench.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,4 @@
-"""The ``aimops`` command line: the store, runs, lineage, history, models and the spool.
+"""The ``aimops`` command line: the store, runs, lineage, history, models, evaluations, the spool.
 
 Every listing takes ``--json``; ``--store URL`` overrides ``AIMOPS_STORE_URL``. Failures print
 one line to stderr and exit 1 (2 for usage errors), never a traceback.
@@ -249,6 +249,150 @@ def models_show_command(name: str, store_url: str | None, as_json: bool) -> None
         return
     click.echo(f"model {details['name']} ({details['urn']})")
     emit_table(details["versions"], ["version", "created_at", "uri", "produced_by"], "no versions")
+
+
+@cli.command("compare")
+@click.argument("urns", nargs=-1, required=True)
+@click.option("--dataset", default=None, help="For model versions: their evaluations on this.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the interactive report (one offline HTML file) here.",
+)
+@store_options
+def compare_command(
+    urns: tuple[str, ...],
+    dataset: str | None,
+    html_file: str | None,
+    store_url: str | None,
+    as_json: bool,
+) -> None:
+    """Compare recorded evaluations (or model versions' latest) side by side.
+
+    The first is the baseline. Intervals and winners come from a recorded paired comparison
+    of the same versions on the same data set, when there is one.
+    """
+    from aimops.monitors.recorded_comparison import compare_recorded
+
+    comparison = compare_recorded(_open(store_url), urns, dataset=dataset)
+    if html_file:
+        from aimops.monitors.report import write_report
+
+        written = write_report([comparison], html_file, title=f"aimops: {comparison['label']}")
+        if not as_json:
+            click.echo(f"report: {written}")
+    if as_json:
+        emit_json(_comparison_summary(comparison))
+        return
+    _print_comparison(comparison)
+
+
+def _comparison_summary(comparison: dict[str, Any]) -> dict[str, Any]:
+    evaluations = [
+        {key: document.get(key) for key in ("urn", "label", "model_version", "dataset", "metrics")}
+        for document in comparison.get("evaluations", [])
+    ]
+    keep = ("urn", "labels", "baseline", "method", "confidence", "deltas", "winners")
+    return {key: comparison.get(key) for key in keep} | {"evaluations": evaluations}
+
+
+def _print_comparison(comparison: dict[str, Any]) -> None:
+    names = list(comparison["labels"])
+    values = {document.get("label"): document["metrics"] for document in comparison["evaluations"]}
+    deltas = {(d["metric"], d["version"]): d for d in comparison["deltas"]}
+    rows = []
+    for metric, winner in comparison["winners"].items():
+        row: dict[str, Any] = {"metric": metric, "winner": winner or "none"}
+        for name in names:
+            value = values.get(name, {}).get(metric)
+            row[name] = f"{value:.4f}" if value is not None else None
+            found = deltas.get((metric, name))
+            if found is not None:
+                row[name] += f" ({_signed(found['delta'])}{_interval(found)})"
+        rows.append(row)
+    click.echo(f"baseline {comparison['baseline']}; {comparison['method']}")
+    emit_table(rows, ["metric", *names, "winner"], "no metrics in common")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4f}"
+
+
+def _interval(delta: dict[str, Any]) -> str:
+    if delta.get("ci_low") is None or delta.get("ci_high") is None:
+        return ""
+    return f", [{delta['ci_low']:+.4f}, {delta['ci_high']:+.4f}]"
+
+
+@cli.group("evaluations")
+def evaluations_group() -> None:
+    """Recorded evaluations and comparisons."""
+
+
+@evaluations_group.command("list")
+@store_options
+@click.option("--model", default=None, help="Only evaluations of this model's versions.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+def evaluations_list_command(
+    store_url: str | None, as_json: bool, model: str | None, limit: int
+) -> None:
+    """List evaluations, newest first, with their headline metrics and gate status."""
+    from aimops.monitors.listing import list_evaluations
+
+    found = list_evaluations(_open(store_url), model=model, limit=limit)
+    if as_json:
+        emit_json(found)
+        return
+    rows = [
+        {**item, "auroc": _rounded(item["metrics"].get("auroc")), "target": item["target"]}
+        for item in found
+    ]
+    emit_table(
+        rows,
+        ["urn", "kind", "target", "status", "auroc", "evaluated_at"],
+        "no evaluations recorded",
+    )
+
+
+def _rounded(value: float | None) -> str | None:
+    return None if value is None else f"{value:.4f}"
+
+
+@evaluations_group.command("show")
+@click.argument("urn")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the interactive report (one offline HTML file) here.",
+)
+@store_options
+def evaluations_show_command(
+    urn: str, html_file: str | None, store_url: str | None, as_json: bool
+) -> None:
+    """Show one evaluation: what it evaluated, its metrics and gates."""
+    from aimops.monitors.record import load_evaluation
+
+    document = load_evaluation(_open(store_url), urn)
+    if html_file:
+        from aimops.monitors.report import write_report
+
+        written = write_report([document], html_file)
+        if not as_json:
+            click.echo(f"report: {written}")
+    if as_json:
+        emit_json(document)
+        return
+    click.echo(f"{document['urn']}  {document['kind']}  {document['status']}")
+    for key in ("model_version", "dataset", "evaluated_at"):
+        click.echo(f"{key}: {document.get(key) or '-'}")
+    rows = [{"metric": name, "value": value} for name, value in document["metrics"].items()]
+    emit_table(rows, ["metric", "value"], "no metrics")
+    for gate in document.get("gates", []):
+        click.echo(("PASS " if gate["passed"] else "FAIL ") + gate["message"])
 
 
 @cli.group("spool")

@@ -10,8 +10,11 @@ pydantic, drivers) are translated at the boundary with ``raise ... from exc``::
     │   ├── UnknownAspectError      an aspect name that is not registered
     │   ├── InvalidAspectError      a payload that fails the aspect's schema
     │   ├── UnknownRelationError    an edge relation that is not registered
-    │   └── MissingEntityError      an edge or read names an entity that does not exist
+    │   ├── MissingEntityError      an edge or read names an entity that does not exist
+    │   └── InvalidDataError        labels, scores or frames that cannot be evaluated
     ├── NotFoundError               a user-facing lookup found nothing (CLI, operators)
+    ├── GateFailedError             an evaluation or check missed a bound it was gated on
+    ├── UnknownAnalyzerError        an analyzer name that no entry point registers
     └── StoreError                  the AIM store itself
         ├── StoreUnavailableError   cannot open or reach the store
         ├── SchemaError             the store's schema does not match this aimops
@@ -63,8 +66,20 @@ class MissingEntityError(InvalidInputError):
     """An operation names an entity that is not in the store."""
 
 
+class InvalidDataError(InvalidInputError):
+    """Labels, scores, weights or frames that cannot be evaluated: the message says which."""
+
+
 class NotFoundError(AimopsError, LookupError):
     """A lookup from a user-facing surface (CLI, operator, task) that found nothing."""
+
+
+class GateFailedError(AimopsError):
+    """An evaluation or check missed a bound: the message names the metric, value and bound."""
+
+
+class UnknownAnalyzerError(AimopsError, LookupError):
+    """An analyzer name that no ``aimops.analyzers`` entry point registers."""
 
 
 class StoreError(AimopsError):

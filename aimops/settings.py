@@ -42,6 +42,20 @@ def default_store_url() -> str:
     return f"sqlite:///{aimops_home() / STORE_FILE_NAME}"
 
 
+def local_mlflow_uri() -> str:
+    """MLflow's tracking URI when nothing else names one: ``$MLFLOW_TRACKING_URI``, else a
+    SQLite file under ``$AIMOPS_HOME/mlflow`` (the examples train and evaluate there)."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if configured:
+        return configured
+    return f"sqlite:///{aimops_home() / 'mlflow' / 'mlflow.db'}"
+
+
+def default_reports_dir() -> Path:
+    """Where evaluation reports are written unless told otherwise: ``$AIMOPS_HOME/reports``."""
+    return aimops_home() / "reports"
+
+
 def default_actor() -> str:
     """Who is writing, when nobody says: the operating-system user."""
     try:

@@ -124,6 +124,10 @@ class MlflowHook(BaseHook):
 
         return str(mlflow.get_tracking_uri())
 
+    def configured_tracking_uri(self) -> str | None:
+        """The tracking URI the connection or ``MLFLOW_TRACKING_URI`` names; None without."""
+        return self._settings.tracking_uri
+
     def get_registry_uri(self) -> str:
         """The model registry URI (the tracking URI unless the connection names another)."""
         return self._settings.registry_uri or self.get_tracking_uri()

@@ -329,3 +329,8 @@ def _index_value(field: str, value: Any) -> IndexRow | None:
     if isinstance(value, str):
         return (field, None, value[:MAX_INDEXED_TEXT])
     return None
+
+
+# The evaluation entity's aspects live in their own module and register themselves here, so
+# that every reader of the store (the CLI's history, say) knows them.
+from aimops.metadata import evaluation_aspects  # noqa: E402, F401

@@ -1,7 +1,8 @@
 """Edge relations and which way data flows along each.
 
 An edge reads as a sentence, source first: ``step consumed dataset``, ``step produced
-artifact``, ``modelVersion producedBy step``, ``evaluation evaluates modelVersion``. Lineage
+artifact``, ``modelVersion producedBy step``, ``evaluation evaluates modelVersion``,
+``evaluation evaluatedOn dataset``. Lineage
 needs the direction data moves in, which is not always source to destination; each relation
 says it once here. Structural relations (``partOf``, ``versionOf``) carry no data flow.
 
@@ -31,6 +32,7 @@ RELATIONS: dict[str, Flow] = {
     "producedBy": Flow.BACKWARD,
     "derivedFrom": Flow.BACKWARD,
     "evaluates": Flow.BACKWARD,
+    "evaluatedOn": Flow.BACKWARD,
     "checks": Flow.BACKWARD,
     "serves": Flow.BACKWARD,
     "partOf": Flow.STRUCTURE,

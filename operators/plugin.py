@@ -1,7 +1,8 @@
-"""The Airflow plugin: the capture listener and the extra links, found by entry point.
+"""The Airflow plugin: the capture listener, the extra links and the report pages.
 
 ``pip install aimops[airflow]`` registers it (entry point ``airflow.plugins``); a DAG opts in
-with the tag ``aimops``.
+with the tag ``aimops``. The API server mounts the evaluation reports under ``/aimops``
+(:mod:`aimops.operators.report_app`, built at its first request).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from airflow.plugins_manager import AirflowPlugin
 
 from aimops.operators.links import AimStepLink, MlflowRunLink
 from aimops.operators.listener import listener
+from aimops.operators.report_app import URL_PREFIX, report_app
 
 
 class AimopsPlugin(AirflowPlugin):
-    """Capture of opted-in DAGs into the AIM store, and links from tasks to AIM and MLflow."""
+    """Capture of opted-in DAGs into the AIM store, links from tasks to AIM and MLflow, and
+    the evaluation reports inside Airflow."""
 
     name = "aimops"
     listeners = [listener]
     global_operator_extra_links = [AimStepLink(), MlflowRunLink()]
+    fastapi_apps = [{"app": report_app, "url_prefix": URL_PREFIX, "name": "aimops reports"}]

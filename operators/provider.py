@@ -30,7 +30,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "aimops",
         "name": "aimops",
         "description": "AI-metadata capture, evaluation and the model lifecycle for Airflow: "
-        "an AIM store connection, an MLflow connection, links from tasks to AIM and MLflow.",
+        "an AIM store connection, an MLflow connection, links from tasks to AIM and MLflow, "
+        "operators that evaluate and compare model versions.",
         "versions": [__version__],
         "connection-types": [
             {
@@ -44,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "aimops.operators.links.AimStepLink",
             "aimops.operators.links.MlflowRunLink",
+            "aimops.operators.evaluation.AimReportLink",
         ],
         "plugins": [{"name": "aimops", "plugin-class": "aimops.operators.plugin.AimopsPlugin"}],
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The aimops demo: run the Airflow DAG dags_examples/train_model.py end to end with
-# `airflow dags test` in a fresh, throwaway Airflow home; the aimops listener plugin captures the
-# run as it goes; then show what the AIM store holds through the `aimops` CLI.
+# The aimops demo: run the Airflow DAGs dags_examples/train_model.py and
+# dags_examples/evaluate_models.py end to end with `airflow dags test` in a fresh, throwaway
+# Airflow home; the aimops listener plugin captures the runs as they go; then show what the AIM
+# store holds through the `aimops` CLI, and write the comparison's interactive HTML report.
 #
 # Run from anywhere (`make demo` runs it after setting up .venv). Settings:
 #   AIMOPS_HOME               the AIM store, MLflow and the demo data (default: .aimops-demo)
@@ -67,23 +68,25 @@ if ! airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1; then
 fi
 say "Airflow metadata database ready (SQLite, $(elapsed "$t0") s)"
 
-say "airflow dags test $DAG_ID: load_data -> validate_data -> train -> register_model"
-say "(the whole DAG runs in this process; log: $AIRFLOW_HOME/dags-test.log)"
-t0="$EPOCHREALTIME"
-# Airflow's full log goes to the file; the console shows each task starting and ending.
-set +o pipefail
-airflow dags test "$DAG_ID" 2>&1 | tee "$AIRFLOW_HOME/dags-test.log" \
-    | grep --line-buffered -E '\[DAG TEST\] (starting|end task) task_id=|\[error|Traceback|aimops\.capture' \
-    | sed -u -E -e 's/^.*\[DAG TEST\] starting task_id=([^ ]+).*$/   started  \1/' \
-        -e 's/^.*\[DAG TEST\] end task task_id=([^ ]+).*$/   finished \1/'
-status=${PIPESTATUS[0]}
-set -o pipefail
-if [[ $status -ne 0 ]]; then
-    tail -n 40 "$AIRFLOW_HOME/dags-test.log" >&2
-    fail "the $DAG_ID run failed; see $AIRFLOW_HOME/dags-test.log"
-fi
-say "DAG run finished in $(elapsed "$t0") s; Airflow's task instances:"
-python - "$AIRFLOW_HOME/airflow.db" "$DAG_ID" <<'PY'
+# Run one DAG with `airflow dags test` in this process, showing each task start and end;
+# Airflow's full log goes to $AIRFLOW_HOME/dags-test-<dag>.log.
+run_dag() {
+    local dag_id="$1" log="$AIRFLOW_HOME/dags-test-$1.log" t0="$EPOCHREALTIME" status
+    say "airflow dags test $dag_id: $2"
+    say "(the whole DAG runs in this process; log: $log)"
+    set +o pipefail
+    airflow dags test "$dag_id" 2>&1 | tee "$log" \
+        | grep --line-buffered -E '\[DAG TEST\] (starting|end task) task_id=|\[error|Traceback|aimops\.capture' \
+        | sed -u -E -e 's/^.*\[DAG TEST\] starting task_id=([^ ]+).*$/   started  \1/' \
+            -e 's/^.*\[DAG TEST\] end task task_id=([^ ]+).*$/   finished \1/'
+    status=${PIPESTATUS[0]}
+    set -o pipefail
+    if [[ $status -ne 0 ]]; then
+        tail -n 40 "$log" >&2
+        fail "the $dag_id run failed; see $log"
+    fi
+    say "DAG run finished in $(elapsed "$t0") s; Airflow's task instances:"
+    python - "$AIRFLOW_HOME/airflow.db" "$dag_id" <<'PY'
 import sqlite3, sys
 
 db = sqlite3.connect(sys.argv[1])
@@ -97,8 +100,11 @@ rows = db.execute(
     (sys.argv[2], run_id),
 )
 for task_id, state, tries, duration in rows:
-    print(f"   {task_id:<16} {state:<10} try {tries}  {duration or 0:5.1f} s")
+    print(f"   {task_id:<22} {state:<10} try {tries}  {duration or 0:5.1f} s")
 PY
+}
+
+run_dag "$DAG_ID" "load_data -> validate_data -> train -> register_model"
 
 say "aimops runs list"
 aimops runs list --limit 10 || true
@@ -120,6 +126,19 @@ aimops lineage "$DATASET_URN" --downstream --depth 10
 
 say "aimops models show $MODEL"
 aimops models show "$MODEL"
+
+run_dag evaluate_models "two models trained, registered, evaluated and compared, gated on the champion"
+
+say "aimops evaluations list --limit 5"
+aimops evaluations list --limit 5
+
+COMPARISON_URN="$(aimops evaluations list --json --limit 50 | python -c '
+import json, sys
+print(next(e["urn"] for e in json.load(sys.stdin) if e["kind"] == "comparison"))')"
+REPORT="$AIMOPS_HOME/reports/demo-comparison.html"
+say "aimops compare $COMPARISON_URN --html $REPORT"
+aimops compare "$COMPARISON_URN" --html "$REPORT"
+say "the interactive report (one offline HTML file; open it in a browser): $REPORT"
 
 if [[ -z "${MLFLOW_TRACKING_URI:-}" ]]; then
     say "MLflow's side: mlflow ui --backend-store-uri sqlite:///$AIMOPS_HOME/mlflow/mlflow.db"

@@ -19,6 +19,14 @@ else
   echo ">> WARNING: no PostgreSQL server: PostgreSQL tests will be SKIPPED" >&2
 fi
 
+if ! scripts/ensure_chromium.sh; then
+  if [[ "${CI:-}" == "true" ]]; then
+    echo ">> FATAL: chromium and chromedriver are missing, and CI requires them" >&2
+    exit 1
+  fi
+  echo ">> WARNING: no chromium: the report's browser tests will be SKIPPED" >&2
+fi
+
 echo ">> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null || { .venv/bin/ruff format --check .; exit 1; }

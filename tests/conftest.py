@@ -91,8 +91,19 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'aim.db'}"
 
 
+MLFLOW_STORE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the user's ~/.aimops or their AIMOPS_STORE_URL."""
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Never touch the user's ~/.aimops or their AIMOPS_STORE_URL; and MLflow's setters, which
+    export the URIs they are given into os.environ, leak nothing into the next test."""
     monkeypatch.setenv("AIMOPS_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AIMOPS_STORE_URL", raising=False)
+    before = {name: os.environ.get(name) for name in MLFLOW_STORE_VARIABLES}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

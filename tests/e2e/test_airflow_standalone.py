@@ -98,11 +98,13 @@ def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
 
 
 def _isolated_env(aimops_home: Path) -> dict[str, str]:
-    """This process's environment without the developer's Airflow/aimops settings."""
+    """This process's environment without the developer's Airflow, aimops and MLflow store
+    settings (MLflow's own ``set_tracking_uri`` exports one into ``os.environ``)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("AIRFLOW_", "AIRFLOW__", "AIMOPS_"))
+        and key not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
     }
     env["AIMOPS_HOME"] = str(aimops_home)
     env["AIMOPS_UI_URL"] = AIM_UI

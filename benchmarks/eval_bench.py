@@ -1,0 +1,419 @@
+"""Benchmark of the binary evaluation against scikit-learn and a single argsort.
+
+Run: ``.venv/bin/python benchmarks/eval_bench.py`` (``--rows 10000000``, ``--repeat 3``,
+``--variants ties,no-ties``, ``--quick`` for a smoke run of 200,000 rows, ``--json PATH`` to
+write the figures, ``--help``).
+
+The data: ``--rows`` scored rows, 15% positives; negatives' scores drawn from Beta(2, 5) and
+positives' from Beta(4, 3), which overlap (AUROC ~0.88). Two variants: ``ties``, the scores
+rounded to ``--decimals`` (4) places as a model's stored output often is (~10,000 distinct
+scores), and ``no-ties``, the raw float64 draws (every score distinct, so every row is a point
+of the curves).
+
+Measured, each in this process, on the same arrays:
+
+- ``aimops``: ``evaluate_binary(y, scores)``, the whole evaluation (AUROC, AUPR, both curves,
+  the threshold table at 0.00..0.99, and also log loss, Brier, calibration and the confusion
+  matrix), from one sort of packed 64-bit keys;
+- ``scikit-learn set``: the same set from scikit-learn: ``roc_auc_score``,
+  ``average_precision_score``, ``roc_curve`` (``drop_intermediate=False``: the full curve, as
+  aimops computes before thinning it for storage, and what a threshold table needs) and
+  ``precision_recall_curve``, then the threshold table built from ``roc_curve``'s outputs with
+  ``searchsorted``;
+- ``numpy argsort``: ``np.argsort(scores)``, the floor: all of the above can be had from one
+  sort of the scores;
+- ``aimops weighted``: ``evaluate_binary`` with sample weights (uniform in [0.5, 2]), which
+  needs the permutation and so takes ``argsort``: an extra line, no goal.
+
+Each measurement is called once to warm up, then ``--repeat`` times; the median and the best
+of the timed calls are reported. The warm-up's time is shown as "cold" and counts for nothing:
+the first call in a process pays page faults on its fresh, GB-sized allocations.
+
+Before anything is printed, aimops' figures are checked against scikit-learn's: AUROC, AUPR,
+every row of the threshold table and every stored point of both curves to 1e-9 (and the
+weighted evaluation against scikit-learn's weighted AUROC and AUPR).
+
+Goals (the issue): aimops at least 3x faster than the scikit-learn set, and within 2x of the
+single argsort, at 10,000,000 rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aimops.monitors.binary import TABLE_THRESHOLDS, BinaryEvaluation, evaluate_binary
+
+PREVALENCE = 0.15
+GOALS = {"speedup_vs_sklearn": 3.0, "slowdown_vs_argsort": 2.0}
+VARIANTS = ("ties", "no-ties")
+HEADER = ("measurement", "median s", "best s", "cold s", "vs aimops", "goal", "met?")
+TOLERANCE = 1e-9
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Data:
+    labels: np.ndarray
+    scores: np.ndarray
+    weights: np.ndarray
+
+
+def make_data(rows: int, decimals: int | None, seed: int) -> Data:
+    """Two overlapping Beta distributions; scores rounded to ``decimals`` places (None: raw)."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(rows) < PREVALENCE).astype(np.int8)
+    scores = np.where(labels == 1, rng.beta(4, 3, rows), rng.beta(2, 5, rows))
+    if decimals is not None:
+        scores = scores.round(decimals)
+    return Data(labels, scores, rng.uniform(0.5, 2.0, rows))
+
+
+# -- what is timed --------------------------------------------------------------------------
+
+
+@dataclass
+class SklearnSet:
+    auroc: float
+    aupr: float
+    roc: tuple[np.ndarray, np.ndarray, np.ndarray]
+    pr: tuple[np.ndarray, np.ndarray, np.ndarray]
+    table: dict[str, np.ndarray]
+
+
+def sklearn_set(labels: np.ndarray, scores: np.ndarray) -> SklearnSet:
+    """AUROC, AUPR, both curves and the threshold table, as scikit-learn gives them."""
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    roc = roc_curve(labels, scores, drop_intermediate=False)
+    positives = int(np.count_nonzero(labels))
+    return SklearnSet(
+        auroc=float(roc_auc_score(labels, scores)),
+        aupr=float(average_precision_score(labels, scores)),
+        roc=roc,
+        pr=precision_recall_curve(labels, scores),
+        table=table_from_roc(*roc, positives=positives, negatives=len(labels) - positives),
+    )
+
+
+def table_from_roc(
+    fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray, positives: int, negatives: int
+) -> dict[str, np.ndarray]:
+    """aimops' threshold table from ``roc_curve``'s outputs: the point of each threshold."""
+    # The thresholds fall from inf: a table threshold's point is the last one at or above it.
+    at = len(thresholds) - np.searchsorted(thresholds[::-1], TABLE_THRESHOLDS, side="left") - 1
+    tp, fp = tpr[at] * positives, fpr[at] * negatives
+    fn, tn = positives - tp, negatives - fp
+    predicted = tp + fp
+    return {
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "precision": np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0),
+        "recall": tpr[at],
+        "fpr": fpr[at],
+        "f1": 2 * tp / (2 * tp + fp + fn),
+        "ppr": predicted / (positives + negatives),
+    }
+
+
+def argsort_floor(scores: np.ndarray) -> np.ndarray:
+    return np.argsort(scores)
+
+
+@dataclass
+class Timing:
+    """Seconds of the warm-up call and of each timed call, and the last call's result."""
+
+    cold: float
+    seconds: list[float] = field(default_factory=list)
+    result: Any = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cold_s": self.cold, "seconds": self.seconds, "median_s": self.median}
+
+
+def timed(call: Callable[[], Any], repeat: int) -> Timing:
+    """Call once to warm up (its time is kept as ``cold``), then ``repeat`` times, timed."""
+    gc.collect()
+    start = time.perf_counter()
+    call()
+    timing = Timing(cold=time.perf_counter() - start)
+    for _ in range(repeat):
+        timing.result = None  # free the last result before the next call allocates its own
+        gc.collect()
+        start = time.perf_counter()
+        timing.result = call()
+        timing.seconds.append(time.perf_counter() - start)
+    return timing
+
+
+# -- checks ---------------------------------------------------------------------------------
+
+
+def close(name: str, got: Any, expected: Any, problems: list[str]) -> None:
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    if got.shape != expected.shape:
+        problems.append(f"{name}: shape {got.shape} != scikit-learn's {expected.shape}")
+        return
+    scale = np.maximum(1.0, np.abs(expected))  # counts: relative; rates: absolute
+    worst = float(np.max(np.abs(got - expected) / scale, initial=0.0))
+    if worst > TOLERANCE:
+        problems.append(f"{name}: differs from scikit-learn's by {worst:.3g}")
+
+
+def curve_points_on(
+    thresholds: tuple[float | None, ...], sk_thresholds: np.ndarray, ascending: bool
+) -> np.ndarray:
+    """Where each stored threshold (the first is None: the curve's start) is in sklearn's."""
+    kept = np.array(thresholds[1:], dtype=float)
+    if ascending:
+        return np.searchsorted(sk_thresholds, kept)
+    return len(sk_thresholds) - 1 - np.searchsorted(sk_thresholds[::-1], kept)
+
+
+def check(ours: BinaryEvaluation, theirs: SklearnSet) -> list[str]:
+    """aimops' figures against scikit-learn's: areas, table rows, every stored curve point."""
+    problems: list[str] = []
+    close("auroc", ours.metrics["auroc"], theirs.auroc, problems)
+    close("aupr", ours.metrics["aupr"], theirs.aupr, problems)
+    for name, values in theirs.table.items():
+        close(f"threshold_table.{name}", ours.threshold_table.columns[name], values, problems)
+    fpr, tpr, roc_thresholds = theirs.roc
+    at = curve_points_on(ours.roc.thresholds, roc_thresholds, ascending=False)
+    close("roc.thresholds", ours.roc.thresholds[1:], roc_thresholds[at], problems)
+    close("roc.fpr", ours.roc.x, np.r_[0.0, fpr[at]], problems)
+    close("roc.tpr", ours.roc.y, np.r_[0.0, tpr[at]], problems)
+    precision, recall, pr_thresholds = theirs.pr
+    at = curve_points_on(ours.pr.thresholds, pr_thresholds, ascending=True)
+    close("pr.thresholds", ours.pr.thresholds[1:], pr_thresholds[at], problems)
+    close("pr.recall", ours.pr.x, np.r_[0.0, recall[at]], problems)
+    close("pr.precision", ours.pr.y, np.r_[1.0, precision[at]], problems)
+    if ours.roc.full_points != len(fpr) or ours.pr.full_points != len(precision):
+        problems.append("the full curves' lengths differ from scikit-learn's")
+    return problems
+
+
+def check_weighted(ours: BinaryEvaluation, data: Data) -> list[str]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    problems: list[str] = []
+    auroc = roc_auc_score(data.labels, data.scores, sample_weight=data.weights)
+    close("weighted auroc", ours.metrics["auroc"], auroc, problems)
+    aupr = average_precision_score(data.labels, data.scores, sample_weight=data.weights)
+    close("weighted aupr", ours.metrics["aupr"], aupr, problems)
+    return problems
+
+
+# -- one variant ------------------------------------------------------------------------------
+
+
+def run_variant(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    decimals = args.decimals if variant == "ties" else None
+    log(f"{variant}: generating {args.rows:,} rows")
+    data = make_data(args.rows, decimals, args.seed)
+    timings: dict[str, Timing] = {}
+    calls: dict[str, Callable[[], Any]] = {
+        "aimops": lambda: evaluate_binary(data.labels, data.scores),
+        "scikit-learn set": lambda: sklearn_set(data.labels, data.scores),
+        "numpy argsort": lambda: argsort_floor(data.scores),
+        "aimops weighted": lambda: evaluate_binary(
+            data.labels, data.scores, sample_weight=data.weights
+        ),
+    }
+    for name, call in calls.items():
+        log(f"{variant}: {name}, warm-up + {args.repeat} timed")
+        timings[name] = timed(call, args.repeat)
+        log(f"  median {timings[name].median:.3f} s (cold {timings[name].cold:.3f} s)")
+    log(f"{variant}: checking aimops against scikit-learn")
+    problems = check(timings["aimops"].result, timings["scikit-learn set"].result)
+    problems += check_weighted(timings["aimops weighted"].result, data)
+    ours: BinaryEvaluation = timings["aimops"].result
+    return {
+        "variant": variant,
+        "decimals": decimals,
+        "distinct_scores": ours.roc.full_points - 1,
+        "auroc": ours.metrics["auroc"],
+        "aupr": ours.metrics["aupr"],
+        "timings": {name: timing.to_dict() for name, timing in timings.items()},
+        "problems": problems,
+    }
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds:.3f}"
+
+
+def table_rows(figures: dict[str, Any]) -> list[list[str]]:
+    timings = figures["timings"]
+    ours = timings["aimops"]["median_s"]
+
+    def row(name: str, goal: str = "", met: bool | None = None) -> list[str]:
+        timing = timings[name]
+        ratio = timing["median_s"] / ours
+        verdict = "" if met is None else ("yes" if met else "NO")
+        return [
+            name,
+            fmt(timing["median_s"]),
+            fmt(min(timing["seconds"])),
+            fmt(timing["cold_s"]),
+            f"{ratio:.2f}x",
+            goal,
+            verdict,
+        ]
+
+    sklearn = timings["scikit-learn set"]["median_s"] / ours
+    argsort = ours / timings["numpy argsort"]["median_s"]
+    return [
+        row("aimops", "(the reference)"),
+        row(
+            "scikit-learn set",
+            f"aimops >= {GOALS['speedup_vs_sklearn']:.0f}x faster ({sklearn:.1f}x)",
+            sklearn >= GOALS["speedup_vs_sklearn"],
+        ),
+        row(
+            "numpy argsort",
+            f"aimops <= {GOALS['slowdown_vs_argsort']:.0f}x this ({argsort:.2f}x)",
+            argsort <= GOALS["slowdown_vs_argsort"],
+        ),
+        row("aimops weighted", "(extra: argsort path)"),
+    ]
+
+
+def render_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [list(HEADER), *rows]) for i in range(len(HEADER))]
+
+    def render(row: list[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [row[i].rjust(widths[i]) for i in range(1, 5)]
+        cells += [row[i].ljust(widths[i]) for i in range(5, len(row))]
+        return " | ".join(cells).rstrip()
+
+    rule = "-+-".join("-" * width for width in widths)
+    return "\n".join([render(list(HEADER)), rule, *(render(row) for row in rows)])
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    env = results["environment"]
+    print(
+        f"\nbinary evaluation, {args.rows:,} rows ({PREVALENCE:.0%} positive), "
+        f"repeat {args.repeat}: median and best of the timed calls, after one warm-up call "
+        "(the first call in a process pays page faults on fresh GB-sized allocations; "
+        "its time is the 'cold' column)"
+    )
+    print(
+        f"python {env['python']}, numpy {env['numpy']}, scikit-learn {env['scikit-learn']}, "
+        f"{env['cpus']} CPUs"
+    )
+    for figures in results["variants"]:
+        described = (
+            f"scores rounded to {figures['decimals']} decimals"
+            if figures["decimals"] is not None
+            else "raw float64 scores"
+        )
+        print(
+            f"\n{figures['variant']}: {described}, {figures['distinct_scores']:,} distinct; "
+            f"AUROC {figures['auroc']:.6f}, AUPR {figures['aupr']:.6f} "
+            f"(equal to scikit-learn's within {TOLERANCE:g}, as are the table and curves)"
+        )
+        print(render_table(table_rows(figures)))
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, help="scored rows (default 10,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed calls per measurement")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=",".join(VARIANTS))
+    parser.add_argument("--decimals", type=int, default=4, help="rounding of the ties variant")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of 200,000 rows")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    args = parser.parse_args(argv)
+    args.rows = args.rows or (200_000 if args.quick else 10_000_000)
+    args.variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def environment() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "numpy": np.__version__,
+        "scikit-learn": version("scikit-learn"),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "goals": GOALS,
+        "environment": environment(),
+        "variants": [run_variant(variant, args) for variant in args.variants],
+    }
+    results["total_s"] = time.perf_counter() - started
+    problems = [f"{v['variant']}: {p}" for v in results["variants"] for p in v["problems"]]
+    if problems:
+        print("FAILED: aimops differs from scikit-learn:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    report(results, args)
+    print(f"\ntotal {results['total_s']:.0f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"figures in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

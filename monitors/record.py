@@ -1,0 +1,268 @@
+"""Recording evaluations in the AIM store, and reading them back.
+
+An evaluation becomes an ``evaluation`` entity with:
+
+- ``evaluationInfo`` (kind, model version(s), data set, when, gate outcomes),
+- ``metrics`` (headline numbers, indexed for search),
+- ``rocCurve``, ``prCurve``, ``calibrationCurve``, ``confusionMatrix``, ``thresholdTable``
+  for the parts a result has, and ``evaluationDetails`` for the rest of its document;
+- edges ``evaluates`` to each model version, ``evaluatedOn`` to the data set and
+  ``producedBy`` to the step that made it;
+- time-series points ``eval.<metric>`` on the model version, at the evaluation's time.
+
+The URN is deterministic: ``key`` when given (an orchestrator passes its task's identity, so
+a retried task records over its first try), else a fingerprint of the result and what it
+evaluated. Recording the same evaluation again writes nothing new; a changed result under
+the same key appends new aspect versions, keeping the history. All of it is one transaction.
+
+Example:
+    >>> import aimops
+    >>> from aimops.monitors import evaluate_binary
+    >>> store = aimops.connect("sqlite://")
+    >>> result = evaluate_binary([0, 1, 1, 0], [0.2, 0.9, 0.6, 0.4], label="demo")
+    >>> urn = record_evaluation(store, result, key="demo/1")
+    >>> str(urn), load_evaluation(store, urn)["metrics"]["auroc"]
+    ('urn:aim:evaluation:demo/1', 1.0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aimops.errors import InvalidInputError, MissingEntityError, NotFoundError
+from aimops.metadata.aspects import dump_canonical
+from aimops.metadata.urns import Urn, dataset_urn, make_urn
+
+if TYPE_CHECKING:
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.writer import StoreWriter
+    from aimops.monitors.gates import GateOutcome
+    from aimops.monitors.result import EvaluationResult
+
+#: Parts of a result's document kept as aspects of their own.
+PART_ASPECTS = {
+    "roc": "rocCurve",
+    "pr": "prCurve",
+    "calibration": "calibrationCurve",
+    "confusion": "confusionMatrix",
+    "threshold_table": "thresholdTable",
+}
+COMMON_FIELDS = ("kind", "label", "n", "weighted", "metrics", "threshold")
+POINT_PREFIX = "eval."
+
+
+def record_evaluation(
+    store: AimStore,
+    result: EvaluationResult | Mapping[str, Any],
+    *,
+    model_version: str | Urn | Sequence[str | Urn] | None = None,
+    dataset: str | Urn | None = None,
+    key: str | None = None,
+    producer: str | Urn | None = None,
+    gates: Sequence[GateOutcome] = (),
+    predictions_uri: str | None = None,
+) -> Urn:
+    """Record ``result`` (or its document) as an evaluation entity; returns its URN.
+
+    ``model_version`` is one URN (or several, for a comparison) that must already be in the
+    store; ``dataset`` is a dataset URN or a plain name (created when missing); ``producer``
+    is the step that ran the evaluation.
+    """
+    document = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    _check_document(document)
+    versions = _model_versions(model_version)
+    data = _dataset(dataset)
+    urn = evaluation_urn(document, versions, data, key)
+
+    def work(tx: StoreWriter) -> Urn:
+        for version in versions:
+            if tx.entity_id(version) is None:
+                raise MissingEntityError(
+                    f"model version {version} is not in the store: register it first "
+                    "(aimops.record_model_version or the capture of the task that registered it)"
+                )
+        info, _ = tx.read_aspect(urn, "evaluationInfo")
+        evaluated_at = datetime.fromisoformat(info["evaluated_at"]) if info else datetime.now(UTC)
+        tx.put_aspects(
+            urn,
+            _aspects(document, versions, data, evaluated_at, gates, predictions_uri),
+        )
+        edges: list[tuple[Urn | str, str, Urn | str]] = [
+            (urn, "evaluates", version) for version in versions
+        ]
+        if data is not None:
+            tx.put_entity(data)
+            edges.append((urn, "evaluatedOn", data))
+        if producer is not None:
+            tx.put_entity(producer)
+            edges.append((urn, "producedBy", producer))
+        tx.put_edges(edges)
+        if document["kind"] != "comparison":
+            _points(tx, versions[0] if versions else urn, document["metrics"], evaluated_at)
+        return urn
+
+    return store.write(work)
+
+
+def evaluation_urn(
+    document: Mapping[str, Any],
+    versions: Sequence[Urn],
+    dataset: Urn | None,
+    key: str | None,
+) -> Urn:
+    """The evaluation's URN: from ``key``, else a fingerprint of what it is and found."""
+    if key is not None:
+        segments = [segment for segment in str(key).split("/") if segment]
+        if not segments:
+            raise InvalidInputError(f"an evaluation key needs at least one segment, got {key!r}")
+        return make_urn("evaluation", *segments)
+    identity = {
+        "document": document,
+        "model_versions": [str(version) for version in versions],
+        "dataset": str(dataset) if dataset else None,
+    }
+    fingerprint = hashlib.sha256(dump_canonical(identity).encode()).hexdigest()[:16]
+    if len(versions) == 1:
+        return make_urn("evaluation", *versions[0].segments, fingerprint)
+    return make_urn("evaluation", document["kind"], fingerprint)
+
+
+def _check_document(document: Mapping[str, Any]) -> None:
+    missing = [field for field in ("kind", "n", "metrics") if field not in document]
+    if missing:
+        raise InvalidInputError(f"an evaluation document needs {', '.join(missing)}")
+
+
+def _model_versions(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
+    if given is None:
+        return []
+    items = [given] if isinstance(given, str | Urn) else list(given)
+    versions = [Urn.parse(item) for item in items]
+    wrong = [str(version) for version in versions if version.type != "modelVersion"]
+    if wrong:
+        raise InvalidInputError(f"not model version URNs: {', '.join(wrong)}")
+    return versions
+
+
+def _dataset(given: str | Urn | None) -> Urn | None:
+    if given is None:
+        return None
+    if isinstance(given, Urn) or given.startswith("urn:"):
+        parsed = Urn.parse(given)
+        if parsed.type != "dataset":
+            raise InvalidInputError(f"{parsed} is not a dataset URN")
+        return parsed
+    return dataset_urn(given)
+
+
+def _aspects(
+    document: Mapping[str, Any],
+    versions: Sequence[Urn],
+    dataset: Urn | None,
+    evaluated_at: datetime,
+    gates: Sequence[GateOutcome],
+    predictions_uri: str | None,
+) -> dict[str, Any]:
+    failed = any(not outcome.passed for outcome in gates)
+    info = {
+        "kind": document["kind"],
+        "label": document.get("label"),
+        "model_version": str(versions[0]) if len(versions) == 1 else None,
+        "model_versions": [str(version) for version in versions],
+        "dataset": str(dataset) if dataset else None,
+        "n": document["n"],
+        "weighted": bool(document.get("weighted", False)),
+        "threshold": document.get("threshold"),
+        "evaluated_at": evaluated_at,
+        "analyzers": list(document.get("analyzers", [document["kind"]])),
+        "status": ("failed" if failed else "passed") if gates else "recorded",
+        "gates": [outcome.to_dict() for outcome in gates],
+        "predictions_uri": predictions_uri,
+    }
+    aspects: dict[str, Any] = {"evaluationInfo": info, "metrics": document["metrics"]}
+    details: dict[str, Any] = {}
+    for part, value in document.items():
+        if part in PART_ASPECTS and value is not None:
+            aspects[PART_ASPECTS[part]] = value
+        elif part not in COMMON_FIELDS and part not in ("analyzers", "urn"):
+            details[part] = value
+    if details:
+        aspects["evaluationDetails"] = {"parts": details}
+    return aspects
+
+
+def _points(tx: StoreWriter, target: Urn, metrics: Mapping[str, float], moment: datetime) -> None:
+    for name, value in metrics.items():
+        tx.put_points(target, f"{POINT_PREFIX}{name}", [(moment, value)])
+
+
+def load_evaluation(store: AimStore, urn: str | Urn) -> dict[str, Any]:
+    """The document of a recorded evaluation, as ``to_dict()`` gave it, plus where it came from
+    (``urn``, ``model_version(s)``, ``dataset``, ``evaluated_at``, ``status``, ``gates``)."""
+    parsed = Urn.parse(urn)
+    if parsed.type != "evaluation":
+        raise InvalidInputError(f"{parsed} is not an evaluation URN")
+    aspects = store.get_aspects(parsed)
+    info = aspects.get("evaluationInfo")
+    if info is None:
+        raise NotFoundError(f"no evaluation {parsed} in {store.label}")
+    meta = info.value
+    document: dict[str, Any] = {
+        "kind": meta["kind"],
+        "label": meta.get("label") or _default_label(meta),
+        "n": meta["n"],
+        "weighted": meta.get("weighted", False),
+        "metrics": aspects["metrics"].value if "metrics" in aspects else {},
+    }
+    if meta.get("threshold") is not None:
+        document["threshold"] = meta["threshold"]
+    for part, aspect in PART_ASPECTS.items():
+        if aspect in aspects:
+            document[part] = aspects[aspect].value
+    if "evaluationDetails" in aspects:
+        document.update(aspects["evaluationDetails"].value.get("parts", {}))
+    document.update(
+        urn=str(parsed),
+        model_version=meta.get("model_version"),
+        model_versions=meta.get("model_versions", []),
+        dataset=meta.get("dataset"),
+        evaluated_at=meta["evaluated_at"],
+        status=meta.get("status"),
+        gates=meta.get("gates", []),
+        predictions_uri=meta.get("predictions_uri"),
+    )
+    return document
+
+
+def _default_label(meta: Mapping[str, Any]) -> str | None:
+    version = meta.get("model_version")
+    if not version:
+        return None
+    return "/".join(Urn.parse(version).segments)
+
+
+def latest_evaluation(
+    store: AimStore,
+    model_version: str | Urn,
+    *,
+    dataset: str | Urn | None = None,
+    kind: str | None = None,
+) -> dict[str, Any] | None:
+    """The newest recorded evaluation of ``model_version`` (on ``dataset``, of ``kind``)."""
+    version = _model_versions(model_version)[0]
+    data = _dataset(dataset)
+    candidates = store.related(version, "evaluates", incoming=True)
+    documents = []
+    for entity in candidates:
+        document = load_evaluation(store, entity.urn)
+        if document["kind"] == "comparison" or (kind and document["kind"] != kind):
+            continue
+        if data is not None and document.get("dataset") != str(data):
+            continue
+        documents.append(document)
+    if not documents:
+        return None
+    return max(documents, key=lambda document: document["evaluated_at"])

@@ -1,0 +1,157 @@
+"""Where an evaluation's rows and scores come from: tables, references, registered models.
+
+A table is a pandas DataFrame, a CSV or Parquet path, a ``file://`` URI, or an aimops
+``dataset_ref`` (its ``uri``). A model version is a URN, ``name/version``, or a
+``model_version_ref``; its scores come from the MLflow Model Registry (``predict_proba`` of a
+scikit-learn flavour, else the pyfunc's prediction).
+
+Example:
+    >>> str(model_version_of("churn/3")[0])
+    'urn:aim:modelVersion:churn/3'
+    >>> model_version_of({"aimops_ref": "modelVersion", "urn": "urn:aim:modelVersion:churn/4",
+    ...                   "uri": "models:/churn/4"})[1]
+    'models:/churn/4'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import numpy as np
+
+from aimops.errors import InvalidDataError, InvalidInputError, NotFoundError
+from aimops.metadata.urns import Urn, dataset_urn, model_version_urn
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def table_path(source: Any) -> Path | None:
+    """The file a table source names (None for a DataFrame)."""
+    if isinstance(source, Mapping):
+        if "uri" not in source or not source["uri"]:
+            raise InvalidInputError(f"data set reference {source.get('urn')!r} has no uri")
+        source = source["uri"]
+    if isinstance(source, Path):
+        return source
+    if isinstance(source, str):
+        if source.startswith("file:"):
+            return Path(url2pathname(urlsplit(source).path))
+        if "://" in source:
+            raise InvalidInputError(f"only local files can be read as tables, not {source!r}")
+        return Path(source)
+    return None
+
+
+def read_table(source: Any) -> Any:
+    """A pandas DataFrame from a DataFrame, a CSV/Parquet path or URI, or a dataset reference."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = table_path(source)
+    if path is None:
+        raise InvalidInputError(
+            f"cannot read a table from a {type(source).__name__}: give a DataFrame, a CSV or "
+            "Parquet path, a file:// URI or a dataset reference"
+        )
+    if not path.is_file():
+        raise NotFoundError(f"table file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InvalidInputError(f"{path}: tables are .csv or .parquet files, not {suffix!r}")
+    return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+
+
+def dataset_of(source: Any) -> Urn | None:
+    """The data set a table source is: a reference's URN, a file's absolute URI as the name."""
+    if isinstance(source, Mapping) and source.get("urn"):
+        return Urn.parse(source["urn"])
+    if isinstance(source, str) and source.startswith("urn:"):
+        return Urn.parse(source)
+    path = table_path(source)
+    return dataset_urn(path.resolve().as_uri()) if path is not None else None
+
+
+def model_version_of(value: Any) -> tuple[Urn, str]:
+    """(model version URN, model URI for MLflow) of a URN, ``name/version`` or reference."""
+    if isinstance(value, Mapping):
+        urn = Urn.parse(value.get("urn", ""))
+        uri = value.get("uri") or _registry_uri(urn)
+        return _checked(urn), str(uri)
+    if isinstance(value, Urn) or (isinstance(value, str) and value.startswith("urn:")):
+        urn = _checked(Urn.parse(value))
+        return urn, _registry_uri(urn)
+    if isinstance(value, str):
+        text = value.removeprefix("models:/")
+        name, slash, version = text.rpartition("/")
+        if slash and name and version:
+            urn = model_version_urn(name, version)
+            return urn, _registry_uri(urn)
+    raise InvalidInputError(
+        f"{value!r} is not a model version: give its URN (urn:aim:modelVersion:name/3), "
+        "'name/3' or a model_version_ref"
+    )
+
+
+def _checked(urn: Urn) -> Urn:
+    if urn.type != "modelVersion":
+        raise InvalidInputError(f"{urn} is not a model version URN")
+    return urn
+
+
+def _registry_uri(urn: Urn) -> str:
+    name, version = urn.segments
+    return f"models:/{name}/{version}"
+
+
+def version_label(urn: Urn) -> str:
+    """``name/version``: how a model version is named in reports and comparisons."""
+    return "/".join(urn.segments)
+
+
+def column(frame: Any, name: str, role: str) -> Any:
+    """The column ``name`` of ``frame`` as an array; a missing one is named with the columns."""
+    if name not in frame.columns:
+        shown = ", ".join(map(str, list(frame.columns)[:20]))
+        raise InvalidDataError(f"the {role} column {name!r} is not in the table; columns: {shown}")
+    return frame[name].to_numpy()
+
+
+def features(frame: Any, exclude: Sequence[str], chosen: Sequence[str] | None) -> Any:
+    """The feature columns: ``chosen``, else every column but the excluded ones."""
+    if chosen:
+        missing = [name for name in chosen if name not in frame.columns]
+        if missing:
+            raise InvalidDataError(f"feature columns not in the table: {', '.join(missing)}")
+        return frame[list(chosen)]
+    return frame.drop(columns=[name for name in exclude if name in frame.columns])
+
+
+def model_scores(model_uri: str, table: Any, *, tracking_uri: str, registry_uri: str) -> Any:
+    """Scores of ``table`` by the registered model: P(class 1) for a binary classifier."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri)
+    try:
+        flavors = mlflow.models.get_model_info(model_uri).flavors
+        if "sklearn" in flavors:
+            model = mlflow.sklearn.load_model(model_uri)
+            raw = model.predict_proba(table) if hasattr(model, "predict_proba") else None
+            if raw is None:
+                raw = model.predict(table)
+        else:
+            raw = mlflow.pyfunc.load_model(model_uri).predict(table)
+    except MlflowException as exc:
+        raise NotFoundError(
+            f"cannot load {model_uri} from the MLflow registry at {registry_uri}: {exc.message}"
+        ) from None
+    scores = np.asarray(raw, dtype=float)
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        return scores[:, 1]
+    return scores.reshape(-1) if scores.ndim == 2 and scores.shape[1] == 1 else scores

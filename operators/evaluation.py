@@ -1,0 +1,419 @@
+"""Evaluate and compare model versions as Airflow tasks, recorded in the AIM store.
+
+Both operators are thin wrappers of :func:`aimops.monitors.jobs.evaluate_model` and
+:func:`~aimops.monitors.jobs.compare_models`: a task records exactly what a notebook would.
+The rows come from a labelled ``dataset`` (scored by the registered model through MLflow)
+or a ``predictions`` table (label and score columns); a model version or a data set may be
+the ``model_version_ref`` / ``dataset_ref`` an upstream TaskFlow task returned.
+
+- The evaluation is keyed by the task's identity, ``airflow/<dag_id>/<run_id>/<task_id>
+  [/<map_index>]``, and produced by its step: a retried or re-run task records over its first
+  try instead of adding another evaluation.
+- A failed gate fails the task at once, with the message naming each metric, its value and
+  the bound; the evaluation is recorded first, with status ``failed``. Bad input fails at once
+  too. Both would fail again, so they are not retried; the store or MLflow being unreachable,
+  a model version or file not there yet, keep the task's retries.
+- ``execute`` returns the evaluation URN (the XCom); the "AIM report" link opens its report
+  in Airflow (see :mod:`aimops.operators.report_app`).
+
+Example (in a DAG file)::
+
+    evaluate = EvaluateModelOperator(
+        task_id="evaluate",
+        model_version=train_task_output,          # a model_version_ref, "name/3" or a URN
+        dataset="/data/churn/test.csv",           # labelled rows, scored by the model
+        label_column="churned",
+        min_metrics={"auroc": 0.85},
+        baseline="churn/2", max_regression={"auroc": 0.01},
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, BaseOperatorLink
+
+from aimops.errors import InvalidInputError
+from aimops.operators.report_app import report_url
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.urns import Urn
+    from aimops.monitors.jobs import Columns, EvaluationOutcome, MlflowLocation
+
+#: Metrics shown in the task log first, when an evaluation has them.
+HEADLINE = ("auroc", "aupr", "accuracy", "f1", "log_loss", "brier", "rmse", "mae", "r2")
+
+
+def evaluation_key(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
+    """The key of the evaluation a task records: the task instance's identity.
+
+    Example:
+        >>> evaluation_key("churn", "manual__1", "evaluate", 2)
+        'airflow/churn/manual__1/evaluate/2'
+    """
+    parts = ["airflow", dag_id, run_id, task_id]
+    if map_index is not None and map_index >= 0:
+        parts.append(str(map_index))
+    return "/".join(parts)
+
+
+def evaluation_of(key: str) -> Urn:
+    """The URN of the evaluation recorded under ``key`` (as the store names it)."""
+    from aimops.monitors.record import evaluation_urn
+
+    return evaluation_urn({}, (), None, key)
+
+
+class AimReportLink(BaseOperatorLink):
+    """The report of the evaluation or comparison the task recorded, inside Airflow."""
+
+    name: ClassVar[str] = "AIM report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        key = getattr(operator, "key", None)
+        if not isinstance(key, str) or not key or "{{" in key:
+            key = evaluation_key(
+                ti_key.dag_id, ti_key.run_id, ti_key.task_id, getattr(ti_key, "map_index", -1)
+            )
+        return report_url(evaluation_of(key))
+
+
+class _ModelEvaluation(BaseOperator):
+    """What both operators share: the rows, the columns, gates, the store, MLflow, errors."""
+
+    operator_extra_links = (AimReportLink(),)
+    ui_color = "#e6f0fa"
+
+    def __init__(
+        self,
+        *,
+        dataset: Any = None,
+        predictions: Any = None,
+        baseline: Any = None,
+        label_column: str = "label",
+        score_column: str = "score",
+        weight_column: str | None = None,
+        feature_columns: Sequence[str] | None = None,
+        ignore_columns: Sequence[str] = (),
+        threshold: float | str = 0.5,
+        min_metrics: Mapping[str, float] | None = None,
+        max_regression: Mapping[str, float] | None = None,
+        key: str | None = None,
+        report_dir: str | Path | None = "default",
+        aimops_conn_id: str = "aimops_default",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (dataset is None) == (predictions is None):
+            raise InvalidInputError(
+                f"{self.task_id}: give either dataset (labelled rows the model scores) or "
+                "predictions (a table with label and score columns), not both or neither"
+            )
+        self.dataset = dataset
+        self.predictions = predictions
+        self.baseline = baseline
+        self.label_column = label_column
+        self.score_column = score_column
+        self.weight_column = weight_column
+        self.feature_columns = feature_columns
+        self.ignore_columns = ignore_columns
+        self.threshold = threshold
+        self.min_metrics = min_metrics
+        self.max_regression = max_regression
+        self.key = key
+        self.report_dir = report_dir
+        self.aimops_conn_id = aimops_conn_id
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Context) -> str:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from aimops.errors import (
+            GateFailedError,
+            MissingEntityError,
+            UnknownAnalyzerError,
+        )
+        from aimops.hooks.aim import AimHook
+        from aimops.metadata.urns import step_urn
+
+        ti = context["ti"]
+        key = self.key or evaluation_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        producer = step_urn("airflow", ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        hook = AimHook(self.aimops_conn_id)
+        try:
+            outcome = self.evaluate(hook.get_store(), key=key, producer=str(producer))
+        except GateFailedError as exc:
+            self.log.error("recorded with failed gates; report: %s", report_url(evaluation_of(key)))
+            raise AirflowFailException(str(exc)) from exc
+        except MissingEntityError:
+            raise  # a model version the capture has not recorded yet: a retry may find it
+        except (InvalidInputError, UnknownAnalyzerError) as exc:
+            raise AirflowFailException(str(exc)) from exc
+        finally:
+            hook.close()
+        self.log_outcome(outcome)
+        return str(outcome.urn)
+
+    def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
+        """Run the job; each operator calls its own."""
+        raise NotImplementedError
+
+    def log_outcome(self, outcome: EvaluationOutcome) -> None:
+        """The headline numbers, the gates and where the report is, in the task log."""
+        self.log.info("recorded %s: %s", outcome.urn, headline(outcome.result.metrics))
+        for gate in outcome.gates:
+            self.log.info("gate passed: %s", gate.message)
+        if outcome.report is not None:
+            self.log.info("report file: %s", outcome.report)
+        self.log.info("report in Airflow: %s", report_url(outcome.urn))
+
+    # -- arguments as the jobs take them ----------------------------------------------------
+
+    def columns(self) -> Columns:
+        from aimops.monitors.jobs import Columns
+
+        return Columns(
+            label=str(self.label_column),
+            score=str(self.score_column),
+            weight=str(self.weight_column) if self.weight_column else None,
+            features=_names(self.feature_columns) or None,
+            ignore=_names(self.ignore_columns),
+        )
+
+    def mlflow_location(self) -> MlflowLocation | None:
+        """Where registered models are loaded from, when the rows are to be scored: the MLflow
+        connection (or ``MLFLOW_TRACKING_URI``), else the local default the examples use."""
+        if self.dataset is None:
+            return None
+        from aimops.hooks.mlflow import MlflowHook
+        from aimops.monitors.jobs import MlflowLocation
+
+        hook = MlflowHook(self.mlflow_conn_id)
+        tracking_uri = hook.configured_tracking_uri()
+        if tracking_uri is None:
+            return MlflowLocation.local()
+        hook.configure()  # a tracking server's credentials, for MLflow to read
+        return MlflowLocation(tracking_uri, hook.get_registry_uri())
+
+    def report_folder(self) -> Path | None:
+        """The folder reports go to (created): ``$AIMOPS_HOME/reports`` by default."""
+        if self.report_dir is None or self.report_dir == "":
+            return None
+        from aimops.settings import default_reports_dir
+
+        default = self.report_dir == "default"
+        folder = default_reports_dir() if default else Path(self.report_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+class EvaluateModelOperator(_ModelEvaluation):
+    """Evaluate one model version on labelled rows, gate it, record it, write its report.
+
+    :param model_version: the version evaluated: a ``model_version_ref`` (e.g. an upstream
+        task's output), ``"name/3"`` or its URN. Optional with ``predictions``.
+    :param dataset: labelled rows the model scores (through the MLflow registry): a
+        ``dataset_ref``, a CSV or Parquet path, or a ``file://`` URI.
+    :param predictions: instead of ``dataset``, a table with label and score columns.
+    :param label_column: the column of the labels; ``score_column`` of the scores
+        (predictions), ``weight_column`` of sample weights.
+    :param feature_columns: the features the model takes (default: every other column);
+        ``ignore_columns`` are left out of them (a group column for fairness, say).
+    :param analyzers: ``["binary"]`` by default; e.g. ``["binary", "fairness"]`` with
+        ``analyzer_options={"sensitive_column": "sex"}``.
+    :param threshold: the decision threshold of the confusion matrix and rates.
+    :param min_metrics: gates ``{"auroc": 0.9}``; ``max_metrics`` for losses, fairness gaps.
+    :param baseline: a model version whose latest evaluation on the same data set is the
+        reference of ``max_regression`` (``{"auroc": 0.01}``: at most that much worse).
+    :param key: the evaluation's key (default: the task's identity; keep the default).
+    :param report_dir: where the HTML report goes (``"default"``: ``$AIMOPS_HOME/reports``;
+        None: no file; the report is still served by Airflow from the store).
+    :param aimops_conn_id: the AIM store connection; ``mlflow_conn_id`` the MLflow one.
+    :return: the evaluation URN.
+    """
+
+    template_fields: Sequence[str] = (
+        "model_version",
+        "dataset",
+        "predictions",
+        "baseline",
+        "label_column",
+        "score_column",
+        "weight_column",
+        "feature_columns",
+        "ignore_columns",
+        "analyzer_options",
+        "threshold",
+        "min_metrics",
+        "max_metrics",
+        "max_regression",
+        "key",
+        "report_dir",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "analyzer_options": "json",
+        "min_metrics": "json",
+        "max_metrics": "json",
+        "max_regression": "json",
+    }
+
+    def __init__(
+        self,
+        *,
+        model_version: Any = None,
+        analyzers: Sequence[str] = ("binary",),
+        analyzer_options: Mapping[str, Any] | None = None,
+        max_metrics: Mapping[str, float] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_version = model_version
+        self.analyzers = list(analyzers)
+        self.analyzer_options = analyzer_options
+        self.max_metrics = max_metrics
+
+    def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
+        from aimops.monitors.jobs import evaluate_model
+
+        return evaluate_model(
+            store,
+            model_version=self.model_version,
+            dataset=self.dataset,
+            predictions=self.predictions,
+            columns=self.columns(),
+            analyzers=tuple(self.analyzers),
+            analyzer_options=dict(self.analyzer_options or {}),
+            threshold=_number(self.threshold, "threshold"),
+            min_metrics=_bounds(self.min_metrics, "min_metrics"),
+            max_metrics=_bounds(self.max_metrics, "max_metrics"),
+            baseline=self.baseline,
+            max_regression=_bounds(self.max_regression, "max_regression"),
+            key=key,
+            producer=producer,
+            report_dir=self.report_folder(),
+            mlflow=self.mlflow_location(),
+        )
+
+
+class CompareModelsOperator(_ModelEvaluation):
+    """Compare two or more model versions on the same labelled rows, gate the challengers
+    against the baseline, record the comparison (and each version's evaluation).
+
+    :param model_versions: the versions compared (refs, ``"name/3"`` or URNs).
+    :param baseline: the reference version (default: the first); every other version must
+        meet ``min_metrics`` and be at most ``max_regression`` worse than it
+        (``{"auroc": 0.02}``).
+    :param score_columns: with ``predictions``: ``{"name/version": column}`` per version.
+    :param metrics: the metrics compared, each with a paired confidence interval.
+    :param confidence: of the intervals; ``n_bootstrap`` resamples for the bootstrap ones.
+
+    The rest is as for :class:`EvaluateModelOperator`. Returns the comparison URN.
+    """
+
+    template_fields: Sequence[str] = (
+        "model_versions",
+        "dataset",
+        "predictions",
+        "baseline",
+        "label_column",
+        "weight_column",
+        "feature_columns",
+        "ignore_columns",
+        "score_columns",
+        "threshold",
+        "min_metrics",
+        "max_regression",
+        "key",
+        "report_dir",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "score_columns": "json",
+        "min_metrics": "json",
+        "max_regression": "json",
+    }
+
+    def __init__(
+        self,
+        *,
+        model_versions: Sequence[Any] | Any,
+        score_columns: Mapping[str, str] | None = None,
+        metrics: Sequence[str] = ("auroc", "aupr", "log_loss", "brier"),
+        confidence: float = 0.95,
+        n_bootstrap: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if isinstance(model_versions, list | tuple) and len(model_versions) < 2:
+            raise InvalidInputError(f"{self.task_id}: compare at least two model versions")
+        self.model_versions = model_versions
+        self.score_columns = score_columns
+        self.metrics = list(metrics)
+        self.confidence = confidence
+        self.n_bootstrap = n_bootstrap
+
+    def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
+        from aimops.monitors.jobs import compare_models
+
+        return compare_models(
+            store,
+            model_versions=list(self.model_versions),
+            dataset=self.dataset,
+            predictions=self.predictions,
+            score_columns=self.score_columns,
+            columns=self.columns(),
+            baseline=self.baseline,
+            metrics=tuple(self.metrics),
+            threshold=_number(self.threshold, "threshold"),
+            confidence=float(self.confidence),
+            n_bootstrap=int(self.n_bootstrap),
+            min_metrics=_bounds(self.min_metrics, "min_metrics"),
+            max_regression=_bounds(self.max_regression, "max_regression"),
+            key=key,
+            producer=producer,
+            report_dir=self.report_folder(),
+            mlflow=self.mlflow_location(),
+        )
+
+    def log_outcome(self, outcome: EvaluationOutcome) -> None:
+        super().log_outcome(outcome)
+        winners = getattr(outcome.result, "winners", {})
+        for metric, winner in winners.items():
+            self.log.info("%s: %s", metric, f"{winner} wins" if winner else "no clear winner")
+        for name, urn in outcome.evaluations.items():
+            self.log.info("evaluation of %s: %s", name, urn)
+
+
+def headline(metrics: Mapping[str, float]) -> str:
+    """``auroc=0.9977, aupr=...``: the headline metrics first, at most eight."""
+    names = [name for name in HEADLINE if name in metrics]
+    names += [name for name in metrics if name not in names]
+    return ", ".join(f"{name}={metrics[name]:.4g}" for name in names[:8]) or "no metrics"
+
+
+def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(name) for name in value)
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from None
+
+
+def _bounds(given: Mapping[str, Any] | None, name: str) -> dict[str, float] | None:
+    """Gate bounds as numbers (a templated bound renders as text)."""
+    if not given:
+        return None
+    if not isinstance(given, Mapping):
+        raise InvalidInputError(f"{name} maps metric names to bounds, got {given!r}")
+    return {str(metric): _number(bound, f"{name}[{metric!r}]") for metric, bound in given.items()}
