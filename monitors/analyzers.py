@@ -111,7 +111,7 @@ class RegressionAnalyzer:
 
 class FairnessAnalyzer:
     name = "fairness"
-    description = "per-group TPR, FPR, precision and predicted-positive rate, gaps and ratios"
+    description = "per-group rates, AUROC, AUPR and losses, with gaps and ratios to the best"
 
     def analyze(self, data: AnalysisInput) -> EvaluationResult:
         from aimops.monitors.group_fairness import fairness

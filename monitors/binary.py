@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from aimops.errors import InvalidDataError
 from aimops.monitors.curves import DEFAULT_MAX_POINTS, Curve, even_points
@@ -283,35 +284,60 @@ def evaluate_binary(
     )
 
 
-def log_loss(labels: FloatArray, scores: FloatArray, weights: FloatArray | None) -> float:
-    """Mean negative log-likelihood, probabilities clipped to [eps, 1 - eps] as sklearn does."""
+def areas(tps: FloatArray, fps: FloatArray) -> tuple[float, float]:
+    """AUROC and average precision from the running weights of positives and negatives.
+
+    ``tps[i]`` and ``fps[i]`` are the positive and negative weight scored at or above the
+    ``i``-th distinct score, highest first (running sums, so they never decrease); the last
+    entries, the totals, must both be above 0. AUROC is the area under the ROC curve by
+    trapezoids from (0, 0) through every point; average precision (AUPR) adds each point's
+    precision times the recall it gains. Both are scikit-learn's ``roc_auc_score`` and
+    ``average_precision_score``. A point that adds no weight adds nothing to either.
+
+    Example:
+        >>> areas(np.array([1.0, 1.0, 2.0, 2.0]), np.array([0.0, 1.0, 1.0, 2.0]))
+        (0.75, 0.8333333333333333)
+    """
+    new_tp = np.diff(tps, prepend=0.0)
+    new_fp = np.diff(fps, prepend=0.0)
+    positives, negatives = float(tps[-1]), float(fps[-1])
+    # Trapezoids: each point adds new_fp * (tps + previous tps) / 2.
+    auroc = (2.0 * np.dot(new_fp, tps) - np.dot(new_fp, new_tp)) / (2.0 * positives * negatives)
+    predicted = tps + fps
+    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
+    return float(auroc), float(np.dot(new_tp, precision)) / positives
+
+
+def clipped_log_likelihood(probability: FloatArray) -> FloatArray:
+    """``log(probability)``, the probability clipped to [eps, 1 - eps] as sklearn's log_loss.
+
+    ``probability`` is what the model gave to what happened: a positive's score, one minus a
+    negative's score, or the true class's column. Log loss is minus the (weighted) mean.
+
+    Example:
+        >>> clipped_log_likelihood(np.array([0.9, 0.5, 0.0])).round(2).tolist()
+        [-0.11, -0.69, -36.04]
+    """
     eps = np.finfo(np.float64).eps
-    likelihood = np.where(labels == 1.0, scores, 1.0 - scores)
-    np.clip(likelihood, eps, 1.0 - eps, out=likelihood)
-    return float(-np.average(np.log(likelihood), weights=weights))
+    return np.log(np.clip(probability, eps, 1.0 - eps))
 
 
 def _losses(ranked: RankedScores) -> dict[str, float]:
-    """Log loss (clipped as :func:`log_loss`) and Brier score, per distinct score, not per row."""
+    """Log loss and Brier score, computed per distinct score, not per row."""
     scores = ranked.scores
     complement = 1.0 - scores
     brier = ranked.average(complement**2, scores**2)
-    eps = np.finfo(np.float64).eps
-    log_complement = np.log(np.clip(complement, eps, 1.0 - eps, out=complement), out=complement)
-    log_score = np.log(np.clip(scores, eps, 1.0 - eps))
-    return {"log_loss": -ranked.average(log_score, log_complement), "brier": brier}
+    log_likelihood = ranked.average(
+        clipped_log_likelihood(scores), clipped_log_likelihood(complement)
+    )
+    return {"log_loss": -log_likelihood, "brier": brier}
 
 
 def _curves(ranked: RankedScores, max_points: int) -> tuple[Curve, float, Curve, float]:
     """ROC and PR curves (thinned) and their areas (on every point), as sklearn defines them."""
     tps, fps, thresholds = ranked.tps, ranked.fps, ranked.scores
     positives, negatives = ranked.positive_total, ranked.negative_total
-    new_tp, new_fp = ranked.positive, ranked.negative
-    # Trapezoids from (0, 0) through every point: sum of new_fp * (tps + previous tps) / 2.
-    auroc = (2.0 * np.dot(new_fp, tps) - np.dot(new_fp, new_tp)) / (2.0 * positives * negatives)
-    precision = tps + fps  # not 0: every distinct score has some weight
-    np.divide(tps, precision, out=precision)
-    aupr = float(np.dot(new_tp, precision)) / positives
+    auroc, aupr = areas(tps, fps)
     roc_keep = even_points(max_points - 1, tps, fps)  # and the start, (0, 0)
     roc = Curve(
         x_name="fpr",
@@ -327,11 +353,24 @@ def _curves(ranked: RankedScores, max_points: int) -> tuple[Curve, float, Curve,
         x_name="recall",
         y_name="precision",
         x=(0.0, *(tps[pr_keep] / positives).tolist()),
-        y=(1.0, *precision[pr_keep].tolist()),
+        y=(1.0, *_segment_precision(tps, fps, pr_keep).tolist()),
         thresholds=(None, *thresholds[pr_keep].tolist()),
         full_points=len(tps) + 1,
     )
-    return roc, float(auroc), pr, aupr
+    return roc, auroc, pr, aupr
+
+
+def _segment_precision(tps: FloatArray, fps: FloatArray, keep: npt.NDArray[np.intp]) -> FloatArray:
+    """The precision a kept PR point stands for: the mean precision of the thresholds it
+    replaces, weighted by the positives each adds, so that the thinned curve's step area is
+    the average precision itself. Where those thresholds add no positive (and no area), the
+    point's own precision."""
+    precision = tps / (tps + fps)  # every distinct score carries weight
+    area_so_far = np.cumsum(np.diff(tps, prepend=0.0) * precision)[keep]
+    gained = np.diff(tps[keep], prepend=0.0)
+    area = np.diff(area_so_far, prepend=0.0)
+    own = precision[keep]
+    return np.divide(area, gained, out=own.copy(), where=gained > 0)
 
 
 def _threshold_table(ranked: RankedScores, thresholds: FloatArray) -> ThresholdTable:

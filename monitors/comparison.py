@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from aimops.errors import InvalidInputError
-from aimops.monitors.binary import evaluate_binary
+from aimops.errors import InvalidDataError, InvalidInputError
+from aimops.monitors.binary import areas, clipped_log_likelihood, evaluate_binary
 from aimops.monitors.gates import higher_is_better
 from aimops.monitors.inputs import (
     FloatArray,
@@ -43,6 +43,7 @@ DEFAULT_METRICS = ("auroc", "aupr", "log_loss", "brier")
 BOOTSTRAP_METRICS = frozenset(
     {"auroc", "aupr", "log_loss", "brier", "accuracy", "precision", "recall", "f1", "fpr", "ppr"}
 )
+AT_THRESHOLD = frozenset({"accuracy", "precision", "recall", "f1", "fpr", "ppr"})
 METHODS = ("auto", "delong", "bootstrap")
 
 
@@ -132,11 +133,13 @@ def compare(
         for name, array in arrays.items()
     )
     values = {ev.label or "": ev.metrics for ev in evaluations}
-    intervals = _Intervals(labels, arrays, weights, cut, confidence, n_bootstrap, seed)
+    delong_for = _delong_metrics(labels, weights, method, metrics)
+    wanted = frozenset(metrics) - delong_for
+    intervals = _Intervals(labels, arrays, weights, cut, confidence, n_bootstrap, seed, wanted)
     reference = chosen or next(iter(arrays))
     deltas, winners = [], {}
     for metric in metrics:
-        use_delong = metric == "auroc" and method in ("auto", "delong") and weights is None
+        use_delong = metric in delong_for
         for name in arrays:
             if name != reference:
                 deltas.append(intervals.delta(metric, name, reference, values, use_delong))
@@ -197,6 +200,24 @@ def _check_options(
     return baseline
 
 
+def _delong_metrics(
+    labels: FloatArray, weights: FloatArray | None, method: str, metrics: Sequence[str]
+) -> frozenset[str]:
+    """The metrics DeLong's method serves: unweighted AUROC with two or more rows of each
+    class (its variance needs them); the bootstrap serves the rest."""
+    if method == "bootstrap" or "auroc" not in metrics or weights is not None:
+        return frozenset()
+    smaller_class = int(min(np.count_nonzero(labels == 1.0), np.count_nonzero(labels == 0.0)))
+    if smaller_class < 2:
+        if method == "delong":
+            raise InvalidDataError(
+                f"DeLong's method needs at least two rows of each class; the smaller class has "
+                f"{smaller_class}: use method='bootstrap'"
+            )
+        return frozenset()
+    return frozenset({"auroc"})
+
+
 class _Intervals:
     """Paired statistics, computed once and shared by every pair of versions."""
 
@@ -209,8 +230,10 @@ class _Intervals:
         confidence: float,
         n_bootstrap: int,
         seed: int,
+        wanted: frozenset[str],
     ) -> None:
         self.labels, self.scores, self.weights = labels, scores, weights
+        self.wanted = wanted
         self.threshold, self.confidence = threshold, confidence
         self.n_bootstrap, self.seed = n_bootstrap, seed
         self._replicates: dict[str, dict[str, FloatArray]] | None = None
@@ -231,9 +254,9 @@ class _Intervals:
             else self._bootstrap_interval(metric, version, baseline)
         )
         winner = None
-        if low is not None and high is not None and (low > 0 or high < 0):
-            version_better = (low > 0) == higher_is_better(metric)
-            winner = version if version_better else baseline
+        direction = higher_is_better(metric)
+        if direction is not None and low is not None and high is not None and (low > 0 or high < 0):
+            winner = version if (low > 0) == direction else baseline
         return Delta(
             metric=metric,
             version=version,
@@ -313,13 +336,13 @@ class _Intervals:
                 for name, array in self.scores.items()
             }
             collected: dict[str, dict[str, list[float]]] = {
-                name: {metric: [] for metric in BOOTSTRAP_METRICS} for name in self.scores
+                name: {metric: [] for metric in self.wanted} for name in self.scores
             }
             for _ in range(self.n_bootstrap):
                 counts = np.bincount(rng.integers(0, rows, rows), minlength=rows)
                 weight = counts if self.weights is None else counts * self.weights
                 for name in self.scores:
-                    found = _weighted_metrics(self.labels, weight, prepared[name])
+                    found = _weighted_metrics(self.labels, weight, prepared[name], self.wanted)
                     for metric, value in found.items():
                         collected[name][metric].append(value)
             self._replicates = {
@@ -337,43 +360,43 @@ class _Prepared:
         self.order = np.argsort(-scores, kind="stable")
         ordered = scores[self.order]
         self.ends = np.append(np.flatnonzero(ordered[1:] != ordered[:-1]), len(ordered) - 1)
-        eps = np.finfo(np.float64).eps
-        likelihood = np.clip(np.where(labels == 1.0, scores, 1.0 - scores), eps, 1 - eps)
-        self.log_loss_terms = -np.log(likelihood)
+        self.log_loss_terms = -clipped_log_likelihood(np.where(labels == 1.0, scores, 1.0 - scores))
         self.squared_errors = (labels - scores) ** 2
-        self.called = scores >= threshold
+        self.called = (scores >= threshold).astype(np.float64)
 
 
-def _weighted_metrics(labels: FloatArray, weight: Any, ranking: _Prepared) -> dict[str, float]:
-    """The bootstrap's metrics of one version with rows weighted by ``weight``."""
+def _weighted_metrics(
+    labels: FloatArray, weight: Any, ranking: _Prepared, wanted: frozenset[str]
+) -> dict[str, float]:
+    """The ``wanted`` metrics of one version with rows weighted by ``weight``."""
     positive_weight = labels * weight
     negative_weight = weight - positive_weight
     positives, negatives = float(positive_weight.sum()), float(negative_weight.sum())
     if positives <= 0 or negatives <= 0:
-        return dict.fromkeys(BOOTSTRAP_METRICS, float("nan"))
-    tps = np.cumsum(positive_weight[ranking.order])[ranking.ends]
-    fps = np.cumsum(negative_weight[ranking.order])[ranking.ends]
-    new_tp, new_fp = np.diff(tps, prepend=0.0), np.diff(fps, prepend=0.0)
-    auroc = (2.0 * np.dot(new_fp, tps) - np.dot(new_fp, new_tp)) / (2 * positives * negatives)
-    predicted = tps + fps
-    precision_curve = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
+        return dict.fromkeys(wanted, float("nan"))
     total = positives + negatives
-    called = ranking.called
-    tp = float(positive_weight[called].sum())
-    fp = float(negative_weight[called].sum())
-    fn = positives - tp
-    return {
-        "auroc": float(auroc),
-        "aupr": float(np.dot(new_tp, precision_curve) / positives),
-        "log_loss": float(np.dot(ranking.log_loss_terms, weight) / total),
-        "brier": float(np.dot(ranking.squared_errors, weight) / total),
-        "accuracy": (tp + negatives - fp) / total,
-        "precision": tp / (tp + fp) if tp + fp > 0 else 0.0,
-        "recall": tp / positives,
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0,
-        "fpr": fp / negatives,
-        "ppr": (tp + fp) / total,
-    }
+    found: dict[str, float] = {}
+    if wanted & {"auroc", "aupr"}:
+        tps = np.cumsum(positive_weight[ranking.order])[ranking.ends]
+        fps = np.cumsum(negative_weight[ranking.order])[ranking.ends]
+        found["auroc"], found["aupr"] = areas(tps, fps)
+    if "log_loss" in wanted:
+        found["log_loss"] = float(np.dot(ranking.log_loss_terms, weight) / total)
+    if "brier" in wanted:
+        found["brier"] = float(np.dot(ranking.squared_errors, weight) / total)
+    if wanted & AT_THRESHOLD:
+        tp = float(np.dot(positive_weight, ranking.called))
+        fp = float(np.dot(negative_weight, ranking.called))
+        fn = positives - tp
+        found.update(
+            accuracy=(tp + negatives - fp) / total,
+            precision=tp / (tp + fp) if tp + fp > 0 else 0.0,
+            recall=tp / positives,
+            f1=2 * tp / (2 * tp + fp + fn) if tp + fp + fn > 0 else 0.0,
+            fpr=fp / negatives,
+            ppr=(tp + fp) / total,
+        )
+    return {metric: found[metric] for metric in wanted}
 
 
 def _winner(
@@ -384,7 +407,10 @@ def _winner(
     use_delong: bool,
 ) -> str | None:
     """The best version of ``metric``, if it is clearly better than every other one."""
-    sign = 1.0 if higher_is_better(metric) else -1.0
+    direction = higher_is_better(metric)
+    if direction is None:  # a predicted-positive rate: different, never better
+        return None
+    sign = 1.0 if direction else -1.0
     best = max(names, key=lambda name: sign * values[name][metric])
     for other in names:
         if other != best:

@@ -4,7 +4,11 @@ A curve over ten million scored rows has up to ten million points. The areas (AU
 are always computed on the full curve; what is stored and drawn keeps at most ``max_points``
 points, chosen at even steps of rank and of each axis' running sum (true and false positives
 for ROC, true positives for PR), so that consecutive kept points are close on every axis and
-the curve's shape, and its area to within about ``1 / max_points``, are kept.
+the curve's shape is kept. ROC points are points of the full curve, and the thinned curve's
+trapezoid area stays within about ``1 / max_points ** 2`` of AUROC (2e-6 on two million rows
+at 1,000 points). A PR point keeps its threshold's recall, and as precision the mean over the
+thresholds it stands for, weighted by the positives each adds: the thinned curve's step area
+is then the average precision exactly.
 
 Example:
     >>> import numpy as np

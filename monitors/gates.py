@@ -23,23 +23,17 @@ from typing import Any
 
 from aimops.errors import GateFailedError, InvalidInputError
 
-LOWER_IS_BETTER = frozenset(
-    {
-        "log_loss",
-        "brier",
-        "fpr",
-        "mse",
-        "rmse",
-        "mae",
-        "max_error",
-        "ece",
-    }
-)
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "fpr", "mse", "rmse", "mae", "max_error", "ece"})
+#: Metrics with no better direction: a rate of positive predictions, a mean residual.
+NO_DIRECTION = frozenset({"ppr", "prevalence", "positives", "negatives", "mean_residual"})
 
 
-def higher_is_better(metric: str) -> bool:
-    """Whether a larger value of ``metric`` is better (losses and error rates are not)."""
+def higher_is_better(metric: str) -> bool | None:
+    """Whether a larger value of ``metric`` is better: False for losses, error rates and
+    fairness gaps, None for metrics with no better direction (``ppr``, ``mean_residual``)."""
     base = metric.rsplit(".", 1)[-1]
+    if base in NO_DIRECTION:
+        return None
     return not (base in LOWER_IS_BETTER or base.startswith(("max_gap_", "log_loss")))
 
 
@@ -59,14 +53,19 @@ class Gate:
             raise InvalidInputError(
                 f"gate on {self.metric!r} has no bound: give minimum, maximum or max_regression"
             )
+        if self.max_regression is not None and self.direction() is None:
+            raise InvalidInputError(
+                f"{self.metric!r} has no better direction, so 'worse than the baseline' means "
+                "nothing: bound it with minimum/maximum, or say higher_is_better"
+            )
         if self.max_regression is not None and self.max_regression < 0:
             raise InvalidInputError(
                 f"gate on {self.metric!r}: max_regression must not be negative, "
                 f"got {self.max_regression}"
             )
 
-    @property
-    def better_when_higher(self) -> bool:
+    def direction(self) -> bool | None:
+        """True when higher is better, False when lower is, None when neither."""
         if self.higher_is_better is not None:
             return self.higher_is_better
         return higher_is_better(self.metric)
@@ -159,7 +158,7 @@ def _regression(
             gate.metric, "baseline", allowed, value, False,
             f"{gate.metric} is missing from {missing}", reference, baseline,
         )  # fmt: skip
-    worse_by = (reference - value) if gate.better_when_higher else (value - reference)
+    worse_by = (reference - value) if gate.direction() else (value - reference)
     passed = worse_by <= allowed + 1e-12
     message = (
         f"{gate.metric} = {value:.6g} is within {allowed:.6g} of {name} ({reference:.6g})"

@@ -2,17 +2,32 @@
 
 For every group (each value of ``groups``) the rates at ``threshold`` (a score at or above it
 is predicted positive): ``tpr`` (recall), ``fpr``, ``precision``, ``ppr`` (the
-predicted-positive rate), ``accuracy``, and the group's ``auroc``. A rate whose denominator is
-zero (no positives for ``tpr``, nothing predicted positive for ``precision``, a single class
-for ``auroc``) is undefined: None.
+predicted-positive rate) and ``accuracy``; and, at every threshold, the group's ``auroc``,
+``aupr`` (average precision), ``log_loss`` and ``brier``, all weighted by ``sample_weight``
+and equal to scikit-learn's on the group's rows. A value whose denominator is zero (no
+positives for ``tpr`` and ``aupr``, nothing predicted positive for ``precision``, a single
+class for ``auroc``, no weight at all for the rest) is undefined: None.
 
-Each metric's reference is its best group: the highest value, or the lowest for ``fpr``.
-Every group gets ``gap = value - best`` and a ``ratio`` that is ``value / best`` (``best /
-value`` for ``fpr``), so a ratio below 1 always means worse than the best group; the
-predicted-positive ratio is the disparate-impact ratio of the four-fifths rule. The headline
-metrics are the largest absolute gap and the smallest ratio over the groups for ``tpr``,
-``fpr``, ``precision`` and ``ppr``. Groups with fewer than ``min_group_size`` rows are listed
-as skipped, without metrics, and take no part in the comparison.
+Each metric's reference is its best group: the highest value where higher is better (as
+:func:`aimops.monitors.gates.higher_is_better` says), the lowest for ``fpr`` and the losses,
+and the highest for ``ppr``, which has no better direction but which the four-fifths rule
+compares with the highest group. Every group gets ``gap = value - best`` and, except for the
+losses, a ``ratio`` in [0, 1] where below 1 is worse and the best group has 1:
+
+- ``(1 - value) / (1 - best)`` for ``fpr``: the ratio of the true-negative rates. A ratio of
+  the FPRs themselves would be 0 for every other group whenever the best group has no false
+  positive, as low for an FPR of 0.001 as for one of 1. This ratio falls from 1 to 0 as a
+  group's FPR rises from the best to 1; read the FPR's size from its gap.
+- none for ``log_loss`` and ``brier``: a ratio of losses swings with how near 0 the best loss
+  is, so only their gaps are given.
+- ``value / best`` for the others; the predicted-positive ratio is the disparate-impact
+  ratio of the four-fifths rule.
+
+A group whose value equals the best has ratio 1, so a ratio is defined wherever the group's
+value is. The headline metrics are the largest absolute gap and the smallest ratio over the
+groups for ``tpr``, ``fpr``, ``precision`` and ``ppr``. Groups with fewer than
+``min_group_size`` rows are listed as skipped, without metrics, and take no part in the
+comparison.
 
 Example:
     >>> result = fairness(
@@ -35,7 +50,8 @@ from typing import Any
 import numpy as np
 
 from aimops.errors import InvalidDataError
-from aimops.monitors.binary import evaluate_binary
+from aimops.monitors.binary import RankedScores, areas, clipped_log_likelihood
+from aimops.monitors.gates import higher_is_better
 from aimops.monitors.inputs import (
     FloatArray,
     binary_labels,
@@ -48,13 +64,37 @@ from aimops.monitors.inputs import (
 )
 from aimops.monitors.result import EvaluationResult, rounded
 
-#: The metrics compared across groups; for all but ``fpr`` higher is better.
-GROUP_METRICS = ("tpr", "fpr", "precision", "ppr", "accuracy", "auroc")
+#: The metrics measured on each group and compared across groups.
+GROUP_METRICS = (
+    "tpr",
+    "fpr",
+    "precision",
+    "ppr",
+    "accuracy",
+    "auroc",
+    "aupr",
+    "log_loss",
+    "brier",
+)
 #: The metrics whose largest gap and smallest ratio are the result's headline metrics.
 HEADLINE_METRICS = ("tpr", "fpr", "precision", "ppr")
-LOWER_IS_BETTER = frozenset({"fpr"})
+#: The metrics given a ratio to the best group (the losses have gaps only).
+RATIO_METRICS = tuple(metric for metric in GROUP_METRICS if metric not in ("log_loss", "brier"))
+#: Error rates whose ratio compares their complements (the true-negative rate for ``fpr``).
+COMPLEMENT_RATIO = frozenset({"fpr"})
 
 Values = dict[str, float | None]
+
+
+def _highest_is_best(metric: str) -> bool:
+    """Whether ``metric``'s reference is the group with its highest value (else the lowest).
+
+    ``ppr`` has no better direction (``higher_is_better`` gives None), but the four-fifths
+    rule compares each group's predicted-positive rate with the highest one: so do we.
+    """
+    if metric == "ppr":
+        return True
+    return higher_is_better(metric) is True
 
 
 @dataclass(frozen=True)
@@ -157,16 +197,13 @@ def _measure(
     cut: float,
     min_group_size: int,
 ) -> GroupFairness:
-    """One group's metrics at the threshold (none for a group that is too small)."""
+    """One group's metrics (none for a group that is too small)."""
     cell = (2 * labels + (scores >= cut)).astype(np.intp)  # actual class, then prediction
     tn, fp, fn, tp = np.bincount(cell, weights=weights, minlength=4).astype(np.float64).tolist()
     positive_weight, negative_weight = tp + fn, tn + fp
     if len(labels) < min_group_size:
         return GroupFairness(group=name, n=len(labels), positives=positive_weight, skipped=True)
     total = positive_weight + negative_weight
-    auroc = None
-    if positive_weight > 0 and negative_weight > 0:
-        auroc = evaluate_binary(labels, scores, sample_weight=weights).metrics["auroc"]
     return GroupFairness(
         group=name,
         n=len(labels),
@@ -177,13 +214,44 @@ def _measure(
             "precision": _ratio(tp, tp + fp),
             "ppr": _ratio(tp + fp, total),
             "accuracy": _ratio(tp + tn, total),
-            "auroc": auroc,
+            **_ranking_areas(labels, scores, weights, positive_weight, negative_weight),
+            **_losses(labels, scores, weights, total),
         },
     )
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return None if denominator == 0 else numerator / denominator
+
+
+def _ranking_areas(
+    labels: FloatArray,
+    scores: FloatArray,
+    weights: FloatArray | None,
+    positive_weight: float,
+    negative_weight: float,
+) -> Values:
+    """AUROC (both classes needed) and average precision (positives needed)."""
+    if positive_weight <= 0:
+        return {"auroc": None, "aupr": None}
+    if negative_weight <= 0:  # every threshold's precision is 1, as in sklearn
+        return {"auroc": None, "aupr": 1.0}
+    ranked = RankedScores(labels, scores, weights)
+    auroc, aupr = areas(ranked.tps, ranked.fps)
+    return {"auroc": auroc, "aupr": aupr}
+
+
+def _losses(
+    labels: FloatArray, scores: FloatArray, weights: FloatArray | None, total: float
+) -> Values:
+    """Log loss (clipped as sklearn's) and Brier score; undefined for a group of no weight."""
+    if total <= 0:
+        return {"log_loss": None, "brier": None}
+    likelihood = np.where(labels == 1.0, scores, 1.0 - scores)
+    return {
+        "log_loss": float(-np.average(clipped_log_likelihood(likelihood), weights=weights)),
+        "brier": float(np.average((1.0 - likelihood) ** 2, weights=weights)),
+    }
 
 
 def _best_values(groups: list[GroupFairness]) -> Values:
@@ -194,7 +262,7 @@ def _best_values(groups: list[GroupFairness]) -> Values:
         if not defined:
             best[metric] = None
         else:
-            best[metric] = min(defined) if metric in LOWER_IS_BETTER else max(defined)
+            best[metric] = max(defined) if _highest_is_best(metric) else min(defined)
     return best
 
 
@@ -214,15 +282,28 @@ def _compare(group: GroupFairness, best: Values) -> GroupFairness:
     ratios: Values = {}
     for metric in GROUP_METRICS:
         value, reference = group.metrics[metric], best[metric]
-        if value is None or reference is None:
-            gaps[metric] = ratios[metric] = None
-            continue
-        gaps[metric] = value - reference
-        if metric in LOWER_IS_BETTER:
-            ratios[metric] = _ratio(reference, value)
-        else:
-            ratios[metric] = _ratio(value, reference)
+        gap = ratio = None
+        if value is not None and reference is not None:
+            gap = value - reference
+            ratio = _ratio_to_best(metric, value, reference)
+        gaps[metric] = gap
+        if metric in RATIO_METRICS:
+            ratios[metric] = ratio
     return replace(group, gaps=gaps, ratios=ratios)
+
+
+def _ratio_to_best(metric: str, value: float, best: float) -> float:
+    """The group's value against the best: 1 for the best, lower for worse groups.
+
+    Never divides by zero: a value that differs from the best one of non-negative values
+    leaves the best above 0 (higher is best) or itself above 0 (lower is best), and an FPR
+    above the best one leaves the best below 1.
+    """
+    if value == best:
+        return 1.0
+    if metric in COMPLEMENT_RATIO:
+        return (1.0 - value) / (1.0 - best)
+    return value / best if _highest_is_best(metric) else best / value
 
 
 def _headline(groups: tuple[GroupFairness, ...]) -> dict[str, float | None]:

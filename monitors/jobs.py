@@ -17,18 +17,20 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimops.errors import InvalidInputError, NotFoundError
-from aimops.metadata.urns import Urn
+from aimops.metadata.urns import Urn, dataset_urn
 from aimops.monitors.analyzers import AnalysisInput, analyze
 from aimops.monitors.gates import GateOutcome, evaluate_gates, gates_from, raise_for_failures
-from aimops.monitors.record import latest_evaluation, record_evaluation
+from aimops.monitors.record import PlannedEvaluation, latest_evaluation, plan_evaluation
 from aimops.monitors.sources import (
     column,
+    column_matrix,
     dataset_of,
     features,
     model_scores,
@@ -40,6 +42,7 @@ from aimops.monitors.sources import (
 
 if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
+    from aimops.metadata.writer import StoreWriter
     from aimops.monitors.comparison import Comparison
     from aimops.monitors.result import EvaluationResult
 
@@ -66,6 +69,7 @@ class Columns:
     label: str = "label"
     score: str = "score"
     weight: str | None = None
+    class_scores: tuple[str, ...] | None = None  # multiclass: one column per class, in order
     features: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
 
@@ -103,25 +107,30 @@ def evaluate_model(
     producer: str | Urn | None = None,
     report_dir: str | Path | None = "default",
     mlflow: MlflowLocation | None = None,
+    dataset_name: str | None = None,
 ) -> EvaluationOutcome:
     """Evaluate one model version on a labelled ``dataset`` (scored by the registered model)
     or on a ``predictions`` table (label and score columns); gate, record, write the report.
 
     ``baseline`` (a model version) gates with ``max_regression``: its latest recorded
-    evaluation on the same data set is the reference.
+    evaluation on the same data set is the reference. The data set is the dataset reference
+    or file given, or ``dataset_name`` (the rows a predictions table or DataFrame scored).
+    A sensitive column the fairness analyzer reads is never a feature.
     """
     version = model_version_of(model_version) if model_version is not None else None
     source = _one_source(dataset, predictions)
     table = read_table(source)
-    data_urn = dataset_of(source)
+    data_urn = dataset_urn(dataset_name) if dataset_name else dataset_of(source)
     labels = column(table, columns.label, "label")
-    if predictions is not None:
+    options = dict(analyzer_options or {})
+    if predictions is not None and columns.class_scores:
+        scores = column_matrix(table, columns.class_scores, "class score")
+    elif predictions is not None:
         scores = column(table, columns.score, "score")
     else:
         if version is None:
             raise InvalidInputError("scoring a data set needs the model_version to score it with")
-        scores = _score(version[1], table, columns, mlflow)
-        _known_to_the_store(store, version)
+        scores = _score(version[1], table, _not_features(columns, options), mlflow)
     label = version_label(version[0]) if version else None
     data = AnalysisInput(
         y_true=labels,
@@ -129,7 +138,7 @@ def evaluate_model(
         sample_weight=column(table, columns.weight, "weight") if columns.weight else None,
         threshold=threshold,
         frame=table,
-        options=dict(analyzer_options or {}),
+        options=options,
         label=label,
     )
     result = analyze(data, analyzers)
@@ -140,8 +149,7 @@ def evaluate_model(
         baseline_metrics=baseline_metrics,
         baseline=baseline_name,
     )
-    urn = record_evaluation(
-        store,
+    planned = plan_evaluation(
         result,
         model_version=version[0] if version else None,
         dataset=data_urn,
@@ -150,6 +158,8 @@ def evaluate_model(
         gates=outcomes,
         predictions_uri=_uri(predictions),
     )
+    scored_by_mlflow = [version] if version and predictions is None else []
+    urn = store.write(lambda tx: _write(tx, [planned], scored_by_mlflow))
     report = _write_report([{**result.to_dict(), "urn": str(urn)}], urn, report_dir)
     raise_for_failures(outcomes, f"evaluation {urn}")
     return EvaluationOutcome(urn=urn, result=result, gates=tuple(outcomes), report=report)
@@ -174,13 +184,15 @@ def compare_models(
     producer: str | Urn | None = None,
     report_dir: str | Path | None = "default",
     mlflow: MlflowLocation | None = None,
+    dataset_name: str | None = None,
 ) -> EvaluationOutcome:
     """Compare two or more model versions on the same labelled rows and record it all.
 
     Each version's evaluation is recorded too (key ``<key>/<name>/<version>``). The baseline
     (default: the first version) is what the others are gated against: ``min_metrics`` on
     every challenger, and each may be worse than the baseline by at most ``max_regression``.
-    ``score_columns`` maps ``name/version`` to its column of a ``predictions`` table.
+    ``score_columns`` maps ``name/version`` to its column of a ``predictions`` table;
+    ``dataset_name`` names the data set its rows are (as in :func:`evaluate_model`).
     """
     from aimops.monitors.comparison import compare
 
@@ -191,15 +203,12 @@ def compare_models(
     chosen = version_label(model_version_of(baseline)[0]) if baseline is not None else names[0]
     source = _one_source(dataset, predictions)
     table = read_table(source)
-    data_urn = dataset_of(source)
+    data_urn = dataset_urn(dataset_name) if dataset_name else dataset_of(source)
     labels = column(table, columns.label, "label")
     scores = {
         name: _version_scores(name, uri, table, predictions, score_columns, columns, mlflow)
         for name, (_, uri) in zip(names, versions, strict=True)
     }
-    if predictions is None:
-        for version in versions:
-            _known_to_the_store(store, version)
     comparison = compare(
         labels,
         scores,
@@ -211,26 +220,29 @@ def compare_models(
         n_bootstrap=n_bootstrap,
     )
     outcomes = _comparison_gates(comparison, min_metrics, max_regression)
-    evaluations = {
-        name: record_evaluation(
-            store,
+    plans = [
+        plan_evaluation(
             evaluation,
             model_version=urn,
             dataset=data_urn,
             key=f"{key}/{name}" if key else None,
             producer=producer,
+            points=False,  # a version's own evaluation plots its points
         )
         for name, (urn, _), evaluation in zip(names, versions, comparison.evaluations, strict=True)
-    }
-    urn = record_evaluation(
-        store,
-        comparison,
-        model_version=[urn for urn, _ in versions],
-        dataset=data_urn,
-        key=key,
-        producer=producer,
-        gates=outcomes,
+    ]
+    plans.append(
+        plan_evaluation(
+            comparison,
+            model_version=[urn for urn, _ in versions],
+            dataset=data_urn,
+            key=key,
+            producer=producer,
+            gates=outcomes,
+        )
     )
+    urn = store.write(lambda tx: _write(tx, plans, versions if predictions is None else []))
+    evaluations = {name: plan.urn for name, plan in zip(names, plans, strict=False)}
     document = {**comparison.to_dict(), "urn": str(urn)}
     report = _write_report([document], urn, report_dir)
     raise_for_failures(outcomes, f"comparison {urn}")
@@ -280,15 +292,27 @@ def _version_scores(
     return column(table, score_columns[name], f"score of {name}")
 
 
-def _known_to_the_store(store: AimStore, version: tuple[Urn, str]) -> None:
-    """Record a version the MLflow registry just scored with, if the store does not know it
-    (its pipeline was not captured); a version known to neither stays an error."""
-    urn, model_uri = version
-    if store.get_entity(urn) is None:
-        from aimops.metadata.recording import record_model_version
+def _write(
+    tx: StoreWriter, plans: Sequence[PlannedEvaluation], scored_by_mlflow: Sequence[tuple[Urn, str]]
+) -> Urn:
+    """Write the evaluations in one transaction; returns the last one's URN. A model version
+    that the MLflow registry just scored with but the store does not know (its pipeline was
+    not captured) is recorded with them; a version known to neither stays an error."""
+    from aimops.metadata.recording import record_model_version
 
-        name, number = urn.segments
-        record_model_version(store, name, number, uri=model_uri)
+    for urn, model_uri in scored_by_mlflow:
+        if tx.entity_id(urn) is None:
+            name, number = urn.segments
+            record_model_version(tx, name, number, uri=model_uri)
+    return [plan.write(tx) for plan in plans][-1]
+
+
+def _not_features(columns: Columns, options: Mapping[str, Any]) -> Columns:
+    """``columns`` with the fairness analyzer's sensitive column ignored as a feature."""
+    sensitive = options.get("sensitive_column")
+    if sensitive is None or sensitive in columns.ignore:
+        return columns
+    return dataclasses.replace(columns, ignore=(*columns.ignore, str(sensitive)))
 
 
 def _one_source(dataset: Any, predictions: Any) -> Any:
@@ -316,6 +340,11 @@ def _baseline(
 ) -> tuple[Mapping[str, float] | None, str | None]:
     if baseline is None:
         return None, None
+    if dataset is None:
+        raise InvalidInputError(
+            "a baseline gate compares evaluations on the same data set, and these rows have "
+            "none: name it with dataset_name, or give a file or dataset reference"
+        )
     urn, _ = model_version_of(baseline)
     found = latest_evaluation(store, urn, dataset=dataset, kind=kind)
     if found is None:

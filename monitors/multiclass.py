@@ -28,7 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from aimops.errors import InvalidDataError
-from aimops.monitors.binary import ConfusionMatrix, RankedScores
+from aimops.monitors.binary import (
+    ConfusionMatrix,
+    RankedScores,
+    areas,
+    clipped_log_likelihood,
+)
 from aimops.monitors.inputs import (
     EXAMPLES,
     FloatArray,
@@ -232,14 +237,10 @@ def _auroc_micro(codes: IntArray, scores: FloatArray, weights: FloatArray | None
 
 
 def _auroc(labels: FloatArray, scores: FloatArray, weights: FloatArray | None) -> float:
-    """Area under the ROC curve through (0, 0) and every distinct score, by trapezoids.
-
-    Each distinct score adds its negative weight times the mean of the true-positive weight
-    before and after it.
-    """
+    """Area under the ROC curve of one binary problem, as :func:`~aimops.monitors.binary.areas`."""
     ranked = RankedScores(labels, scores, weights)
-    area = np.dot(ranked.negative, ranked.tps) - np.dot(ranked.negative, ranked.positive) / 2.0
-    return float(area / (ranked.positive_total * ranked.negative_total))
+    auroc, _ = areas(ranked.tps, ranked.fps)
+    return auroc
 
 
 def _precision_recall_f1(
@@ -271,7 +272,6 @@ def _divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
 
 
 def _log_loss(codes: IntArray, scores: FloatArray, weights: FloatArray | None) -> float:
-    """Mean negative log-probability of the true class, clipped to [eps, 1 - eps] as sklearn."""
-    eps = np.finfo(np.float64).eps
-    likelihood = np.clip(scores[np.arange(len(codes)), codes], eps, 1.0 - eps)
-    return float(-np.average(np.log(likelihood), weights=weights))
+    """Mean negative log-probability of the true class, clipped as sklearn clips it."""
+    true_class = scores[np.arange(len(codes)), codes]
+    return float(-np.average(clipped_log_likelihood(true_class), weights=weights))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,40 +72,118 @@ def record_evaluation(
     store; ``dataset`` is a dataset URN or a plain name (created when missing); ``producer``
     is the step that ran the evaluation.
     """
-    document = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    _check_document(document)
-    versions = _model_versions(model_version)
-    data = _dataset(dataset)
-    urn = evaluation_urn(document, versions, data, key)
+    planned = plan_evaluation(
+        result,
+        model_version=model_version,
+        dataset=dataset,
+        key=key,
+        producer=producer,
+        gates=gates,
+        predictions_uri=predictions_uri,
+    )
+    return store.write(planned.write)
 
-    def work(tx: StoreWriter) -> Urn:
-        for version in versions:
+
+@dataclass(frozen=True)
+class PlannedEvaluation:
+    """An evaluation checked and ready to write; :meth:`write` does it inside a transaction,
+    so several (a comparison and each version's evaluation) can commit together."""
+
+    urn: Urn
+    document: Mapping[str, Any]
+    versions: tuple[Urn, ...]
+    dataset: Urn | None
+    producer: str | Urn | None
+    gates: tuple[GateOutcome, ...]
+    predictions_uri: str | None
+    points: bool
+
+    def write(self, tx: StoreWriter) -> Urn:
+        """Write the evaluation in ``tx``; returns its URN."""
+        for version in self.versions:
             if tx.entity_id(version) is None:
                 raise MissingEntityError(
                     f"model version {version} is not in the store: register it first "
                     "(aimops.record_model_version or the capture of the task that registered it)"
                 )
-        info, _ = tx.read_aspect(urn, "evaluationInfo")
-        evaluated_at = datetime.fromisoformat(info["evaluated_at"]) if info else datetime.now(UTC)
+        evaluated_at = self._evaluated_at(tx)
         tx.put_aspects(
-            urn,
-            _aspects(document, versions, data, evaluated_at, gates, predictions_uri),
-        )
+            self.urn,
+            _aspects(
+                self.document, self.versions, self.dataset, evaluated_at, self.gates,
+                self.predictions_uri,
+            ),
+        )  # fmt: skip
         edges: list[tuple[Urn | str, str, Urn | str]] = [
-            (urn, "evaluates", version) for version in versions
+            (self.urn, "evaluates", version) for version in self.versions
         ]
-        if data is not None:
-            tx.put_entity(data)
-            edges.append((urn, "evaluatedOn", data))
-        if producer is not None:
-            tx.put_entity(producer)
-            edges.append((urn, "producedBy", producer))
+        if self.dataset is not None:
+            tx.put_entity(self.dataset)
+            edges.append((self.urn, "evaluatedOn", self.dataset))
+        if self.producer is not None:
+            tx.put_entity(self.producer)
+            edges.append((self.urn, "producedBy", self.producer))
         tx.put_edges(edges)
-        if document["kind"] != "comparison":
-            _points(tx, versions[0] if versions else urn, document["metrics"], evaluated_at)
-        return urn
+        if self.points and self.document["kind"] != "comparison":
+            target = self.versions[0] if self.versions else self.urn
+            _points(tx, target, self.document["metrics"], evaluated_at)
+        return self.urn
 
-    return store.write(work)
+    def _evaluated_at(self, tx: StoreWriter) -> datetime:
+        """The first recording's time when this repeats it; now when the numbers changed.
+
+        What an evaluation evaluated is its identity: recording another model version or data
+        set under the same key is refused (its edges would name both)."""
+        info, _ = tx.read_aspect(self.urn, "evaluationInfo")
+        if not info:
+            return datetime.now(UTC)
+        before = (info.get("model_versions", []), info.get("dataset"))
+        now = ([str(version) for version in self.versions], _text(self.dataset))
+        if before != now:
+            raise InvalidInputError(
+                f"{self.urn} evaluated {before[0] or 'no model version'} on "
+                f"{before[1] or 'no data set'}; it cannot now evaluate {now[0] or 'none'} on "
+                f"{now[1] or 'no data set'}: an evaluation key names one evaluation"
+            )
+        metrics, _ = tx.read_aspect(self.urn, "metrics")
+        if metrics != dict(self.document["metrics"]):
+            return datetime.now(UTC)  # a retry that found other numbers: a new point in time
+        return datetime.fromisoformat(info["evaluated_at"])
+
+
+def plan_evaluation(
+    result: EvaluationResult | Mapping[str, Any],
+    *,
+    model_version: str | Urn | Sequence[str | Urn] | None = None,
+    dataset: str | Urn | None = None,
+    key: str | None = None,
+    producer: str | Urn | None = None,
+    gates: Sequence[GateOutcome] = (),
+    predictions_uri: str | None = None,
+    points: bool = True,
+) -> PlannedEvaluation:
+    """Check an evaluation and name it, without writing (see :func:`record_evaluation`).
+
+    ``points=False`` leaves out the time-series points (a version's evaluation inside a
+    comparison, which its own evaluation already plotted)."""
+    document = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    _check_document(document)
+    versions = _model_versions(model_version)
+    data = _dataset(dataset)
+    return PlannedEvaluation(
+        urn=evaluation_urn(document, versions, data, key),
+        document=document,
+        versions=tuple(versions),
+        dataset=data,
+        producer=producer,
+        gates=tuple(gates),
+        predictions_uri=predictions_uri,
+        points=points,
+    )
+
+
+def _text(urn: Urn | None) -> str | None:
+    return str(urn) if urn is not None else None
 
 
 def evaluation_urn(
@@ -251,18 +330,20 @@ def latest_evaluation(
     dataset: str | Urn | None = None,
     kind: str | None = None,
 ) -> dict[str, Any] | None:
-    """The newest recorded evaluation of ``model_version`` (on ``dataset``, of ``kind``)."""
+    """The newest recorded evaluation of ``model_version`` (on ``dataset``, of ``kind``);
+    comparisons are not evaluations of one version. Only the newest is read whole."""
     version = _model_versions(model_version)[0]
     data = _dataset(dataset)
-    candidates = store.related(version, "evaluates", incoming=True)
-    documents = []
-    for entity in candidates:
-        document = load_evaluation(store, entity.urn)
-        if document["kind"] == "comparison" or (kind and document["kind"] != kind):
-            continue
-        if data is not None and document.get("dataset") != str(data):
-            continue
-        documents.append(document)
-    if not documents:
+    urns = [entity.urn for entity in store.related(version, "evaluates", incoming=True)]
+    infos = store.latest_values(urns, "evaluationInfo")
+    matching = [
+        (info["evaluated_at"], urn)
+        for urn, info in infos.items()
+        if info["kind"] != "comparison"
+        and (kind is None or info["kind"] == kind)
+        and (data is None or info.get("dataset") == str(data))
+    ]
+    if not matching:
         return None
-    return max(documents, key=lambda document: document["evaluated_at"])
+    newest = max(matching, key=lambda found: datetime.fromisoformat(found[0]))
+    return load_evaluation(store, newest[1])

@@ -27,11 +27,10 @@ from aimops.errors import InvalidInputError, NotFoundError
 from aimops.metadata.urns import Urn
 from aimops.monitors.gates import higher_is_better
 from aimops.monitors.record import latest_evaluation, load_evaluation
+from aimops.monitors.result import HEADLINE_METRICS
 
 if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
-
-HEADLINE = ("auroc", "aupr", "log_loss", "brier", "accuracy", "f1", "rmse", "mae", "r2")
 
 
 def resolve_evaluations(
@@ -76,7 +75,7 @@ def compare_recorded(
     names = _names(documents)
     paired = _recorded_pairing(store, documents)
     if paired is not None:
-        return paired
+        return _only(paired, metrics)
     wanted = list(metrics) if metrics else _shared_metrics(documents)
     baseline = names[0]
     deltas, winners = [], {}
@@ -88,8 +87,10 @@ def compare_recorded(
         for name in names[1:]:
             if values[name] is not None and values[baseline] is not None:
                 deltas.append(_delta(metric, name, baseline, values[name], values[baseline]))
-        sign = 1.0 if higher_is_better(metric) else -1.0
-        winners[metric] = max(present, key=lambda key: sign * present[key]) if present else None
+        direction = higher_is_better(metric)
+        sign = 1.0 if direction else -1.0
+        best = max(present, key=lambda key: sign * present[key]) if present else None
+        winners[metric] = best if direction is not None else None
     return {
         "kind": "comparison",
         "label": " vs ".join(names),
@@ -109,6 +110,17 @@ def compare_recorded(
     }
 
 
+def _only(comparison: dict[str, Any], metrics: Sequence[str] | None) -> dict[str, Any]:
+    """The comparison restricted to ``metrics`` (all of them when None)."""
+    if not metrics:
+        return comparison
+    wanted = set(metrics)
+    return comparison | {
+        "deltas": [delta for delta in comparison["deltas"] if delta["metric"] in wanted],
+        "winners": {name: who for name, who in comparison["winners"].items() if name in wanted},
+    }
+
+
 def _names(documents: list[dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for position, document in enumerate(documents):
@@ -119,7 +131,7 @@ def _names(documents: list[dict[str, Any]]) -> list[str]:
 
 def _shared_metrics(documents: list[dict[str, Any]]) -> list[str]:
     shared = set(documents[0]["metrics"]).intersection(*(d["metrics"] for d in documents[1:]))
-    headline = [metric for metric in HEADLINE if metric in shared]
+    headline = [metric for metric in HEADLINE_METRICS if metric in shared]
     return headline or sorted(shared)
 
 
@@ -140,19 +152,31 @@ def _delta(metric: str, name: str, baseline: str, value: float, reference: float
 
 
 def _recorded_pairing(store: AimStore, documents: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """A recorded comparison of exactly these model versions on the same data set, if any."""
+    """The newest recorded comparison of exactly these evaluations: the same model versions in
+    the same order, on the same data set, with the very numbers of the given evaluations (so
+    its intervals are about these rows, not about another day's)."""
     versions = [document.get("model_version") for document in documents]
     datasets = {document.get("dataset") for document in documents}
     if None in versions or len(datasets) != 1:
         return None
-    candidates = store.related(str(versions[0]), "evaluates", incoming=True)
     found = []
-    for entity in candidates:
-        document = load_evaluation(store, entity.urn)
+    for entity in store.related(str(versions[0]), "evaluates", incoming=True):
+        candidate = load_evaluation(store, entity.urn)
         if (
-            document["kind"] == "comparison"
-            and list(document.get("model_versions", [])) == versions
-            and document.get("dataset") in datasets
+            candidate["kind"] == "comparison"
+            and list(candidate.get("model_versions", [])) == versions
+            and candidate.get("dataset") in datasets
+            and _same_numbers(candidate, documents)
         ):
-            found.append(document)
+            found.append(candidate)
     return max(found, key=lambda document: document["evaluated_at"]) if found else None
+
+
+def _same_numbers(comparison: dict[str, Any], documents: list[dict[str, Any]]) -> bool:
+    """Whether each version's metrics inside the comparison are the given evaluation's (which
+    may have more: another analyzer's, say)."""
+    inside = [evaluation.get("metrics") or {} for evaluation in comparison.get("evaluations", [])]
+    return len(inside) == len(documents) and all(
+        all(document["metrics"].get(name) == value for name, value in metrics.items())
+        for metrics, document in zip(inside, documents, strict=True)
+    )

@@ -5,12 +5,17 @@ follow sklearn's ``force_finite``: when ``y_true`` is constant they are 1.0 for 
 predictions and 0.0 otherwise. R² is undefined (left out) for a single row, as in sklearn.
 
 Residuals are ``y_true - y_pred``, so a positive residual means the model predicted too low.
-Their quantiles are ``np.quantile``'s default (linear) ones. With weights, equal residuals
-first share their total weight equally; each residual then stands at the centre of its share
-of the total weight, the positions are rescaled so that the smallest residual is at 0 and the
-largest at 1, and a quantile interpolates linearly between those positions. Equal weights
-give exactly the unweighted quantiles, zero weights drop out, the order of the rows does not
-matter, and negating every residual mirrors the quantiles.
+Their quantiles are ``np.quantile``'s default ones (linear: Hyndman and Fan's type 7). Type 7
+reads the ``q``-quantile of ``N`` sorted values at position ``h = (N - 1) q``, between the
+values at ``floor(h)`` and ``floor(h) + 1``: it is the mean of the values over the window
+``[h, h + 1]`` when the ``k``-th value (from 0) fills the stretch ``[k, k + 1]``.
+
+With sample weights the quantiles are numpy's weighted ``inverted_cdf`` (Hyndman and Fan's
+type 1, the weighted method numpy defines): the smallest residual at which the weighted share
+of residuals at or below it reaches ``q``. Only the weights' proportions count (weights
+normalised to sum to 1 give the same quantiles), whole weights give the quantiles of the rows
+repeated under the same method, zero weights drop out and the order of the rows does not
+matter. Without weights they are the default linear ones above.
 
 Example:
     >>> result = evaluate_regression([3.0, 5.0, 2.5, 7.0], [2.5, 5.0, 3.0, 8.0])
@@ -20,6 +25,9 @@ Example:
     0.8818
     >>> result.residual_quantiles["0.5"]  # residuals 0.5, 0, -0.5, -1
     -0.25
+    >>> weighted = evaluate_regression([0.0, 1.0], [0.0, 0.0], sample_weight=[2, 1])
+    >>> weighted.residual_quantiles["0.5"], weighted.residual_quantiles["0.75"]  # as 0, 0, 1
+    (0.0, 1.0)
 """
 
 from __future__ import annotations
@@ -131,15 +139,6 @@ def _quantiles(residuals: FloatArray, weights: FloatArray | None) -> FloatArray:
     if weights is None:
         return np.quantile(residuals, RESIDUAL_QUANTILES)
     counted = weights > 0
-    values, tie_of, ties = np.unique(residuals[counted], return_inverse=True, return_counts=True)
-    tied_weight = np.bincount(tie_of.reshape(-1), weights=weights[counted])
-    before = np.cumsum(tied_weight) - tied_weight
-    share = tied_weight / ties
-    # Only the first and the last of equal residuals matter for the interpolation.
-    lowest_centre = before + share / 2.0
-    highest_centre = before + tied_weight - share / 2.0
-    first, span = lowest_centre[0], highest_centre[-1] - lowest_centre[0]
-    if span == 0.0:  # a single residual carries all the weight
-        return np.full(len(RESIDUAL_QUANTILES), values[0])
-    positions = np.column_stack((lowest_centre, highest_centre)).reshape(-1)
-    return np.interp(RESIDUAL_QUANTILES, (positions - first) / span, np.repeat(values, 2))
+    return np.quantile(
+        residuals[counted], RESIDUAL_QUANTILES, weights=weights[counted], method="inverted_cdf"
+    )

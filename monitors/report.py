@@ -22,7 +22,9 @@ import hashlib
 import html
 import json
 import math
+import os
 import pathlib
+import secrets
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -111,6 +113,10 @@ def render_report(items: Any, *, title: str | None = None) -> str:
 def write_report(items: Any, path: str | pathlib.Path, *, title: str | None = None) -> pathlib.Path:
     """Write the report of ``items`` to ``path`` (UTF-8, folders made) and return the path.
 
+    The page is written to a temporary file beside ``path``, then moved over it in one step:
+    a reader (a web server, a browser reloading) sees the old report or the new one, never
+    half of one, and a failed write leaves the old report as it was.
+
     Example:
         >>> import tempfile
         >>> from aimops.monitors import evaluate_binary
@@ -119,10 +125,18 @@ def write_report(items: Any, path: str | pathlib.Path, *, title: str | None = No
         >>> write_report([result], target).stat().st_size > 0
         True
     """
-    html = render_report(items, title=title)
+    page = render_report(items, title=title)
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    file = partial.open("x", encoding="utf-8")  # a new file, with the usual (umask) permissions
+    try:
+        with file:
+            file.write(page)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -20,6 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+#: The metrics shown first wherever evaluations are summed up (logs, tables, comparisons).
+HEADLINE_METRICS = ("auroc", "aupr", "log_loss", "brier", "accuracy", "f1", "rmse", "mae", "r2")
+
 if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
     from aimops.metadata.urns import Urn

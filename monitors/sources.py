@@ -121,6 +121,14 @@ def column(frame: Any, name: str, role: str) -> Any:
     return frame[name].to_numpy()
 
 
+def column_matrix(frame: Any, names: Sequence[str], role: str) -> Any:
+    """The columns ``names`` of ``frame`` as a 2-D array; missing ones are named."""
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise InvalidDataError(f"{role} columns not in the table: {', '.join(map(str, missing))}")
+    return frame[list(names)].to_numpy()
+
+
 def features(frame: Any, exclude: Sequence[str], chosen: Sequence[str] | None) -> Any:
     """The feature columns: ``chosen``, else every column but the excluded ones."""
     if chosen:
@@ -132,26 +140,45 @@ def features(frame: Any, exclude: Sequence[str], chosen: Sequence[str] | None) -
 
 
 def model_scores(model_uri: str, table: Any, *, tracking_uri: str, registry_uri: str) -> Any:
-    """Scores of ``table`` by the registered model: P(class 1) for a binary classifier."""
-    import mlflow
+    """Scores of ``table`` by a registered model: P(class 1) for a binary classifier.
+
+    The model is fetched through an MLflow client bound to the given URIs, so MLflow's
+    process-wide tracking and registry settings stay as they were.
+    """
     from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(registry_uri)
     try:
-        flavors = mlflow.models.get_model_info(model_uri).flavors
-        if "sklearn" in flavors:
-            model = mlflow.sklearn.load_model(model_uri)
-            raw = model.predict_proba(table) if hasattr(model, "predict_proba") else None
-            if raw is None:
-                raw = model.predict(table)
-        else:
-            raw = mlflow.pyfunc.load_model(model_uri).predict(table)
+        model = _load_model(model_uri, tracking_uri, registry_uri)
     except MlflowException as exc:
         raise NotFoundError(
             f"cannot load {model_uri} from the MLflow registry at {registry_uri}: {exc.message}"
         ) from None
+    try:
+        if hasattr(model, "predict_proba"):
+            raw = model.predict_proba(table)
+        else:
+            raw = model.predict(table)
+    except (ValueError, KeyError) as exc:  # columns the model was not trained on, or missing
+        raise InvalidDataError(f"{model_uri} cannot score the table: {exc}") from None
     scores = np.asarray(raw, dtype=float)
     if scores.ndim == 2 and scores.shape[1] == 2:
         return scores[:, 1]
     return scores.reshape(-1) if scores.ndim == 2 and scores.shape[1] == 1 else scores
+
+
+def _load_model(model_uri: str, tracking_uri: str, registry_uri: str) -> Any:
+    """The model behind ``model_uri`` (``models:/name/version``, ``runs:/...`` or a location):
+    its scikit-learn object when it has that flavour, else its pyfunc."""
+    import mlflow
+    from mlflow.artifacts import download_artifacts
+
+    location = model_uri
+    if model_uri.startswith("models:/"):
+        name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        location = client.get_model_version_download_uri(name, version)
+    local = download_artifacts(artifact_uri=location, tracking_uri=tracking_uri)
+    flavors = mlflow.models.Model.load(local).flavors
+    if "sklearn" in flavors:
+        return mlflow.sklearn.load_model(local)
+    return mlflow.pyfunc.load_model(local)

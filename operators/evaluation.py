@@ -13,8 +13,11 @@ the ``model_version_ref`` / ``dataset_ref`` an upstream TaskFlow task returned.
   the bound; the evaluation is recorded first, with status ``failed``. Bad input fails at once
   too. Both would fail again, so they are not retried; the store or MLflow being unreachable,
   a model version or file not there yet, keep the task's retries.
-- ``execute`` returns the evaluation URN (the XCom); the "AIM report" link opens its report
-  in Airflow (see :mod:`aimops.operators.report_app`).
+- ``execute`` returns the evaluation URN (the XCom); the "AIM report" link opens the report
+  of that URN in Airflow (see :mod:`aimops.operators.report_app`).
+- The operators do not repeat the jobs' checks and defaults (the rows, the reports folder);
+  only "exactly one of dataset and predictions" is also checked when the DAG file is parsed,
+  so that a wrong DAG shows as an import error rather than as failing runs.
 
 Example (in a DAG file)::
 
@@ -46,9 +49,6 @@ if TYPE_CHECKING:
     from aimops.metadata.urns import Urn
     from aimops.monitors.jobs import Columns, EvaluationOutcome, MlflowLocation
 
-#: Metrics shown in the task log first, when an evaluation has them.
-HEADLINE = ("auroc", "aupr", "accuracy", "f1", "log_loss", "brier", "rmse", "mae", "r2")
-
 
 def evaluation_key(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
     """The key of the evaluation a task records: the task instance's identity.
@@ -71,17 +71,41 @@ def evaluation_of(key: str) -> Urn:
 
 
 class AimReportLink(BaseOperatorLink):
-    """The report of the evaluation or comparison the task recorded, inside Airflow."""
+    """The report of the evaluation or comparison the task recorded, inside Airflow.
+
+    Airflow 3 computes an operator's links in the task's process when it ends (the API server
+    reads them back from XCom): the link is the report of the URN the task returned. A task
+    that returned none (a failed gate records, then fails) links to the evaluation under its
+    rendered ``key``, else under its identity, where it recorded it.
+    """
 
     name: ClassVar[str] = "AIM report"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        returned = _returned_evaluation(ti_key)
+        if returned is not None:
+            return report_url(returned)
         key = getattr(operator, "key", None)
         if not isinstance(key, str) or not key or "{{" in key:
             key = evaluation_key(
                 ti_key.dag_id, ti_key.run_id, ti_key.task_id, getattr(ti_key, "map_index", -1)
             )
         return report_url(evaluation_of(key))
+
+
+def _returned_evaluation(ti_key: Any) -> str | None:
+    """The evaluation URN the task instance returned (its ``return_value`` XCom), if any.
+
+    Only a task's process can read XComs through the Task SDK; elsewhere this is None.
+    """
+    from airflow.sdk import BaseXCom
+    from airflow.sdk.execution_time.xcom import XCom
+
+    try:
+        value = XCom.get_value(ti_key=ti_key, key=BaseXCom.XCOM_RETURN_KEY)
+    except ImportError:  # no task supervisor to ask: not inside a task's process
+        return None
+    return value if isinstance(value, str) and value.startswith("urn:aim:evaluation:") else None
 
 
 class _ModelEvaluation(BaseOperator):
@@ -105,16 +129,17 @@ class _ModelEvaluation(BaseOperator):
         min_metrics: Mapping[str, float] | None = None,
         max_regression: Mapping[str, float] | None = None,
         key: str | None = None,
+        dataset_name: str | None = None,
         report_dir: str | Path | None = "default",
         aimops_conn_id: str = "aimops_default",
         mlflow_conn_id: str = "mlflow_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if (dataset is None) == (predictions is None):
+        if (dataset is None) == (predictions is None):  # the job checks it again, when run
+            given = "both" if dataset is not None else "neither"
             raise InvalidInputError(
-                f"{self.task_id}: give either dataset (labelled rows the model scores) or "
-                "predictions (a table with label and score columns), not both or neither"
+                f"{self.task_id} takes one of dataset= and predictions=: {given} given"
             )
         self.dataset = dataset
         self.predictions = predictions
@@ -128,6 +153,7 @@ class _ModelEvaluation(BaseOperator):
         self.min_metrics = min_metrics
         self.max_regression = max_regression
         self.key = key
+        self.dataset_name = dataset_name
         self.report_dir = report_dir
         self.aimops_conn_id = aimops_conn_id
         self.mlflow_conn_id = mlflow_conn_id
@@ -202,17 +228,6 @@ class _ModelEvaluation(BaseOperator):
         hook.configure()  # a tracking server's credentials, for MLflow to read
         return MlflowLocation(tracking_uri, hook.get_registry_uri())
 
-    def report_folder(self) -> Path | None:
-        """The folder reports go to (created): ``$AIMOPS_HOME/reports`` by default."""
-        if self.report_dir is None or self.report_dir == "":
-            return None
-        from aimops.settings import default_reports_dir
-
-        default = self.report_dir == "default"
-        folder = default_reports_dir() if default else Path(self.report_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
 
 class EvaluateModelOperator(_ModelEvaluation):
     """Evaluate one model version on labelled rows, gate it, record it, write its report.
@@ -233,6 +248,8 @@ class EvaluateModelOperator(_ModelEvaluation):
     :param baseline: a model version whose latest evaluation on the same data set is the
         reference of ``max_regression`` (``{"auroc": 0.01}``: at most that much worse).
     :param key: the evaluation's key (default: the task's identity; keep the default).
+    :param dataset_name: the data set the rows are, when ``predictions`` is given (default: the
+        predictions file itself); baseline gates compare evaluations on the same data set.
     :param report_dir: where the HTML report goes (``"default"``: ``$AIMOPS_HOME/reports``;
         None: no file; the report is still served by Airflow from the store).
     :param aimops_conn_id: the AIM store connection; ``mlflow_conn_id`` the MLflow one.
@@ -255,6 +272,7 @@ class EvaluateModelOperator(_ModelEvaluation):
         "max_metrics",
         "max_regression",
         "key",
+        "dataset_name",
         "report_dir",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
@@ -297,8 +315,9 @@ class EvaluateModelOperator(_ModelEvaluation):
             max_regression=_bounds(self.max_regression, "max_regression"),
             key=key,
             producer=producer,
-            report_dir=self.report_folder(),
+            report_dir=self.report_dir or None,
             mlflow=self.mlflow_location(),
+            dataset_name=self.dataset_name or None,
         )
 
 
@@ -331,6 +350,7 @@ class CompareModelsOperator(_ModelEvaluation):
         "min_metrics",
         "max_regression",
         "key",
+        "dataset_name",
         "report_dir",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
@@ -377,8 +397,9 @@ class CompareModelsOperator(_ModelEvaluation):
             max_regression=_bounds(self.max_regression, "max_regression"),
             key=key,
             producer=producer,
-            report_dir=self.report_folder(),
+            report_dir=self.report_dir or None,
             mlflow=self.mlflow_location(),
+            dataset_name=self.dataset_name or None,
         )
 
     def log_outcome(self, outcome: EvaluationOutcome) -> None:
@@ -391,8 +412,15 @@ class CompareModelsOperator(_ModelEvaluation):
 
 
 def headline(metrics: Mapping[str, float]) -> str:
-    """``auroc=0.9977, aupr=...``: the headline metrics first, at most eight."""
-    names = [name for name in HEADLINE if name in metrics]
+    """``auroc=0.9977, aupr=...``: the headline metrics first, at most eight.
+
+    Example:
+        >>> headline({"r2": 0.5, "rmse": 1.25})
+        'rmse=1.25, r2=0.5'
+    """
+    from aimops.monitors.result import HEADLINE_METRICS
+
+    names = [name for name in HEADLINE_METRICS if name in metrics]
     names += [name for name in metrics if name not in names]
     return ", ".join(f"{name}={metrics[name]:.4g}" for name in names[:8]) or "no metrics"
 

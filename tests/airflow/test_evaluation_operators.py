@@ -1,5 +1,6 @@
 """The evaluation operators in real Airflow: the example DAG end to end, gates, re-runs, the
-"AIM report" link and the report page the API server serves.
+"AIM report" link and the report page the API server serves (signed in through the auth
+manager Airflow is configured with, its default SimpleAuthManager, with real tokens).
 
 The example DAG (``dags_examples/evaluate_models.py``) runs once for the module (about half a
 minute: six tasks, two models logged to MLflow); a re-run of the same run and one small DAG
@@ -8,9 +9,12 @@ of failing tasks follow. The MLflow registry and the AIM store live in a tempora
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +32,11 @@ MODEL = "breast_cancer_classifier"
 RUN_AFTER = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TEST_SET = dataset_urn("breast_cancer_sized_test")
 ROLES = ("champion", "challenger")
+TEAM, TEAM_BUNDLE = "risk", "risk-dags"  # the team owning the DAG of the report tests
+
+# The tokens are signed with the JWT secret Airflow generated for the test AIRFLOW_HOME, which
+# PyJWT finds short for SHA-512.
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 
 @dataclass
@@ -146,11 +155,15 @@ def _auroc_from_mlflow(demo: Demo, version: Urn) -> float:
 
 
 def _xcom(demo: Demo, task_id: str, key: str = "return_value") -> Any:
+    return _xcom_of(DAG_ID, demo.run_id, task_id, key)
+
+
+def _xcom_of(dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        run = DagRun.find(dag_id=DAG_ID, run_id=demo.run_id, session=session)[0]
+        run = DagRun.find(dag_id=dag_id, run_id=run_id, session=session)[0]
         ti = run.get_task_instance(task_id, session=session)
         return ti.xcom_pull(task_ids=task_id, key=key, session=session)
 
@@ -224,16 +237,14 @@ def test_the_comparison_records_deltas_winners_and_passes_its_gate(demo: Demo) -
 
 
 @pytest.mark.slow
-def test_the_report_page_shows_the_comparison(demo: Demo) -> None:
-    from airflow.api_fastapi.core_api.security import get_user
+def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: SignIn) -> None:
     from fastapi.testclient import TestClient
 
     from aimops.operators.report_app import create_app, report_url
 
     with AimStore.open(demo.store_url) as store:
         app = create_app(open_store=lambda: store)
-        app.dependency_overrides[get_user] = lambda: "a signed-in user"
-        with TestClient(app) as client:
+        with TestClient(app, headers=sign_in("viewer")) as client:
             path = urlsplit(report_url(demo.evaluation("compare_with_champion"))).path
             page = client.get(path.removeprefix("/aimops"))
     assert page.status_code == 200
@@ -255,6 +266,36 @@ def test_the_reports_are_written_and_linked_from_each_task(
         assert link == report_url(demo.evaluation(task_id))
     page = (demo.home / "reports" / reports[0]).read_text()
     assert page.startswith("<!DOCTYPE html>") and MODEL in page
+
+
+@pytest.mark.slow
+def test_the_link_of_a_templated_key_opens_the_evaluation_the_task_returned(
+    aim_home: Path, run_dag: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import DAG
+
+    from aimops.monitors.record import load_evaluation
+    from aimops.operators.evaluation import EvaluateModelOperator, evaluation_of
+    from aimops.operators.report_app import report_url
+
+    monkeypatch.delenv("AIMOPS_AIRFLOW_URL", raising=False)
+    scored = tmp_path / "scored.csv"
+    scored.write_text("label,score\n0,0.2\n1,0.9\n1,0.6\n0,0.4\n")
+    with DAG("weekly_evaluation", schedule=None) as dag:
+        EvaluateModelOperator(
+            task_id="evaluate",
+            predictions=str(scored),
+            key="weekly/{{ run_id }}/churn",
+            report_dir=None,
+        )
+    dag_run = run_dag(dag)
+    assert dag_run.state == "success"
+    returned = _xcom_of(dag.dag_id, dag_run.run_id, "evaluate")
+    assert returned == str(evaluation_of(f"weekly/{dag_run.run_id}/churn"))
+    link = _xcom_of(dag.dag_id, dag_run.run_id, "evaluate", key="_link_AimReportLink")
+    assert link == report_url(returned)
+    with AimStore.open(f"sqlite:///{aim_home / 'aim.db'}") as store:
+        assert load_evaluation(store, returned)["metrics"]["auroc"] == 1.0  # what it opens
 
 
 @pytest.mark.slow
@@ -383,56 +424,148 @@ def test_an_operator_needs_exactly_one_source_of_rows() -> None:
     from aimops.errors import InvalidInputError
     from aimops.operators.evaluation import CompareModelsOperator, EvaluateModelOperator
 
-    with pytest.raises(InvalidInputError, match=r"either dataset .* or predictions"):
+    with pytest.raises(InvalidInputError, match=r"^e takes one of dataset= and predictions="):
         EvaluateModelOperator(task_id="e", model_version="m/1")
+    with pytest.raises(InvalidInputError, match="both given"):
+        EvaluateModelOperator(task_id="e", dataset="t.csv", predictions="p.csv")
     with pytest.raises(InvalidInputError, match="at least two model versions"):
         CompareModelsOperator(task_id="c", model_versions=["m/1"], dataset="t.csv")
 
 
+SignIn = Callable[..., dict[str, str]]
+
+
 @pytest.fixture
-def report_client(tmp_path: Path) -> Iterator[tuple[Any, str]]:
-    """A client of the API server's /aimops mount, signed in, over a store with one evaluation."""
+def sign_in(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignIn]:
+    """``sign_in(role, teams)``: the bearer header of such a user of the auth manager Airflow is
+    configured with (its default, SimpleAuthManager), made as the API server makes it. The DAG
+    of :class:`_Key` belongs to the team ``risk`` (its bundle is the team's)."""
+    from airflow.api_fastapi import app as api_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.team import Team
+    from airflow.utils.session import create_session
+
+    monkeypatch.setattr(api_app._AuthManagerState, "instance", None)  # restored afterwards
+    manager = api_app.create_auth_manager()
+    with create_session() as session:
+        bundle = DagBundleModel(name=TEAM_BUNDLE)
+        bundle.teams = [Team(name=TEAM)]
+        session.add(bundle)
+        session.flush()
+        session.add(DagModel(dag_id=_Key.dag_id, bundle_name=TEAM_BUNDLE))
+
+    def headers(role: str = "viewer", teams: Sequence[str] = ()) -> dict[str, str]:
+        user = SimpleAuthManagerUser(username=f"a {role}", role=role, teams=list(teams))
+        return {"Authorization": f"Bearer {manager.generate_jwt(user)}"}
+
+    yield headers
+    with create_session() as session:
+        session.delete(session.get(DagModel, _Key.dag_id))
+        session.flush()
+        session.delete(session.get(DagBundleModel, TEAM_BUNDLE))
+        session.delete(session.get(Team, TEAM))
+
+
+@dataclass
+class Reports:
+    """A client of the API server's /aimops mount, and the evaluations its store holds."""
+
+    client: Any
+    of_a_dag: str  # recorded by a task of the DAG "churn" (the team "risk"'s)
+    of_a_notebook: str  # recorded outside Airflow
+    path: str  # where the DAG task's link points
+
+
+@pytest.fixture
+def reports(tmp_path: Path, sign_in: SignIn) -> Iterator[Reports]:
     import pandas as pd
-    from airflow.api_fastapi.core_api.security import get_user
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     import aimops
     from aimops.monitors.jobs import evaluate_model
-    from aimops.operators.evaluation import evaluation_key
+    from aimops.operators.evaluation import AimReportLink, evaluation_key
     from aimops.operators.plugin import AimopsPlugin
     from aimops.operators.report_app import LazyApp, create_app
 
     store = AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}")
     aimops.record_model_version(store, "churn", 3)
     table = pd.DataFrame({"label": [0, 1, 1, 0, 1], "score": [0.2, 0.9, 0.6, 0.4, 0.3]})
-    key = evaluation_key(_Key.dag_id, _Key.run_id, _Key.task_id)
-    outcome = evaluate_model(
-        store, model_version="churn/3", predictions=table, key=key, report_dir=None
-    )
-    reports = create_app(open_store=lambda: store)
-    reports.dependency_overrides[get_user] = lambda: "a signed-in user"
+    recorded = [
+        evaluate_model(store, model_version="churn/3", predictions=table, key=key, report_dir=None)
+        for key in (evaluation_key(_Key.dag_id, _Key.run_id, _Key.task_id), "weekly/churn")
+    ]
     (mount,) = AimopsPlugin.fastapi_apps
     server = FastAPI()
-    server.mount(mount["url_prefix"], LazyApp(lambda: reports))
+    server.mount(mount["url_prefix"], LazyApp(lambda: create_app(open_store=lambda: store)))
     with TestClient(server) as client:
-        yield client, str(outcome.urn)
+        yield Reports(
+            client,
+            *(str(outcome.urn) for outcome in recorded),
+            path=urlsplit(AimReportLink().get_link(None, ti_key=_Key())).path,
+        )
     store.close()
 
 
-def test_the_report_page_renders_a_recorded_evaluation(report_client: tuple[Any, str]) -> None:
-    from aimops.operators.evaluation import AimReportLink
-
-    client, urn = report_client
-    path = urlsplit(AimReportLink().get_link(None, ti_key=_Key())).path
-    page = client.get(path)
+def test_the_report_page_renders_a_recorded_evaluation(reports: Reports, sign_in: SignIn) -> None:
+    client, path, reader = reports.client, reports.path, sign_in("viewer", [TEAM])
+    page = client.get(path, headers=reader)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "churn/3" in page.text and urn in page.text
-    unknown = client.get(path.removesuffix("/eval") + "/other")
+    assert "churn/3" in page.text and reports.of_a_dag in page.text
+    unknown = client.get(path.removesuffix("/eval") + "/other", headers=reader)
     assert unknown.status_code == 404
     assert unknown.text.startswith("no evaluation urn:aim:evaluation:airflow/churn/")
-    assert client.get("/aimops/evaluations/not-a-urn").status_code == 400
-    assert client.get("/aimops/evaluations/urn:aim:modelVersion:churn/3").status_code == 400
+    assert client.get("/aimops/evaluations/not-a-urn", headers=reader).status_code == 400
+    modelversion = client.get("/aimops/evaluations/urn:aim:modelVersion:churn/3", headers=reader)
+    assert modelversion.status_code == 400
+
+
+def test_a_dag_s_evaluations_are_shown_only_to_who_may_read_the_dag(
+    reports: Reports, sign_in: SignIn
+) -> None:
+    client, path = reports.client, reports.path
+    outsider = sign_in("viewer", ["growth"])  # may read DAGs, but not the team risk's
+    denied = client.get(path, headers=outsider)
+    assert denied.status_code == 403
+    assert denied.text.endswith("was recorded by the DAG 'churn', which you may not read")
+    # nor may they learn which of its evaluations exist
+    assert client.get(path.removesuffix("/eval") + "/other", headers=outsider).status_code == 403
+    for reader in (sign_in("viewer", [TEAM]), sign_in("admin")):
+        assert client.get(path, headers=reader).status_code == 200
+    # an evaluation no DAG recorded: any signed-in user
+    notebook = client.get(f"/aimops/evaluations/{reports.of_a_notebook}", headers=outsider)
+    assert notebook.status_code == 200 and "churn/3" in notebook.text
+
+
+def _sha256_source(text: str) -> str:
+    return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
+
+
+def test_the_report_s_headers_allow_what_the_page_runs_and_framing_by_airflow_only(
+    reports: Reports, sign_in: SignIn
+) -> None:
+    reader = sign_in("viewer", [TEAM])
+    page = reports.client.get(reports.path, headers=reader)
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    policy = dict(
+        part.split(" ", 1) for part in page.headers["content-security-policy"].split("; ")
+    )
+    assert policy["frame-ancestors"] == "'self'"
+    assert policy["default-src"] == "'none'"  # nothing is fetched...
+    # ...and the page's one inline script and stylesheet are exactly what may run
+    (script,) = re.findall(r"<script>(.*?)</script>", page.text, flags=re.DOTALL)
+    (style,) = re.findall(r"<style>(.*?)</style>", page.text, flags=re.DOTALL)
+    assert policy["script-src"] == _sha256_source(script)
+    assert policy["style-src"] == _sha256_source(style)
+    missing = reports.client.get(reports.path + "/other", headers=reader)
+    assert missing.status_code == 404
+    assert (
+        missing.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'self'"
+    )
+    assert missing.headers["x-content-type-options"] == "nosniff"
 
 
 def test_the_report_page_wants_a_signed_in_airflow_user() -> None:

@@ -17,7 +17,7 @@ from sklearn.calibration import calibration_curve
 import aimops
 from aimops.errors import InvalidDataError
 from aimops.monitors import BinaryEvaluation, evaluate_binary, record_evaluation
-from aimops.monitors.binary import TABLE_THRESHOLDS
+from aimops.monitors.binary import TABLE_THRESHOLDS, areas, clipped_log_likelihood
 
 #: Score values that land exactly on the threshold table's thresholds (k / 100), the extremes
 #: and -0.0, so that ties and ">=" at a threshold are exercised on most examples.
@@ -163,6 +163,39 @@ def test_full_curves_equal_sklearn(case: Case) -> None:
 
 
 @settings(max_examples=100, deadline=None)
+@given(cases(weighted=True))
+def test_areas_of_running_sums_equal_sklearn_with_points_of_no_weight(case: Case) -> None:
+    """Running sums at every distinct score, rows of zero weight kept (as a bootstrap has)."""
+    weights = case.weights
+    assert weights is not None
+    order = np.argsort(-case.scores64, kind="stable")
+    ordered = case.scores64[order]
+    ends = np.append(np.flatnonzero(ordered[1:] != ordered[:-1]), len(ordered) - 1)
+    positive = (case.y01 * weights)[order]
+    tps = np.cumsum(positive)[ends]
+    fps = np.cumsum(weights[order] - positive)[ends]
+
+    auroc, aupr = areas(tps, fps)
+
+    assert auroc == pytest.approx(
+        sk.roc_auc_score(case.y01, case.scores64, sample_weight=weights), abs=1e-12
+    )
+    assert aupr == pytest.approx(
+        sk.average_precision_score(case.y01, case.scores64, sample_weight=weights), abs=1e-12
+    )
+
+
+def test_log_likelihood_is_clipped_as_sklearn_clips_it() -> None:
+    eps = np.finfo(np.float64).eps
+    found = clipped_log_likelihood(np.array([0.0, 1e-300, 0.25, 1.0]))
+
+    np.testing.assert_array_equal(found, np.log([eps, eps, 0.25, 1.0 - eps]))
+    assert evaluate_binary([1, 0], [0.0, 1.0]).metrics["log_loss"] == pytest.approx(
+        sk.log_loss([1, 0], [0.0, 1.0]), rel=1e-12
+    )
+
+
+@settings(max_examples=100, deadline=None)
 @given(cases())
 def test_every_row_of_the_threshold_table_equals_sklearn(case: Case) -> None:
     table = evaluate_binary(case.y, case.scores, sample_weight=case.weights).threshold_table
@@ -274,11 +307,17 @@ def test_thinned_curves_keep_their_ends_and_at_most_max_points(case: Case, point
         assert len(kept.x) == len(kept.y) == len(kept.thresholds) <= points
         assert kept.full_points == every.full_points == len(every.x)
         assert (kept.x[0], kept.y[0], kept.thresholds[0]) == (every.x[0], every.y[0], None)
-        assert (kept.x[-1], kept.y[-1]) == (every.x[-1], every.y[-1])
-        assert set(zip(kept.x, kept.y, kept.thresholds, strict=True)) <= set(
-            zip(every.x, every.y, every.thresholds, strict=True)
+        assert kept.x[-1] == every.x[-1]
+        assert set(zip(kept.x, kept.thresholds, strict=True)) <= set(
+            zip(every.x, every.thresholds, strict=True)
         )
         assert list(kept.x) == sorted(kept.x)
+    # ROC points are points of the full curve; a PR point's precision is the mean over the
+    # thresholds it stands for, so that the stored curve keeps the average precision exactly.
+    assert set(zip(thin.roc.x, thin.roc.y, strict=True)) <= set(
+        zip(full.roc.x, full.roc.y, strict=True)
+    )
+    assert thin.pr.step_area() == pytest.approx(full.metrics["aupr"], abs=1e-12)
     if full.roc.full_points <= points:
         assert thin.roc == full.roc and thin.pr == full.pr
 
@@ -304,7 +343,7 @@ def test_thinned_areas_stay_close_on_a_large_input(decimals: int | None, points:
         assert curve.x[-1] == 1.0
     assert result.roc.y[-1] == 1.0
     assert abs(result.roc.trapezoid_area() - result.metrics["auroc"]) <= 2 / points
-    assert abs(result.pr.step_area() - result.metrics["aupr"]) <= 2 / points
+    assert result.pr.step_area() == pytest.approx(result.metrics["aupr"], abs=1e-12)
 
 
 # -- the document ------------------------------------------------------------------------------

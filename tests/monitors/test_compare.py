@@ -135,3 +135,20 @@ def test_bad_data_is_named_per_version() -> None:
         compare(y, {"a": scores["strong/2"], "b": broken})
     with pytest.raises(InvalidDataError, match=r"scores of 'b' has 49"):
         compare(y, {"a": scores["strong/2"], "b": scores["weak/1"][:49]})
+
+
+def test_one_row_of_a_class_falls_back_from_delong_to_the_bootstrap() -> None:
+    y = np.array([0, 0, 0, 1, 0, 0, 0, 0])
+    scores = {"a": np.linspace(0.1, 0.8, 8), "b": np.linspace(0.8, 0.1, 8)}
+    auroc = compare(y, scores, metrics=["auroc"], n_bootstrap=100).delta("auroc")
+    assert auroc.method == "bootstrap"
+    with pytest.raises(InvalidDataError, match="the smaller class has 1"):
+        compare(y, scores, metrics=["auroc"], method="delong")
+
+
+def test_a_metric_without_a_better_direction_has_no_winner() -> None:
+    y, scores = _data()
+    result = compare(y, scores, metrics=["ppr", "auroc"], n_bootstrap=100)
+    assert result.winners["ppr"] is None
+    assert result.delta("ppr").winner is None
+    assert result.winners["auroc"] == "strong/2"

@@ -16,7 +16,13 @@ from sklearn import metrics as sk
 
 from aimops.errors import InvalidDataError
 from aimops.monitors import FairnessResult
-from aimops.monitors.group_fairness import GROUP_METRICS, HEADLINE_METRICS, fairness
+from aimops.monitors.gates import higher_is_better
+from aimops.monitors.group_fairness import (
+    GROUP_METRICS,
+    HEADLINE_METRICS,
+    RATIO_METRICS,
+    fairness,
+)
 
 LABELS = [1, 0, 1, 0, 1, 0, 1, 0]
 SCORES = [0.9, 0.2, 0.8, 0.6, 0.7, 0.1, 0.3, 0.4]
@@ -70,6 +76,13 @@ def _sklearn_group(
         "ppr": _rate(tp + fp, positives + negatives),
         "accuracy": _rate(tp + tn, positives + negatives),
         "auroc": sk.roc_auc_score(labels, scores, sample_weight=weights) if both else None,
+        "aupr": (
+            sk.average_precision_score(labels, scores, sample_weight=weights)
+            if positives > 0
+            else None
+        ),
+        "log_loss": sk.log_loss(labels, scores, sample_weight=weights, labels=[0, 1]),
+        "brier": sk.brier_score_loss(labels, scores, sample_weight=weights, labels=[0, 1]),
     }
 
 
@@ -115,6 +128,18 @@ def test_each_group_equals_sklearn_on_its_rows(case: dict[str, Any]) -> None:
     json.dumps(document, allow_nan=False)
 
 
+#: Where the best group has the lowest value; everywhere else it has the highest.
+LOWEST_IS_BEST = {"fpr", "log_loss", "brier"}
+
+
+def _expected_ratio(metric: str, value: float, best: float) -> float:
+    if value == best:
+        return 1.0
+    if metric == "fpr":  # the ratio of the true-negative rates
+        return (1.0 - value) / (1.0 - best)
+    return value / best
+
+
 @settings(max_examples=60, deadline=None)
 @given(cases())
 def test_gaps_and_ratios_are_against_the_best_group(case: dict[str, Any]) -> None:
@@ -127,23 +152,73 @@ def test_gaps_and_ratios_are_against_the_best_group(case: dict[str, Any]) -> Non
             assert metric not in result.reference
             assert all(g.gaps[metric] is None for g in compared)
             continue
-        best = min(values.values()) if metric == "fpr" else max(values.values())
+        best = min(values.values()) if metric in LOWEST_IS_BEST else max(values.values())
         assert values[result.reference[metric]] == best
         for group in compared:
+            assert set(group.ratios) == set(RATIO_METRICS)
             value = group.metrics[metric]
             if value is None:
-                assert group.gaps[metric] is group.ratios[metric] is None
+                assert group.gaps[metric] is None and group.ratios.get(metric) is None
                 continue
             assert group.gaps[metric] == pytest.approx(value - best, abs=1e-12)
-            numerator, denominator = (best, value) if metric == "fpr" else (value, best)
-            _assert_same(group.ratios[metric], _rate(numerator, denominator))
-            if group.ratios[metric] is not None:
-                assert group.ratios[metric] <= 1.0 + 1e-12
+            if metric in RATIO_METRICS:
+                ratio = group.ratios[metric]
+                assert ratio == pytest.approx(_expected_ratio(metric, value, best), abs=1e-12)
+                assert ratio is not None and 0.0 <= ratio <= 1.0 + 1e-12
     for metric in HEADLINE_METRICS:
         gaps = [abs(gap) for g in compared if (gap := g.gaps[metric]) is not None]
         ratios = [ratio for g in compared if (ratio := g.ratios[metric]) is not None]
         assert result.metrics.get(f"max_gap_{metric}") == (max(gaps) if gaps else None)
         assert result.metrics.get(f"min_ratio_{metric}") == (min(ratios) if ratios else None)
+        assert (f"max_gap_{metric}" in result.metrics) is bool(gaps) is bool(ratios)
+
+
+@pytest.mark.parametrize("metric", GROUP_METRICS)
+def test_the_best_group_follows_the_gates_direction(metric: str) -> None:
+    # The groups differ on every metric; each one is ahead on some and behind on others.
+    result = fairness(
+        [1, 0, 1, 0, 1, 0, 1, 0, 0],
+        [0.9, 0.6, 0.8, 0.1, 0.7, 0.4, 0.3, 0.2, 0.1],
+        ["a"] * 4 + ["b"] * 5,
+    )
+
+    values = {g.group: g.metrics[metric] for g in result.groups}
+    assert values["a"] != values["b"]
+    direction = higher_is_better(metric)
+    if metric == "ppr":  # no better direction: compared with the highest, the four-fifths rule
+        assert direction is None
+        direction = True
+    assert direction is not None
+    expected = max(values, key=lambda group: values[group] * (1 if direction else -1))
+    assert result.reference[metric] == expected
+
+
+def test_the_fpr_ratio_is_defined_when_the_best_group_has_no_false_positive() -> None:
+    # Negatives of a, b, c score 0.1, then 0.1/0.1/0.1/0.9, then 0.9: FPRs 0, 0.25 and 1.
+    labels = [1, 0, 1, 0, 0, 0, 0, 1, 0]
+    scores = [0.9, 0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9]
+    groups = ["a", "a", "b", "b", "b", "b", "b", "c", "c"]
+
+    result = fairness(labels, scores, groups)
+
+    fpr = {g.group: g.metrics["fpr"] for g in result.groups}
+    ratio = {g.group: g.ratios["fpr"] for g in result.groups}
+    assert fpr == {"a": 0.0, "b": 0.25, "c": 1.0}
+    # True-negative rates 1, 0.75 and 0 against the best 1: not 0 for every group but a.
+    assert ratio == {"a": 1.0, "b": 0.75, "c": 0.0}
+    assert result.reference["fpr"] == "a"
+    assert result.metrics["min_ratio_fpr"] == 0.0 and result.metrics["max_gap_fpr"] == 1.0
+    without_c = fairness(labels[:7], scores[:7], groups[:7])
+    assert without_c.metrics["min_ratio_fpr"] == 0.75
+    assert without_c.metrics["max_gap_fpr"] == 0.25
+
+
+def test_groups_that_share_the_worst_fpr_have_ratio_one() -> None:
+    # Every negative scores above the threshold: FPR 1 everywhere, 1 - best = 0.
+    result = fairness([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.6], ["a", "a", "b", "b"])
+
+    assert [g.ratios["fpr"] for g in result.groups] == [1.0, 1.0]
+    assert (result.metrics["min_ratio_fpr"], result.metrics["max_gap_fpr"]) == (1.0, 0.0)
 
 
 def test_document_shape_and_a_worked_example() -> None:
@@ -177,6 +252,9 @@ def test_document_shape_and_a_worked_example() -> None:
         "ppr": 0.75,
         "accuracy": 0.75,
         "auroc": 1.0,
+        "aupr": 1.0,
+        "log_loss": pytest.approx(-np.log([0.9, 0.8, 0.8, 0.4]).mean()),
+        "brier": pytest.approx((0.1**2 + 0.2**2 + 0.2**2 + 0.6**2) / 4),
     }
     assert south["metrics"] == {
         "tpr": 0.5,
@@ -185,6 +263,9 @@ def test_document_shape_and_a_worked_example() -> None:
         "ppr": 0.25,
         "accuracy": 0.75,
         "auroc": 0.75,
+        "aupr": pytest.approx(0.5 * 1.0 + 0.5 * 2 / 3),  # positives reached at 0.7 and 0.3
+        "log_loss": pytest.approx(-np.log([0.7, 0.9, 0.3, 0.6]).mean()),
+        "brier": pytest.approx((0.3**2 + 0.1**2 + 0.7**2 + 0.4**2) / 4),
     }
     assert document["reference"] == {
         "tpr": "north",
@@ -193,17 +274,23 @@ def test_document_shape_and_a_worked_example() -> None:
         "ppr": "north",
         "accuracy": "north",
         "auroc": "north",
+        "aupr": "north",
+        "log_loss": "north",
+        "brier": "north",
     }
     assert south["gaps"]["tpr"] == -0.5
+    assert south["gaps"]["brier"] == pytest.approx(0.1875 - 0.1125)
     assert south["ratios"]["ppr"] == pytest.approx(1 / 3)
-    assert north["ratios"]["fpr"] == 0.0  # best 0 / 0.5: as far from the best as can be
+    assert north["ratios"]["fpr"] == 0.5  # true-negative rates 0.5 against south's 1
+    assert set(north["ratios"]) == set(RATIO_METRICS)
+    assert "log_loss" not in north["ratios"] and "brier" not in north["ratios"]
     assert (north["n"], north["positives"], north["skipped"]) == (4, 2.0, False)
     assert type(north["positives"]) is float
     assert document["metrics"] == {
         "max_gap_tpr": 0.5,
         "min_ratio_tpr": 0.5,
         "max_gap_fpr": 0.5,
-        "min_ratio_fpr": 0.0,
+        "min_ratio_fpr": 0.5,
         "max_gap_precision": pytest.approx(1 / 3),
         "min_ratio_precision": pytest.approx(2 / 3),
         "max_gap_ppr": 0.5,
@@ -223,12 +310,25 @@ def test_small_groups_are_skipped_and_left_out_of_the_reference() -> None:
 
 
 def test_undefined_rates_are_none_not_nan() -> None:
-    # group b holds only negatives: no tpr, no auroc; nothing predicted positive: no precision
-    result = fairness([1, 0, 0, 0], [0.9, 0.1, 0.2, 0.3], ["a", "a", "b", "b"])
+    # group b holds only negatives: no tpr, auroc or aupr; nothing predicted positive: no
+    # precision. Its losses are still defined. Group c holds only positives: precision is 1
+    # at every threshold, so its aupr is 1 (as sklearn's), but it has no auroc.
+    result = fairness(
+        [1, 0, 0, 0, 1, 1], [0.9, 0.1, 0.2, 0.3, 0.2, 0.6], ["a", "a", "b", "b", "c", "c"]
+    )
 
-    b = result.groups[1].metrics
-    assert (b["tpr"], b["precision"], b["auroc"], b["fpr"]) == (None, None, None, 0.0)
-    assert result.groups[1].gaps["tpr"] is None
+    b, c = result.groups[1].metrics, result.groups[2].metrics
+    assert (b["tpr"], b["precision"], b["auroc"], b["aupr"], b["fpr"]) == (
+        None,
+        None,
+        None,
+        None,
+        0.0,
+    )
+    assert b["brier"] == pytest.approx((0.2**2 + 0.3**2) / 2)
+    assert b["log_loss"] == pytest.approx(-np.log([0.8, 0.7]).mean())
+    assert (c["fpr"], c["auroc"], c["aupr"]) == (None, None, 1.0)
+    assert result.groups[1].gaps["tpr"] is None and result.groups[1].ratios["aupr"] is None
     json.dumps(result.to_dict(), allow_nan=False)
 
 

@@ -43,3 +43,10 @@ def test_gates_need_a_bound_and_a_baseline_when_they_compare() -> None:
         evaluate_gates({"auroc": 0.9}, [Gate("auroc", max_regression=0.01)])
     with pytest.raises(InvalidInputError, match="must not be negative"):
         Gate("auroc", max_regression=-0.1)
+
+
+def test_a_baseline_gate_on_a_metric_without_direction_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="'ppr' has no better direction"):
+        Gate("ppr", max_regression=0.01)
+    assert Gate("ppr", maximum=0.4).direction() is None
+    assert Gate("ppr", max_regression=0.01, higher_is_better=False).direction() is False

@@ -10,7 +10,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import aimops
-from aimops.errors import GateFailedError, InvalidDataError, InvalidInputError, NotFoundError
+from aimops.errors import (
+    GateFailedError,
+    InvalidDataError,
+    InvalidInputError,
+    MissingEntityError,
+    NotFoundError,
+)
 from aimops.metadata import AimStore
 from aimops.monitors import load_evaluation
 from aimops.monitors.jobs import Columns, compare_models, evaluate_model
@@ -140,3 +146,68 @@ def test_bad_inputs_are_named_and_record_nothing(store: AimStore, predictions: P
             columns=Columns(label="churned"), report_dir=None,
         )  # fmt: skip
     assert store.count("evaluation") == before
+
+
+def test_a_comparison_with_an_unknown_version_records_nothing_at_all(
+    store: AimStore, predictions: Path
+) -> None:
+    before = store.count("evaluation")
+    with pytest.raises(MissingEntityError, match="urn:aim:modelVersion:churn/9"):
+        compare_models(
+            store, model_versions=["churn/1", "churn/9"], predictions=predictions,
+            score_columns={"churn/1": "v1", "churn/9": "v2"}, columns=Columns(label="churned"),
+            n_bootstrap=50, key="cmp/half", report_dir=None,
+        )  # fmt: skip
+    assert store.count("evaluation") == before
+
+
+def test_baseline_gates_on_a_data_frame_need_the_data_set_named(
+    store: AimStore, predictions: Path
+) -> None:
+    table = pd.read_parquet(predictions)
+    common = {"predictions": table, "report_dir": None}
+    evaluate_model(
+        store, model_version="churn/1", columns=Columns("churned", "v1"),
+        dataset_name="holdout-2026-11", **common,
+    )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="name it with dataset_name"):
+        evaluate_model(
+            store, model_version="churn/2", columns=Columns("churned", "v2"),
+            baseline="churn/1", max_regression={"auroc": 0.5}, **common,
+        )  # fmt: skip
+    outcome = evaluate_model(
+        store, model_version="churn/2", columns=Columns("churned", "v2"),
+        baseline="churn/1", max_regression={"auroc": 0.5}, dataset_name="holdout-2026-11",
+        **common,
+    )  # fmt: skip
+    assert outcome.gates[0].baseline == "churn/1" and outcome.passed
+    assert load_evaluation(store, outcome.urn)["dataset"] == "urn:aim:dataset:holdout-2026-11"
+
+
+def test_a_multiclass_predictions_table_with_one_column_per_class(tmp_path: Path) -> None:
+    store = aimops.connect(f"sqlite:///{tmp_path / 'aim.db'}")
+    rng = np.random.default_rng(3)
+    classes = np.array(["bronze", "gold", "silver"])
+    y = rng.integers(0, 3, 300)
+    raw = rng.uniform(0.1, 1, (300, 3)) + 2.0 * np.eye(3)[y]
+    probabilities = raw / raw.sum(axis=1, keepdims=True)
+    table = pd.DataFrame(probabilities, columns=[f"p_{name}" for name in classes])
+    table["tier"] = classes[y]
+    outcome = evaluate_model(
+        store,
+        predictions=table,
+        columns=Columns(label="tier", class_scores=tuple(table.columns[:3])),
+        analyzers=["multiclass"],
+        report_dir=None,
+    )
+    from sklearn.metrics import roc_auc_score as auc
+
+    assert outcome.result.kind == "multiclass"
+    assert outcome.result.metrics["auroc_macro"] == pytest.approx(
+        auc(table["tier"], probabilities, multi_class="ovr", average="macro"), abs=1e-12
+    )
+    with pytest.raises(InvalidDataError, match="class score columns not in the table: p_x"):
+        evaluate_model(
+            store, predictions=table, columns=Columns(label="tier", class_scores=("p_x",)),
+            analyzers=["multiclass"], report_dir=None,
+        )  # fmt: skip

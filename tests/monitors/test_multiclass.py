@@ -174,6 +174,17 @@ def test_integer_classes_and_rows_within_the_tolerance() -> None:
     assert result.metrics["accuracy"] == 0.75
 
 
+def test_certain_wrong_and_right_answers_are_clipped_as_sklearn_clips_them() -> None:
+    # The first row gives its true class (a) probability 0, the second its (b) 1.
+    scores = [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.2, 0.2, 0.6], [0.5, 0.5, 0.0]]
+    result = evaluate_multiclass(TRUTH, scores)
+
+    eps = np.finfo(np.float64).eps
+    expected = -np.mean(np.log([eps, 1.0 - eps, 0.6, 0.5]))
+    assert result.metrics["log_loss"] == pytest.approx(expected, rel=1e-12)
+    assert result.metrics["log_loss"] == pytest.approx(sk.log_loss(TRUTH, scores), rel=1e-12)
+
+
 def _refused(match: str, *args: Any, **kwargs: Any) -> None:
     with pytest.raises(InvalidDataError, match=match):
         evaluate_multiclass(*args, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pytest
 
@@ -69,11 +71,34 @@ def test_recording_the_same_evaluation_again_adds_nothing(store: AimStore) -> No
 def test_a_retry_with_a_different_result_appends_versions_under_the_same_urn(
     store: AimStore,
 ) -> None:
+    version = aimops.record_model_version(store, "churn", "3")
     y, s = _scores()
-    urn = record_evaluation(store, evaluate_binary(y, s), key="retry/1")
-    record_evaluation(store, evaluate_binary(y, np.clip(s + 0.05, 0, 1)), key="retry/1")
+    first = evaluate_binary(y, s)
+    second = evaluate_binary(y, np.clip(s + 0.2 * (y - 0.5), 0, 1))
+    urn = record_evaluation(store, first, model_version=version, key="retry/1")
+    record_evaluation(store, second, model_version=version, key="retry/1")
     assert len(store.history(urn, "metrics")) == 2
     assert store.count("evaluation") == 1
+    # The time series shows both results, the later one last.
+    points = store.get_points(version, "eval.auroc")
+    assert [p.value for p in points] == [first.metrics["auroc"], second.metrics["auroc"]]
+    recorded_at = datetime.fromisoformat(load_evaluation(store, urn)["evaluated_at"])
+    assert recorded_at == points[-1].timestamp
+
+
+def test_a_key_names_one_evaluation_of_one_version_on_one_data_set(store: AimStore) -> None:
+    versions = [aimops.record_model_version(store, "churn", v) for v in ("1", "2")]
+    y, s = _scores()
+    record_evaluation(store, evaluate_binary(y, s), model_version=versions[0], key="k")
+    before = _counts(store)
+    with pytest.raises(InvalidInputError, match="an evaluation key names one evaluation"):
+        record_evaluation(store, evaluate_binary(y, s), model_version=versions[1], key="k")
+    with pytest.raises(InvalidInputError, match="on no data set; it cannot now evaluate"):
+        record_evaluation(
+            store, evaluate_binary(y, s), model_version=versions[0], dataset="other", key="k"
+        )
+    assert _counts(store) == before
+    assert [e.urn for e in store.related("urn:aim:evaluation:k", "evaluates")] == [str(versions[0])]
 
 
 def test_bad_input_records_nothing(store: AimStore) -> None:

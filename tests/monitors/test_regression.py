@@ -83,43 +83,70 @@ def test_unweighted_quantiles_are_numpys(case: tuple[np.ndarray, np.ndarray, Any
     np.testing.assert_allclose(list(result.residual_quantiles.values()), expected, atol=1e-9)
 
 
+def _quantiles_of(residuals: Any, weights: Any = None) -> list[float]:
+    zeros = np.zeros(len(residuals))
+    return list(
+        evaluate_regression(residuals, zeros, sample_weight=weights).residual_quantiles.values()
+    )
+
+
 @settings(max_examples=60, deadline=None)
-@given(cases(), st.floats(0.01, 100.0))
-def test_weighted_quantiles_keep_their_promises(
-    case: tuple[np.ndarray, np.ndarray, Any], scale: float
+@given(cases())
+def test_weighted_quantiles_are_numpys_inverted_cdf(
+    case: tuple[np.ndarray, np.ndarray, Any],
 ) -> None:
     truth, predicted, weights = case
-    assume(weights is not None)
+    assume(weights is not None and weights.sum() > 0)
     residuals = truth - predicted
     weighted = evaluate_regression(truth, predicted, sample_weight=weights).residual_quantiles
-
-    equal = evaluate_regression(truth, predicted, sample_weight=np.full(len(truth), scale))
-    np.testing.assert_allclose(
-        list(equal.residual_quantiles.values()),
-        np.quantile(residuals, RESIDUAL_QUANTILES),
-        atol=1e-9,
-    )
-    kept = weights > 0
-    without_zeros = evaluate_regression(truth[kept], predicted[kept], sample_weight=weights[kept])
-    assert without_zeros.residual_quantiles == pytest.approx(weighted, abs=1e-9)
-    mirrored = evaluate_regression(predicted, truth, sample_weight=weights).residual_quantiles
-    keys = list(weighted)
-    for key, opposite in zip(keys, reversed(keys), strict=True):
-        assert mirrored[key] == pytest.approx(-weighted[opposite], abs=1e-9)
+    expected = np.quantile(residuals, RESIDUAL_QUANTILES, weights=weights, method="inverted_cdf")
+    np.testing.assert_allclose(list(weighted.values()), expected, atol=1e-9)
+    # Only the weights' proportions count (scaled exactly, by a power of two: the quantile
+    # jumps where a cumulative share meets q, so a scale that rounds could cross a jump).
+    scaled = evaluate_regression(truth, predicted, sample_weight=weights / 64)
+    assert scaled.residual_quantiles == weighted
     order = np.random.default_rng(len(truth)).permutation(len(truth))
     shuffled = evaluate_regression(truth[order], predicted[order], sample_weight=weights[order])
-    assert shuffled.residual_quantiles == pytest.approx(weighted, abs=1e-9)
-    assert min(residuals[kept]) <= weighted["0.01"] <= weighted["0.99"] <= max(residuals[kept])
+    assert shuffled.residual_quantiles == weighted
 
 
-def test_weighted_quantiles_by_hand() -> None:
-    # Residuals 0, 10, 20 with weights 1, 2, 1: centres at 0.5, 2 and 3.5 of 4, rescaled to
-    # positions 0, 0.5 and 1; the 0.25 quantile is halfway from 0 to 10.
-    result = evaluate_regression([0.0, 10.0, 20.0], [0.0, 0.0, 0.0], sample_weight=[1, 2, 1])
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(VALUES, st.integers(0, 5)), min_size=1, max_size=30).filter(
+        lambda rows: any(times for _, times in rows)
+    )
+)
+def test_whole_weights_equal_repeated_rows(rows: list[tuple[float, int]]) -> None:
+    residuals = np.array([value for value, _ in rows])
+    times = np.array([count for _, count in rows])
 
-    assert result.residual_quantiles["0.25"] == pytest.approx(5.0)
-    assert result.residual_quantiles["0.5"] == pytest.approx(10.0)
-    assert result.residual_quantiles["0.95"] == pytest.approx(19.0)
+    weighted = _quantiles_of(residuals, times.astype(float))
+
+    repeated = np.quantile(np.repeat(residuals, times), RESIDUAL_QUANTILES, method="inverted_cdf")
+    np.testing.assert_allclose(weighted, repeated, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("residuals", "weights", "median"),
+    [
+        ([0.0, 1.0], [1, 1000], 1.0),  # nearly all the weight on 1
+        ([0.0, 1.0], [1000, 1], 0.0),
+        ([0.0, 1.0], [2, 1], 0.0),  # as 0, 0, 1
+        ([0.0, 1.0], [1, 2], 1.0),  # as 0, 1, 1
+        ([1.0, 0.0], [2, 1], 1.0),  # the order of the rows does not matter
+        ([0.0, 1.0], [0.001, 0.002], 1.0),  # nor the scale of the weights
+    ],
+)
+def test_lopsided_weights_pull_the_median(
+    residuals: list[float], weights: list[float], median: float
+) -> None:
+    assert _quantiles_of(residuals, weights)[RESIDUAL_QUANTILES.index(0.5)] == median
+
+
+def test_zero_weights_drop_out() -> None:
+    with_zeros = _quantiles_of([-50.0, 0.0, 7.0, 10.0, 99.0], [0, 1, 0, 3, 0])
+
+    assert with_zeros == _quantiles_of([0.0, 10.0], [1, 3])
 
 
 def test_one_row_of_weight_is_every_quantile() -> None:

@@ -278,6 +278,27 @@ def test_write_report_writes_utf8_and_returns_the_path(
     assert "<title>Modèle \u00e9</title>" in target.read_text(encoding="utf-8")
 
 
+def test_a_report_is_replaced_whole_and_a_failed_write_keeps_the_old_one(
+    binary_pair: tuple[Any, Any], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = write_report(binary_pair[0], tmp_path / "reports" / "report.html", title="first")
+    first = target.read_bytes()
+    with target.open("rb", buffering=0) as reader:  # someone reading the first report...
+        start = reader.read(100)
+        write_report(binary_pair[1], target, title="second")  # ...while it is rewritten
+        assert start + reader.read() == first
+    assert "<title>second</title>" in target.read_text(encoding="utf-8")
+
+    def disk_full(source: object, destination: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("aimops.monitors.report.os.replace", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_report(binary_pair[0], target, title="third")
+    assert "<title>second</title>" in target.read_text(encoding="utf-8")
+    assert [path.name for path in target.parent.iterdir()] == ["report.html"]  # no leftovers
+
+
 def test_a_result_shows_itself_in_a_notebook_as_an_isolated_frame(
     binary_pair: tuple[Any, Any],
 ) -> None:
