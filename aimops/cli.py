@@ -303,7 +303,7 @@ def _print_comparison(comparison: dict[str, Any]) -> None:
     values = {document.get("label"): document["metrics"] for document in comparison["evaluations"]}
     deltas = {(d["metric"], d["version"]): d for d in comparison["deltas"]}
     rows = []
-    for metric, winner in comparison["winners"].items():
+    for metric, winner in _headline_first(comparison["winners"]):
         row: dict[str, Any] = {"metric": metric, "winner": winner or "none"}
         for name in names:
             value = values.get(name, {}).get(metric)
@@ -312,8 +312,20 @@ def _print_comparison(comparison: dict[str, Any]) -> None:
             if found is not None:
                 row[name] += f" ({_signed(found['delta'])}{_interval(found)})"
         rows.append(row)
-    click.echo(f"baseline {comparison['baseline']}; {comparison['method']}")
+    methods = sorted({f"{d['metric']} by {d['method']}" for d in comparison["deltas"]})
+    intervals = ", ".join(methods) if comparison.get("confidence") else comparison["method"]
+    click.echo(f"baseline {comparison['baseline']}; intervals: {intervals}")
     emit_table(rows, ["metric", *names, "winner"], "no metrics in common")
+
+
+def _headline_first(winners: dict[str, str | None]) -> list[tuple[str, str | None]]:
+    from aimops.monitors.result import HEADLINE_METRICS
+
+    def rank(metric: str) -> tuple[int, str]:
+        known = metric in HEADLINE_METRICS
+        return (HEADLINE_METRICS.index(metric) if known else len(HEADLINE_METRICS), metric)
+
+    return sorted(winners.items(), key=lambda item: rank(item[0]))
 
 
 def _signed(value: float) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 
 from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.binary import areas, clipped_log_likelihood, evaluate_binary
-from aimops.monitors.gates import higher_is_better
+from aimops.monitors.gates import higher_is_better, improves
 from aimops.monitors.inputs import (
     FloatArray,
     binary_labels,
@@ -62,6 +62,8 @@ class Delta:
     p_value: float | None
     method: str
     winner: str | None
+    better: bool | None = None  # the version's value beats the baseline's (None: a tie, or
+    # a metric with no better direction)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -269,6 +271,7 @@ class _Intervals:
             p_value=p_value,
             method="delong" if use_delong else "bootstrap",
             winner=winner,
+            better=improves(metric, value, reference),
         )
 
     # -- DeLong ------------------------------------------------------------------------------

@@ -37,6 +37,14 @@ def higher_is_better(metric: str) -> bool | None:
     return not (base in LOWER_IS_BETTER or base.startswith(("max_gap_", "log_loss")))
 
 
+def improves(metric: str, value: float, reference: float) -> bool | None:
+    """Whether ``value`` is better than ``reference``; None for a tie or no direction."""
+    direction = higher_is_better(metric)
+    if direction is None or value == reference:
+        return None
+    return (value > reference) == direction
+
+
 @dataclass(frozen=True)
 class Gate:
     """A bound on one metric: ``minimum``, ``maximum``, and/or at most ``max_regression`` worse

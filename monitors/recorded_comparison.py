@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimops.errors import InvalidInputError, NotFoundError
 from aimops.metadata.urns import Urn
-from aimops.monitors.gates import higher_is_better
+from aimops.monitors.gates import higher_is_better, improves
 from aimops.monitors.record import latest_evaluation, load_evaluation
 from aimops.monitors.result import HEADLINE_METRICS
 
@@ -148,6 +148,7 @@ def _delta(metric: str, name: str, baseline: str, value: float, reference: float
         "p_value": None,
         "method": "recorded",
         "winner": None,
+        "better": improves(metric, value, reference),
     }
 
 

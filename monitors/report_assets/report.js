@@ -539,8 +539,9 @@
     append(root, el('p', { class: 'details' }, facts.map(([name, value]) =>
       el('span', { class: 'detail' }, name + ': ' + display(value)))));
     const rows = (doc.deltas || []).map((delta) => {
-      const sign = !isNumber(delta.delta) || delta.delta === 0 ? ''
-        : delta.delta > 0 ? 'up' : 'down';
+      // Coloured by whether the version does better than the baseline (lower is better for
+      // losses), not by the sign of the difference.
+      const sign = delta.better === true ? 'up' : delta.better === false ? 'down' : '';
       return [delta.metric, el('td', { class: 'text' }, display(delta.version)),
         el('td', { class: 'text' }, display(delta.baseline)),
         el('td', null, formatMetric(delta.metric, delta.value)),

@@ -60,6 +60,8 @@ def test_the_clearly_better_version_wins_every_metric() -> None:
         assert delta.ci_low <= delta.delta <= delta.ci_high
         assert delta.winner == "strong/2"
     assert result.metrics["delta_auroc"] > 0 and result.metrics["delta_log_loss"] < 0
+    # "better" follows each metric's direction: a lower log loss is better.
+    assert result.delta("auroc").better is True and result.delta("log_loss").better is True
 
 
 def test_identical_versions_have_no_winner_and_zero_deltas() -> None:
