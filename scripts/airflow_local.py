@@ -151,6 +151,11 @@ class AirflowClient:
             self._token = str(json.loads(text)["access_token"])
         return self._token
 
+    def get_page(self, path: str, *, auth: bool = True) -> tuple[int, str]:
+        """GET a page that is not JSON (a plugin's HTML); (status, text), errors included."""
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "text/html"} if auth else {}
+        return self._send("GET", path, None, headers)
+
     def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
         """Send a request; return the decoded JSON answer (``None`` when empty)."""
         headers = {"Authorization": f"Bearer {self.token()}"} if auth else {}

@@ -2,10 +2,12 @@
 
 ``scripts/airflow_local.py`` (imported from its path: the repository root is not on
 ``sys.path``) starts Airflow in a temporary AIRFLOW_HOME on a free port, with a temporary DAGs
-folder holding ``dags_examples/train_model.py`` and a temporary AIMOPS_HOME. The test waits
+folder holding ``dags_examples/train_model.py`` and ``evaluate_models.py`` and a temporary
+AIMOPS_HOME. The test waits
 for health and for the DAG to be parsed, unpauses and triggers it through REST API v2, waits
 for success, clears the whole run as a user would and waits for every task's second try,
-then stops Airflow, checks that no process of its group or home survives, and reads the AIM
+runs the evaluation example and opens its "AIM report" link as the UI would, then stops
+Airflow, checks that no process of its group or home survives, and reads the AIM
 store: the run (ended by the scheduler's listener), one step per task with two attempts
 (captured in each task's own process), the MLflow link and the lineage to the model
 versions. Airflow is stopped in the fixture's teardown too, whatever happens.
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -33,6 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "airflow_local.py"
 DAG_ID = "train_model"
 EXAMPLE = REPO / "dags_examples" / "train_model.py"
+EVALUATION_DAG = "evaluate_models"
+EVALUATION_EXAMPLE = REPO / "dags_examples" / "evaluate_models.py"
 START_TIMEOUT = 120.0
 PARSE_TIMEOUT = 60.0
 RUN_TIMEOUT = 240.0
@@ -92,9 +96,34 @@ def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
         register = str(step_urn("airflow", dag_id, run_id, "register_model"))
         for version in versions:
             assert [e.urn for e in store.related(version, "producedBy")] == [register]
-        # raw, train, test and the model artifact: once each, clear or not
-        assert (store.count("dataset"), store.count("artifact")) == (3, 1)
+        # raw, train, test and the model artifact: once each, clear or not (and the two sized
+        # splits of the evaluation example)
+        assert (store.count("dataset"), store.count("artifact")) == (5, 1)
         assert info["ended_at"] is not None
+
+
+def check_evaluation_report(client: Any) -> None:
+    """The evaluation example runs under the scheduler, and its comparison's "AIM report"
+    link opens the interactive report from the API server, for a signed-in user only."""
+    client.wait_for_dag(EVALUATION_DAG, timeout=PARSE_TIMEOUT)
+    assert client.set_paused(EVALUATION_DAG, False)["is_paused"] is False
+    run_id = client.trigger(EVALUATION_DAG, {})["dag_run_id"]
+    state = client.wait_for_run(EVALUATION_DAG, run_id, timeout=RUN_TIMEOUT, out=print)
+    assert state == "success", f"{EVALUATION_DAG} ended {state}: " + str(
+        client.task_states(EVALUATION_DAG, run_id)
+    )
+    run_path = f"/api/v2/dags/{EVALUATION_DAG}/dagRuns/{quote(run_id, safe='')}"
+    task = f"{run_path}/taskInstances/compare_with_champion"
+    link = client.request("GET", f"{task}/links")["extra_links"]["AIM report"]
+    returned = client.request("GET", f"{task}/xcomEntries/return_value")["value"]
+    assert returned.startswith("urn:aim:evaluation:airflow/evaluate_models/")
+    assert unquote(urlsplit(link).path) == f"/aimops/evaluations/{returned}"
+    page_path = urlsplit(link).path
+    status, page = client.get_page(page_path)
+    assert status == 200, page[:500]
+    assert "breast_cancer_classifier" in page and 'id="aimops-data"' in page
+    status, _ = client.get_page(page_path, auth=False)
+    assert status == 401
 
 
 def _isolated_env(aimops_home: Path) -> dict[str, str]:
@@ -148,7 +177,8 @@ class Standalone:
 def standalone(tmp_path: Path) -> Iterator[Standalone]:
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / EXAMPLE.name).write_text(EXAMPLE.read_text())
+    for example in (EXAMPLE, EVALUATION_EXAMPLE):
+        (dags / example.name).write_text(example.read_text())
     server = Standalone(
         home=tmp_path / "airflow",
         dags=dags,
@@ -207,6 +237,8 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     assert links["MLflow run"].startswith(f"{MLFLOW_UI}/#/experiments/")
     load_links = client.request("GET", f"{run_path}/taskInstances/load_data/links")
     assert not load_links["extra_links"]["MLflow run"]  # no MLflow run, no link
+
+    check_evaluation_report(client)
 
     pgid = standalone.pgid()
     report = standalone.stop()
