@@ -40,6 +40,7 @@ class EvaluationInfo(AspectModel):
     status: str = "recorded"
     gates: tuple[dict[str, Any], ...] = ()
     predictions_uri: str | None = None
+    parts: tuple[str, ...] | None = None  # the part aspects this version holds (None: any)
 
 
 class RocCurve(AspectModel):

@@ -14,10 +14,9 @@ and the highest for ``ppr``, which has no better direction but which the four-fi
 compares with the highest group. Every group gets ``gap = value - best`` and, except for the
 losses, a ``ratio`` in [0, 1] where below 1 is worse and the best group has 1:
 
-- ``(1 - value) / (1 - best)`` for ``fpr``: the ratio of the true-negative rates. A ratio of
-  the FPRs themselves would be 0 for every other group whenever the best group has no false
-  positive, as low for an FPR of 0.001 as for one of 1. This ratio falls from 1 to 0 as a
-  group's FPR rises from the best to 1; read the FPR's size from its gap.
+- ``best / value`` for ``fpr`` (lower is better), as fairlearn's FPR ratio: a group with five
+  times the best FPR has 0.2. When the best group has no false positive at all, every group
+  that has some gets 0; read the FPR's size from its gap then.
 - none for ``log_loss`` and ``brier``: a ratio of losses swings with how near 0 the best loss
   is, so only their gaps are given.
 - ``value / best`` for the others; the predicted-positive ratio is the disparate-impact
@@ -80,8 +79,6 @@ GROUP_METRICS = (
 HEADLINE_METRICS = ("tpr", "fpr", "precision", "ppr")
 #: The metrics given a ratio to the best group (the losses have gaps only).
 RATIO_METRICS = tuple(metric for metric in GROUP_METRICS if metric not in ("log_loss", "brier"))
-#: Error rates whose ratio compares their complements (the true-negative rate for ``fpr``).
-COMPLEMENT_RATIO = frozenset({"fpr"})
 
 Values = dict[str, float | None]
 
@@ -296,13 +293,10 @@ def _ratio_to_best(metric: str, value: float, best: float) -> float:
     """The group's value against the best: 1 for the best, lower for worse groups.
 
     Never divides by zero: a value that differs from the best one of non-negative values
-    leaves the best above 0 (higher is best) or itself above 0 (lower is best), and an FPR
-    above the best one leaves the best below 1.
+    leaves the best above 0 (higher is best) or itself above 0 (lower is best).
     """
     if value == best:
         return 1.0
-    if metric in COMPLEMENT_RATIO:
-        return (1.0 - value) / (1.0 - best)
     return value / best if _highest_is_best(metric) else best / value
 
 

@@ -121,6 +121,7 @@ def evaluate_model(
     source = _one_source(dataset, predictions)
     table = read_table(source)
     data_urn = dataset_urn(dataset_name) if dataset_name else dataset_of(source)
+    _check_baseline_data(baseline, data_urn)
     labels = column(table, columns.label, "label")
     options = dict(analyzer_options or {})
     if predictions is not None and columns.class_scores:
@@ -308,7 +309,8 @@ def _write(
 
 
 def _not_features(columns: Columns, options: Mapping[str, Any]) -> Columns:
-    """``columns`` with the fairness analyzer's sensitive column ignored as a feature."""
+    """``columns`` with the fairness analyzer's sensitive column ignored as a feature (unless
+    ``columns.features`` names it: then the user chose it as one)."""
     sensitive = options.get("sensitive_column")
     if sensitive is None or sensitive in columns.ignore:
         return columns
@@ -335,23 +337,26 @@ def _score(model_uri: str, table: Any, columns: Columns, mlflow: MlflowLocation 
     )
 
 
-def _baseline(
-    store: AimStore, baseline: Any, dataset: Urn | None, kind: str
-) -> tuple[Mapping[str, float] | None, str | None]:
-    if baseline is None:
-        return None, None
-    if dataset is None:
+def _check_baseline_data(baseline: Any, dataset: Urn | None) -> None:
+    """Before any scoring: a baseline gate needs to know which data set the rows are."""
+    if baseline is not None and dataset is None:
         raise InvalidInputError(
             "a baseline gate compares evaluations on the same data set, and these rows have "
             "none: name it with dataset_name, or give a file or dataset reference"
         )
+
+
+def _baseline(
+    store: AimStore, baseline: Any, dataset: Urn | None, kind: str
+) -> tuple[Mapping[str, float] | None, str | None]:
+    if baseline is None or dataset is None:
+        return None, None
     urn, _ = model_version_of(baseline)
     found = latest_evaluation(store, urn, dataset=dataset, kind=kind)
     if found is None:
-        on = f" on {dataset}" if dataset else ""
         raise NotFoundError(
-            f"no recorded {kind} evaluation of the baseline {urn}{on}: evaluate it first, "
-            "or compare both versions on the same rows (compare_models)"
+            f"no recorded {kind} evaluation of the baseline {urn} on {dataset}: evaluate it "
+            "first, or compare both versions on the same rows (compare_models)"
         )
     return found["metrics"], version_label(urn)
 

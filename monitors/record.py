@@ -145,6 +145,11 @@ class PlannedEvaluation:
                 f"{before[1] or 'no data set'}; it cannot now evaluate {now[0] or 'none'} on "
                 f"{now[1] or 'no data set'}: an evaluation key names one evaluation"
             )
+        if info["kind"] != self.document["kind"]:
+            raise InvalidInputError(
+                f"{self.urn} is a {info['kind']} evaluation; it cannot now hold a "
+                f"{self.document['kind']} one: an evaluation key names one evaluation"
+            )
         metrics, _ = tx.read_aspect(self.urn, "metrics")
         if metrics != dict(self.document["metrics"]):
             return datetime.now(UTC)  # a retry that found other numbers: a new point in time
@@ -268,8 +273,9 @@ def _aspects(
             aspects[PART_ASPECTS[part]] = value
         elif part not in COMMON_FIELDS and part not in ("analyzers", "urn"):
             details[part] = value
-    if details:
-        aspects["evaluationDetails"] = {"parts": details}
+    # Always written, empty or not, so that a part a retry no longer has does not linger.
+    aspects["evaluationDetails"] = {"parts": details}
+    info["parts"] = sorted(name for name in aspects if name in PART_ASPECTS.values())
     return aspects
 
 
@@ -298,8 +304,9 @@ def load_evaluation(store: AimStore, urn: str | Urn) -> dict[str, Any]:
     }
     if meta.get("threshold") is not None:
         document["threshold"] = meta["threshold"]
+    held = meta.get("parts")  # None: recorded before the list was kept
     for part, aspect in PART_ASPECTS.items():
-        if aspect in aspects:
+        if aspect in aspects and (held is None or aspect in held):
             document[part] = aspects[aspect].value
     if "evaluationDetails" in aspects:
         document.update(aspects["evaluationDetails"].value.get("parts", {}))

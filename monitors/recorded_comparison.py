@@ -74,7 +74,8 @@ def compare_recorded(
         )
     names = _names(documents)
     paired = _recorded_pairing(store, documents)
-    if paired is not None:
+    covered = {delta["metric"] for delta in paired["deltas"]} if paired else set()
+    if paired is not None and set(metrics or covered) <= covered:
         return _only(paired, metrics)
     wanted = list(metrics) if metrics else _shared_metrics(documents)
     baseline = names[0]

@@ -12,10 +12,11 @@ values at ``floor(h)`` and ``floor(h) + 1``: it is the mean of the values over t
 
 With sample weights the quantiles are numpy's weighted ``inverted_cdf`` (Hyndman and Fan's
 type 1, the weighted method numpy defines): the smallest residual at which the weighted share
-of residuals at or below it reaches ``q``. Only the weights' proportions count (weights
-normalised to sum to 1 give the same quantiles), whole weights give the quantiles of the rows
-repeated under the same method, zero weights drop out and the order of the rows does not
-matter. Without weights they are the default linear ones above.
+of residuals at or below it reaches ``q``. Only the weights' proportions count (but where a
+cumulative share lands exactly on ``q``, rescaled weights may round to either side of it),
+whole weights give the quantiles of the rows repeated under the same method, zero weights
+drop out and the order of the rows does not matter. Without weights they are the default
+linear ones above, so weights of 1 (type 1) and no weights (type 7) can differ.
 
 Example:
     >>> result = evaluate_regression([3.0, 5.0, 2.5, 7.0], [2.5, 5.0, 3.0, 8.0])

@@ -142,43 +142,71 @@ def features(frame: Any, exclude: Sequence[str], chosen: Sequence[str] | None) -
 def model_scores(model_uri: str, table: Any, *, tracking_uri: str, registry_uri: str) -> Any:
     """Scores of ``table`` by a registered model: P(class 1) for a binary classifier.
 
-    The model is fetched through an MLflow client bound to the given URIs, so MLflow's
-    process-wide tracking and registry settings stay as they were.
+    ``model_uri`` is anything MLflow resolves (``models:/name/3``, ``models:/name@champion``,
+    ``models:/m-<id>``, ``runs:/...``, a location). The model is fetched into a temporary
+    folder, removed afterwards, with the given URIs: MLflow's process-wide tracking and
+    registry settings stay as they were.
     """
+    import tempfile
+
     from mlflow.exceptions import MlflowException
 
-    try:
-        model = _load_model(model_uri, tracking_uri, registry_uri)
-    except MlflowException as exc:
-        raise NotFoundError(
-            f"cannot load {model_uri} from the MLflow registry at {registry_uri}: {exc.message}"
-        ) from None
-    try:
-        if hasattr(model, "predict_proba"):
-            raw = model.predict_proba(table)
-        else:
-            raw = model.predict(table)
-    except (ValueError, KeyError) as exc:  # columns the model was not trained on, or missing
-        raise InvalidDataError(f"{model_uri} cannot score the table: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="aimops-model-") as folder:
+        try:
+            model = _load_model(model_uri, folder, tracking_uri, registry_uri)
+        except MlflowException as exc:
+            raise NotFoundError(
+                f"cannot load {model_uri} from MLflow at {registry_uri}: {exc.message}"
+            ) from None
+        try:
+            raw = model.predict_proba(table) if hasattr(model, "predict_proba") else None
+            if raw is None:
+                raw = model.predict(table)
+        except (ValueError, KeyError) as exc:  # columns the model was not trained on, or none
+            raise InvalidDataError(f"{model_uri} cannot score the table: {exc}") from None
     scores = np.asarray(raw, dtype=float)
     if scores.ndim == 2 and scores.shape[1] == 2:
         return scores[:, 1]
     return scores.reshape(-1) if scores.ndim == 2 and scores.shape[1] == 1 else scores
 
 
-def _load_model(model_uri: str, tracking_uri: str, registry_uri: str) -> Any:
-    """The model behind ``model_uri`` (``models:/name/version``, ``runs:/...`` or a location):
-    its scikit-learn object when it has that flavour, else its pyfunc."""
+def _load_model(model_uri: str, folder: str, tracking_uri: str, registry_uri: str) -> Any:
+    """The model behind ``model_uri``, downloaded into ``folder``: its scikit-learn object when
+    it has that flavour, else its pyfunc."""
     import mlflow
     from mlflow.artifacts import download_artifacts
 
-    location = model_uri
-    if model_uri.startswith("models:/"):
-        name, _, version = model_uri.removeprefix("models:/").rpartition("/")
-        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
-        location = client.get_model_version_download_uri(name, version)
-    local = download_artifacts(artifact_uri=location, tracking_uri=tracking_uri)
+    from aimops.settings import temporary_environment
+
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    with temporary_environment({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):
+        local = download_artifacts(
+            artifact_uri=_artifact_location(model_uri, client),
+            dst_path=folder,
+            tracking_uri=tracking_uri,
+        )
     flavors = mlflow.models.Model.load(local).flavors
     if "sklearn" in flavors:
         return mlflow.sklearn.load_model(local)
     return mlflow.pyfunc.load_model(local)
+
+
+def _artifact_location(model_uri: str, client: Any) -> str:
+    """Where the files of ``model_uri`` are, asked of ``client`` (MLflow's own resolution of
+    ``models:/`` reads the process-wide registry, whatever registry it is given)."""
+    if not model_uri.startswith("models:/"):
+        return model_uri  # runs:/..., a path, s3://...: the tracking URI is enough
+    reference = model_uri.removeprefix("models:/").strip("/")
+    name, at, alias = reference.partition("@")
+    if at:
+        version = client.get_model_version_by_alias(name, alias).version
+    elif "/" in reference:
+        name, _, version = reference.rpartition("/")
+        if version == "latest":
+            found = client.search_model_versions(f"name = '{name}'")
+            if not found:
+                raise NotFoundError(f"model {name!r} has no version in the MLflow registry")
+            version = str(max(int(item.version) for item in found))
+    else:  # models:/m-<id>: a logged model (MLflow 3)
+        return str(client.get_logged_model(reference).artifact_location)
+    return str(client.get_model_version_download_uri(name, version))

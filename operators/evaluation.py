@@ -239,6 +239,8 @@ class EvaluateModelOperator(_ModelEvaluation):
     :param predictions: instead of ``dataset``, a table with label and score columns.
     :param label_column: the column of the labels; ``score_column`` of the scores
         (predictions), ``weight_column`` of sample weights.
+    :param class_score_columns: with ``predictions`` of a multiclass model (and
+        ``analyzers=["multiclass"]``): one score column per class, in the classes' order.
     :param feature_columns: the features the model takes (default: every other column);
         ``ignore_columns`` are left out of them (a group column for fairness, say).
     :param analyzers: ``["binary"]`` by default; e.g. ``["binary", "fairness"]`` with
@@ -264,6 +266,7 @@ class EvaluateModelOperator(_ModelEvaluation):
         "label_column",
         "score_column",
         "weight_column",
+        "class_score_columns",
         "feature_columns",
         "ignore_columns",
         "analyzer_options",
@@ -289,6 +292,7 @@ class EvaluateModelOperator(_ModelEvaluation):
         analyzers: Sequence[str] = ("binary",),
         analyzer_options: Mapping[str, Any] | None = None,
         max_metrics: Mapping[str, float] | None = None,
+        class_score_columns: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -296,6 +300,12 @@ class EvaluateModelOperator(_ModelEvaluation):
         self.analyzers = list(analyzers)
         self.analyzer_options = analyzer_options
         self.max_metrics = max_metrics
+        self.class_score_columns = class_score_columns
+
+    def columns(self) -> Columns:
+        from dataclasses import replace
+
+        return replace(super().columns(), class_scores=_names(self.class_score_columns) or None)
 
     def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
         from aimops.monitors.jobs import evaluate_model

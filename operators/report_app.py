@@ -8,15 +8,23 @@ Airflow does not protect plugin apps, so the route does it itself:
 
 - it wants a signed-in Airflow user (the UI's session cookie or a bearer token, as the REST
   API does): 401 otherwise;
-- an evaluation a DAG's task recorded (its key is ``airflow/<dag_id>/...``, as the evaluation
-  operators name theirs) is shown only to a user whom Airflow's auth manager lets read that
-  DAG, as the REST API decides it (with the DAG's team in multi-team mode): 403 otherwise;
-- any other evaluation (recorded from a notebook, a Prefect flow, a script) is shown to any
-  signed-in user.
+- an evaluation a DAG's task recorded (its ``producedBy`` edge in the store leads to a step
+  ``airflow/<dag_id>/...``, whatever key the task chose) is shown only to a user whom Airflow's
+  auth manager lets read that DAG, as the REST API decides it (with the DAG's team in
+  multi-team mode);
+- an evaluation keyed ``airflow/<dag_id>/<run_id>/<task_id>[/...]`` (the operators' default
+  key) is also asked about the DAG its key names, and before the store is read: whoever may not
+  read that DAG gets 403 for any such URN, recorded or not, and learns nothing of which exist;
+- for any other URN the producer is known only once the store is read, so an evaluation
+  produced by a DAG the user may not read answers the very 404 of an evaluation that is not
+  recorded: guessing keys reveals neither that it exists nor which DAG made it (a 403 would);
+- an evaluation with neither (recorded from a notebook, a Prefect flow, a script, under its
+  own key or its fingerprint) is shown to any signed-in user: nothing says whose it is.
 
-Every answer carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` and
-a Content-Security-Policy: the report's own (its script and styles only, as its meta tag says)
-plus ``frame-ancestors 'self'``, which only a header can set.
+Every answer (401, 404 and 500 included) carries ``X-Content-Type-Options: nosniff``,
+``Referrer-Policy: no-referrer`` and a Content-Security-Policy: the report's own (its script
+and styles only, as its meta tag says) plus ``frame-ancestors 'self'``, which only a header can
+set; for anything but a report, ``default-src 'none'``.
 
 Airflow imports the plugin in every process; FastAPI (and the store) are loaded at the first
 request, in the API server only.
@@ -77,20 +85,40 @@ def report_url(urn: str | Urn) -> str:
     return f"{airflow_url()}{URL_PREFIX}/evaluations/{quote(str(urn), safe=':/')}"
 
 
-def recording_dag(urn: Urn) -> str | None:
-    """The DAG whose task recorded the evaluation ``urn`` (key ``airflow/<dag_id>/...``), or
-    None for an evaluation recorded outside Airflow.
+def keyed_dag(urn: Urn) -> str | None:
+    """The DAG the key of the evaluation ``urn`` names, when it is shaped as a task's identity
+    (``airflow/<dag_id>/<run_id>/<task_id>[/...]``, the operators' default key), else None.
+
+    The fingerprint URN of an evaluation of a model named ``airflow`` (``airflow/<version>/
+    <fingerprint>``) names no DAG: it has three segments, a task's identity at least four.
 
     Example:
         >>> from aimops.metadata.urns import Urn
-        >>> recording_dag(Urn.parse("urn:aim:evaluation:airflow/churn/manual__1/evaluate"))
+        >>> keyed_dag(Urn.parse("urn:aim:evaluation:airflow/churn/manual__1/evaluate"))
         'churn'
-        >>> recording_dag(Urn.parse("urn:aim:evaluation:weekly/churn")) is None
+        >>> keyed_dag(Urn.parse("urn:aim:evaluation:weekly/churn")) is None
+        True
+        >>> keyed_dag(Urn.parse("urn:aim:evaluation:airflow/3/0123456789abcdef")) is None
         True
     """
-    if len(urn.segments) >= 2 and urn.segments[0] == "airflow":
+    if len(urn.segments) >= 4 and urn.segments[0] == "airflow":
         return urn.segments[1]
     return None
+
+
+def producing_dags(store: AimStore, urn: Urn) -> set[str]:
+    """The DAGs whose tasks produced the evaluation ``urn``: its ``producedBy`` edges to
+    Airflow steps (``urn:aim:step:airflow/<dag_id>/<run_id>/<task_id>[/<map_index>]``).
+    Empty when nothing in Airflow produced it, or it is not recorded."""
+    from aimops.metadata.urns import ORCHESTRATED_TYPES, Urn
+
+    dags: set[str] = set()
+    for producer in store.related(urn, "producedBy"):
+        if producer.type in ORCHESTRATED_TYPES:
+            segments = Urn.parse(producer.urn).segments
+            if segments[0] == "airflow":
+                dags.add(segments[1])
+    return dags
 
 
 def security_headers(page: str | None = None) -> dict[str, str]:
@@ -111,11 +139,30 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
     """The report app. ``open_store`` gives the store to read (default: the one the
     ``aimops_default`` connection names, opened once, never created; None while unreachable)."""
     from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import Depends, FastAPI
+    from fastapi import Depends, FastAPI, Request, Response
     from fastapi.responses import HTMLResponse, PlainTextResponse
 
     opener = open_store or _connection_store
     app = FastAPI(title="aimops reports", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.middleware("http")
+    async def add_security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """The headers on every answer: the 401 of ``get_user`` and FastAPI's own 404/422
+        included. A report's page sets its own policy first, and keeps it."""
+        response = await call_next(request)
+        for name, value in security_headers().items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        """A crash (the store failing mid-read, say) is answered outside every middleware,
+        so this answer carries the headers itself; the server still logs the exception."""
+        return PlainTextResponse(
+            "internal error; see the API server's log", status_code=500, headers=security_headers()
+        )
 
     @app.get(
         "/evaluations/{urn:path}",
@@ -125,7 +172,7 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
     def evaluation_report(urn: str, user: Any = Depends(get_user)) -> Any:  # noqa: B008
         status, body = _report_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id))
         if status != 200:
-            return PlainTextResponse(body, status_code=status, headers=security_headers())
+            return PlainTextResponse(body, status_code=status)
         return HTMLResponse(body, headers=security_headers(body))
 
     return app
@@ -153,7 +200,8 @@ def _report_page(
     open_store: Callable[[], AimStore | None], urn: str, may_read: Callable[[str], bool]
 ) -> tuple[int, str]:
     """(HTTP status, page or plain message) for the report of ``urn``; ``may_read(dag_id)``
-    says whether the user may read the DAG that recorded it (asked before the store is)."""
+    says whether the user may read a DAG: the one the key names (asked before the store is),
+    then each one that produced the evaluation (see the module's docstring)."""
     from aimops.errors import NotFoundError
     from aimops.monitors.record import load_evaluation
     from aimops.monitors.report import render_report
@@ -161,16 +209,19 @@ def _report_page(
     parsed = _evaluation_urn(urn)
     if isinstance(parsed, str):
         return 400, parsed
-    dag_id = recording_dag(parsed)
+    dag_id = keyed_dag(parsed)
     if dag_id is not None and not may_read(dag_id):
         return 403, f"{parsed} was recorded by the DAG {dag_id!r}, which you may not read"
     store = open_store()
     if store is None:
         return 503, "the AIM store cannot be opened right now; try again in a minute"
+    not_yours = 404, f"no evaluation {parsed} that you may read is recorded in the AIM store"
+    if not all(may_read(producer) for producer in producing_dags(store, parsed) - {dag_id}):
+        return not_yours
     try:
         document = load_evaluation(store, parsed)
     except NotFoundError:
-        return 404, f"no evaluation {parsed} is recorded in the AIM store"
+        return not_yours
     title = f"{document.get('label') or document['kind']} · {document['kind']} · {parsed}"
     return 200, render_report([document], title=title)
 

@@ -359,10 +359,14 @@
         thresholds.push((curve.thresholds || [])[index]);
       }
     });
+    // A thinned PR point's precision is the mean over the thresholds it stands for (which
+    // keeps the curve's area the average precision); say so where it is read.
+    const thinned = isNumber(curve.full_points) && curve.full_points > xs.length;
+    const yLabel = yName === 'precision' && thinned ? 'precision (mean since the previous point)' : yName;
     return {
       xs, ys, color: evaluation.color, evalIndex: evaluation.index, hidden: false,
       describe: (i) => `${evaluation.name}: ${xName} ${formatNumber(xs[i])}, ` +
-        `${yName} ${formatNumber(ys[i])}, threshold ${formatNumber(thresholds[i])}`,
+        `${yLabel} ${formatNumber(ys[i])}, threshold ${formatNumber(thresholds[i])}`,
     };
   }
 

@@ -475,6 +475,7 @@ class Reports:
     client: Any
     of_a_dag: str  # recorded by a task of the DAG "churn" (the team "risk"'s)
     of_a_notebook: str  # recorded outside Airflow
+    of_a_dag_under_its_own_key: str  # recorded by the same task, keyed "weekly/..."
     path: str  # where the DAG task's link points
 
 
@@ -493,9 +494,21 @@ def reports(tmp_path: Path, sign_in: SignIn) -> Iterator[Reports]:
     store = AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}")
     aimops.record_model_version(store, "churn", 3)
     table = pd.DataFrame({"label": [0, 1, 1, 0, 1], "score": [0.2, 0.9, 0.6, 0.4, 0.3]})
+    task = step_urn("airflow", _Key.dag_id, _Key.run_id, _Key.task_id)
     recorded = [
-        evaluate_model(store, model_version="churn/3", predictions=table, key=key, report_dir=None)
-        for key in (evaluation_key(_Key.dag_id, _Key.run_id, _Key.task_id), "weekly/churn")
+        evaluate_model(
+            store,
+            model_version="churn/3",
+            predictions=table,
+            key=key,
+            producer=producer,
+            report_dir=None,
+        )
+        for key, producer in (
+            (evaluation_key(_Key.dag_id, _Key.run_id, _Key.task_id), task),
+            ("weekly/churn", None),
+            (f"weekly/{_Key.run_id}/churn", task),  # as key="weekly/{{ run_id }}/churn" does
+        )
     ]
     (mount,) = AimopsPlugin.fastapi_apps
     server = FastAPI()
@@ -539,6 +552,40 @@ def test_a_dag_s_evaluations_are_shown_only_to_who_may_read_the_dag(
     assert notebook.status_code == 200 and "churn/3" in notebook.text
 
 
+def test_an_evaluation_a_dag_s_task_keyed_its_own_way_is_shown_only_to_who_may_read_the_dag(
+    reports: Reports, sign_in: SignIn
+) -> None:
+    client, urn = reports.client, reports.of_a_dag_under_its_own_key
+    outsider = sign_in("viewer", ["growth"])  # may read DAGs, but not the team risk's
+    denied = client.get(f"/aimops/evaluations/{urn}", headers=outsider)
+    missing_urn = urn.removesuffix("/churn") + "/other"
+    missing = client.get(f"/aimops/evaluations/{missing_urn}", headers=outsider)
+    # refused as if it were not recorded: guessing keys tells neither that it exists nor
+    # which DAG made it
+    assert (denied.status_code, missing.status_code) == (404, 404)
+    assert denied.text == f"no evaluation {urn} that you may read is recorded in the AIM store"
+    assert denied.text.replace(urn, "?") == missing.text.replace(missing_urn, "?")
+    assert "churn/3" not in denied.text
+    for reader in (sign_in("viewer", [TEAM]), sign_in("admin")):
+        shown = client.get(f"/aimops/evaluations/{urn}", headers=reader)
+        assert shown.status_code == 200 and "churn/3" in shown.text and urn in shown.text
+
+
+@pytest.mark.parametrize(
+    ("key", "dag_id"),
+    [
+        ("airflow/churn/manual__1/evaluate", "churn"),
+        ("airflow/churn/manual__1/compare/churn/3", "churn"),
+        ("airflow/3/0123456789abcdef", None),  # the fingerprint key of the model "airflow"
+        ("weekly/churn", None),
+    ],
+)
+def test_only_a_task_s_identity_as_key_names_a_dag(key: str, dag_id: str | None) -> None:
+    from aimops.operators.report_app import keyed_dag
+
+    assert keyed_dag(Urn.parse(f"urn:aim:evaluation:{key}")) == dag_id
+
+
 def _sha256_source(text: str) -> str:
     return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
 
@@ -568,6 +615,15 @@ def test_the_report_s_headers_allow_what_the_page_runs_and_framing_by_airflow_on
     assert missing.headers["x-content-type-options"] == "nosniff"
 
 
+def _has_the_security_headers(response: Any) -> bool:
+    policy = response.headers.get("content-security-policy", "").split("; ")
+    return (
+        response.headers.get("x-content-type-options") == "nosniff"
+        and response.headers.get("referrer-policy") == "no-referrer"
+        and "frame-ancestors 'self'" in policy
+    )
+
+
 def test_the_report_page_wants_a_signed_in_airflow_user() -> None:
     from fastapi.testclient import TestClient
 
@@ -575,7 +631,51 @@ def test_the_report_page_wants_a_signed_in_airflow_user() -> None:
 
     with TestClient(create_app(open_store=lambda: None)) as client:
         response = client.get("/evaluations/urn:aim:evaluation:x")
+        unrouted = client.get("/elsewhere")
     assert response.status_code == 401
+    assert _has_the_security_headers(response)
+    assert unrouted.status_code == 404 and _has_the_security_headers(unrouted)
+
+
+def test_a_crash_is_answered_with_the_security_headers_too(sign_in: SignIn) -> None:
+    from fastapi.testclient import TestClient
+
+    from aimops.operators.report_app import create_app
+
+    def broken_store() -> AimStore:
+        raise RuntimeError("the store fell over")
+
+    app = create_app(open_store=broken_store)
+    with TestClient(app, raise_server_exceptions=False, headers=sign_in("viewer")) as client:
+        response = client.get("/evaluations/urn:aim:evaluation:weekly/churn")
+    assert response.status_code == 500
+    assert "the store fell over" not in response.text
+    assert _has_the_security_headers(response)
+
+
+def test_class_score_columns_reach_a_multiclass_evaluation(tmp_path: Path) -> None:
+    from aimops.operators.evaluation import EvaluateModelOperator
+
+    scored = tmp_path / "scored.csv"
+    scored.write_text(
+        "animal,p_cat,p_dog,p_owl\ncat,0.7,0.2,0.1\ndog,0.2,0.7,0.1\n"
+        "owl,0.3,0.3,0.4\ncat,0.4,0.5,0.1\n"
+    )
+    operator = EvaluateModelOperator(
+        task_id="evaluate",
+        predictions=str(scored),
+        label_column="animal",
+        class_score_columns=["p_cat", "p_dog", "p_owl"],
+        analyzers=["multiclass"],
+        report_dir=None,
+    )
+    assert "class_score_columns" in operator.template_fields
+    assert operator.columns().class_scores == ("p_cat", "p_dog", "p_owl")
+    with AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}") as store:
+        step = step_urn("airflow", "zoo", "manual__1", "evaluate")
+        outcome = operator.evaluate(store, key="zoo/1", producer=str(step))
+    assert outcome.result.metrics["accuracy"] == 0.75
+    assert outcome.result.metrics["auroc_macro"] == 1.0
 
 
 def test_the_example_dag_file_parses_without_heavy_imports() -> None:

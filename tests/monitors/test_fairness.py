@@ -135,8 +135,8 @@ LOWEST_IS_BEST = {"fpr", "log_loss", "brier"}
 def _expected_ratio(metric: str, value: float, best: float) -> float:
     if value == best:
         return 1.0
-    if metric == "fpr":  # the ratio of the true-negative rates
-        return (1.0 - value) / (1.0 - best)
+    if metric == "fpr":  # lower is better: the best over the group's
+        return best / value
     return value / best
 
 
@@ -193,7 +193,7 @@ def test_the_best_group_follows_the_gates_direction(metric: str) -> None:
     assert result.reference[metric] == expected
 
 
-def test_the_fpr_ratio_is_defined_when_the_best_group_has_no_false_positive() -> None:
+def test_the_fpr_ratio_is_the_best_fpr_over_the_groups_as_fairlearns() -> None:
     # Negatives of a, b, c score 0.1, then 0.1/0.1/0.1/0.9, then 0.9: FPRs 0, 0.25 and 1.
     labels = [1, 0, 1, 0, 0, 0, 0, 1, 0]
     scores = [0.9, 0.1, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9]
@@ -204,13 +204,13 @@ def test_the_fpr_ratio_is_defined_when_the_best_group_has_no_false_positive() ->
     fpr = {g.group: g.metrics["fpr"] for g in result.groups}
     ratio = {g.group: g.ratios["fpr"] for g in result.groups}
     assert fpr == {"a": 0.0, "b": 0.25, "c": 1.0}
-    # True-negative rates 1, 0.75 and 0 against the best 1: not 0 for every group but a.
-    assert ratio == {"a": 1.0, "b": 0.75, "c": 0.0}
+    # The best group has no false positive: any group with some is infinitely worse.
+    assert ratio == {"a": 1.0, "b": 0.0, "c": 0.0}
     assert result.reference["fpr"] == "a"
     assert result.metrics["min_ratio_fpr"] == 0.0 and result.metrics["max_gap_fpr"] == 1.0
-    without_c = fairness(labels[:7], scores[:7], groups[:7])
-    assert without_c.metrics["min_ratio_fpr"] == 0.75
-    assert without_c.metrics["max_gap_fpr"] == 0.25
+    without_a = fairness(labels[2:], scores[2:], groups[2:])
+    assert without_a.metrics["min_ratio_fpr"] == 0.25  # an FPR four times the best
+    assert without_a.metrics["max_gap_fpr"] == 0.75
 
 
 def test_groups_that_share_the_worst_fpr_have_ratio_one() -> None:
@@ -281,7 +281,7 @@ def test_document_shape_and_a_worked_example() -> None:
     assert south["gaps"]["tpr"] == -0.5
     assert south["gaps"]["brier"] == pytest.approx(0.1875 - 0.1125)
     assert south["ratios"]["ppr"] == pytest.approx(1 / 3)
-    assert north["ratios"]["fpr"] == 0.5  # true-negative rates 0.5 against south's 1
+    assert north["ratios"]["fpr"] == 0.0  # south has no false positive, north has
     assert set(north["ratios"]) == set(RATIO_METRICS)
     assert "log_loss" not in north["ratios"] and "brier" not in north["ratios"]
     assert (north["n"], north["positives"], north["skipped"]) == (4, 2.0, False)
@@ -290,7 +290,7 @@ def test_document_shape_and_a_worked_example() -> None:
         "max_gap_tpr": 0.5,
         "min_ratio_tpr": 0.5,
         "max_gap_fpr": 0.5,
-        "min_ratio_fpr": 0.5,
+        "min_ratio_fpr": 0.0,
         "max_gap_precision": pytest.approx(1 / 3),
         "min_ratio_precision": pytest.approx(2 / 3),
         "max_gap_ppr": 0.5,

@@ -124,3 +124,20 @@ def test_a_comparison_evaluates_every_version(store: AimStore) -> None:
     assert document["kind"] == "comparison"
     assert document["deltas"] == [delta.to_dict() for delta in result.deltas]
     assert document["model_versions"] == [str(v) for v in versions]
+
+
+def test_a_part_that_a_retry_no_longer_has_does_not_linger(store: AimStore) -> None:
+    from aimops.monitors.analyzers import AnalysisInput, analyze
+
+    y, s = _scores()
+    groups = np.where(np.arange(ROWS) % 2 == 0, "a", "b")
+    data = AnalysisInput(y, s, options={"groups": groups})
+    urn = record_evaluation(store, analyze(data, ["binary", "fairness"]), key="parts/1")
+    assert "fairness" in load_evaluation(store, urn)
+    record_evaluation(store, analyze(data, ["binary"]), key="parts/1")
+    again = load_evaluation(store, urn)
+    assert "fairness" not in again and "roc" in again
+    with pytest.raises(InvalidInputError, match="is a binary evaluation; it cannot now hold a"):
+        from aimops.monitors import evaluate_regression
+
+        record_evaluation(store, evaluate_regression([1.0, 2.0], [1.5, 2.5]), key="parts/1")

@@ -42,3 +42,27 @@ def test_a_recorded_comparison_of_other_numbers_is_not_passed_off_as_this_one(
     # The comparison's own per-version evaluations do pair with it.
     paired = compare_recorded(store, ["urn:aim:evaluation:cmp/m/1", "urn:aim:evaluation:cmp/m/2"])
     assert paired["urn"] == "urn:aim:evaluation:cmp" and paired["winners"]["auroc"] == "m/1"
+
+
+def test_metrics_the_recorded_comparison_lacks_are_compared_from_the_evaluations(
+    tmp_path: Path,
+) -> None:
+    store = aimops.connect(f"sqlite:///{tmp_path / 'aim.db'}")
+    for version in ("1", "2"):
+        aimops.record_model_version(store, "m", version)
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 200)
+    table = pd.DataFrame(
+        {"label": y, "a": np.clip(0.3 + 0.4 * y + rng.normal(0, 0.2, 200), 0, 1)}
+    ).assign(b=lambda frame: np.clip(frame["a"] * 0.8, 0, 1))
+    common = {"predictions": table, "dataset_name": "holdout", "report_dir": None}
+    compare_models(
+        store, model_versions=["m/1", "m/2"], score_columns={"m/1": "a", "m/2": "b"},
+        metrics=["auroc"], n_bootstrap=60, key="cmp", **common,
+    )  # fmt: skip
+    versions = ["urn:aim:evaluation:cmp/m/1", "urn:aim:evaluation:cmp/m/2"]
+    paired = compare_recorded(store, versions, metrics=["auroc"])
+    assert paired["urn"] == "urn:aim:evaluation:cmp"
+    both = compare_recorded(store, versions, metrics=["auroc", "accuracy"])
+    assert {delta["metric"] for delta in both["deltas"]} == {"auroc", "accuracy"}
+    assert both["method"].startswith("recorded metrics")

@@ -1,0 +1,102 @@
+"""Scoring through the MLflow registry: every way of naming a model, nothing global changed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aimops.errors import InvalidDataError, NotFoundError
+from aimops.monitors.sources import model_scores
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, pd.DataFrame, object]:
+    """A real MLflow (SQLite) holding one registered scikit-learn model, aliased champion."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("scoring", artifact_location=(folder / "a").as_uri())
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.random((80, 3)), columns=["a", "b", "c"])
+    model = LogisticRegression().fit(table, (table["a"] > 0.5).astype(int))
+    with pytest.MonkeyPatch.context() as patch:  # MLflow's fluent API, for this block only
+        patch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
+        patch.setattr(mlflow.tracking._model_registry.utils, "_registry_uri", None)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        with mlflow.start_run(experiment_id=experiment):
+            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+        version = mlflow.register_model(info.model_uri, "churn").version
+    client.set_registered_model_alias("churn", "champion", version)
+    return uri, info.model_uri, table, model
+
+
+@pytest.mark.parametrize("form", ["version", "alias", "latest", "logged model"])
+def test_every_way_of_naming_the_model_scores_the_same(
+    registry: tuple[str, str, pd.DataFrame, object], form: str
+) -> None:
+    uri, logged, table, model = registry
+    model_uri = {
+        "version": "models:/churn/1",
+        "alias": "models:/churn@champion",
+        "latest": "models:/churn/latest",
+        "logged model": logged,
+    }[form]
+    import mlflow
+
+    global_uri = mlflow.get_tracking_uri()
+    scores = model_scores(model_uri, table, tracking_uri=uri, registry_uri=uri)
+    np.testing.assert_allclose(scores, model.predict_proba(table)[:, 1])  # type: ignore[attr-defined]
+    assert mlflow.get_tracking_uri() == global_uri  # nothing process-wide was changed
+    assert os.environ.get("MLFLOW_TRACKING_URI") is None
+
+
+def test_unknown_models_and_unfit_tables_are_named(
+    registry: tuple[str, str, pd.DataFrame, object], tmp_path: Path
+) -> None:
+    uri, _, table, _ = registry
+    with pytest.raises(NotFoundError, match="cannot load models:/nope/1 from MLflow"):
+        model_scores("models:/nope/1", table, tracking_uri=uri, registry_uri=uri)
+    with pytest.raises(InvalidDataError, match="models:/churn/1 cannot score the table"):
+        model_scores("models:/churn/1", table[["a", "b"]], tracking_uri=uri, registry_uri=uri)
+
+
+def test_a_sensitive_column_is_never_given_to_the_model(
+    registry: tuple[str, str, pd.DataFrame, object], tmp_path: Path
+) -> None:
+    import aimops
+    from aimops.monitors import load_evaluation
+    from aimops.monitors.jobs import MlflowLocation, evaluate_model
+
+    uri, _, table, model = registry
+    labelled = table.assign(
+        label=(table["a"] > 0.5).astype(int), region=np.where(table["b"] > 0.5, "n", "s")
+    )
+    store = aimops.connect(f"sqlite:///{tmp_path / 'aim.db'}")
+    outcome = evaluate_model(
+        store,
+        model_version="churn/1",  # not recorded yet: the registry scored it, so it is now
+        dataset=labelled,
+        dataset_name="holdout",
+        analyzers=["binary", "fairness"],
+        analyzer_options={"sensitive_column": "region"},
+        report_dir=None,
+        mlflow=MlflowLocation(uri, uri),
+    )
+    expected = model.predict_proba(table)[:, 1]  # type: ignore[attr-defined]
+    from sklearn.metrics import roc_auc_score
+
+    assert outcome.result.metrics["auroc"] == pytest.approx(
+        roc_auc_score(labelled["label"], expected), abs=1e-12
+    )
+    assert load_evaluation(store, outcome.urn)["model_version"] == "urn:aim:modelVersion:churn/1"
+    assert store.get_entity("urn:aim:modelVersion:churn/1") is not None
