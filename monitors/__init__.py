@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aimops.monitors.analyzers import Analyzer, get_analyzer, list_analyzers
     from aimops.monitors.binary import BinaryEvaluation, evaluate_binary
     from aimops.monitors.comparison import Comparison, compare
+    from aimops.monitors.drift import ColumnDrift, DriftResult, check_drift
     from aimops.monitors.gates import Gate, check_gates
     from aimops.monitors.group_fairness import FairnessResult, fairness
     from aimops.monitors.multiclass import MulticlassEvaluation, evaluate_multiclass
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "Analyzer": "aimops.monitors.analyzers",
     "BinaryEvaluation": "aimops.monitors.binary",
+    "ColumnDrift": "aimops.monitors.drift",
+    "DriftResult": "aimops.monitors.drift",
+    "check_drift": "aimops.monitors.drift",
     "Comparison": "aimops.monitors.comparison",
     "EvaluationResult": "aimops.monitors.result",
     "FairnessResult": "aimops.monitors.group_fairness",
@@ -57,12 +61,15 @@ __getattr__ = lazy_attributes("aimops.monitors", _LAZY)
 __all__ = [
     "Analyzer",
     "BinaryEvaluation",
+    "ColumnDrift",
     "Comparison",
+    "DriftResult",
     "EvaluationResult",
     "FairnessResult",
     "Gate",
     "MulticlassEvaluation",
     "RegressionEvaluation",
+    "check_drift",
     "check_gates",
     "compare",
     "evaluate_binary",
