@@ -407,6 +407,70 @@ def evaluations_show_command(
         click.echo(("PASS " if gate["passed"] else "FAIL ") + gate["message"])
 
 
+@cli.group("checks")
+def checks_group() -> None:
+    """Recorded checks: data quality, drift, feature consistency, health, anomalies."""
+
+
+@checks_group.command("list")
+@store_options
+@click.option("--model", default=None, help="Only checks of this model's versions.")
+@click.option(
+    "--kind",
+    default=None,
+    type=click.Choice(["data_quality", "drift", "feature_consistency", "health", "anomaly"]),
+    help="Only checks of this kind.",
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+def checks_list_command(
+    store_url: str | None, as_json: bool, model: str | None, kind: str | None, limit: int
+) -> None:
+    """List checks, newest first, with their status and what they checked."""
+    from aimops.monitors.check_record import list_checks
+
+    found = list_checks(_open(store_url), model=model, kind=kind, limit=limit)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(found, ["urn", "kind", "status", "target", "created_at"], "no checks recorded")
+
+
+@cli.command("metrics")
+@click.argument("urn")
+@click.argument("metric")
+@click.option("--since", default=None, help="ISO date/time, or a span back from now: 7d, 24h, 30m.")
+@store_options
+def metrics_command(
+    urn: str, metric: str, since: str | None, store_url: str | None, as_json: bool
+) -> None:
+    """The time series METRIC of URN (e.g. check.drift.drift_share on a model version)."""
+    points = _open(store_url).get_points(urn, metric, since=_since(since))
+    rows = [{"timestamp": p.timestamp.isoformat(), "value": p.value} for p in points]
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(rows, ["timestamp", "value"], f"no points of {metric} on {urn}")
+
+
+def _since(text: str | None) -> Any:
+    """``--since``: an ISO date/time (UTC when it has no zone) or ``<n>d``/``h``/``m``."""
+    from datetime import UTC, datetime, timedelta
+
+    if not text:
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if text[-1] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither an ISO date/time nor a span like 7d, 24h or 30m",
+            param_hint="--since",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @cli.group("spool")
 def spool_group() -> None:
     """Capture events kept locally while the store could not be reached."""

@@ -331,6 +331,6 @@ def _index_value(field: str, value: Any) -> IndexRow | None:
     return None
 
 
-# The evaluation entity's aspects live in their own module and register themselves here, so
-# that every reader of the store (the CLI's history, say) knows them.
-from aimops.metadata import evaluation_aspects  # noqa: E402, F401
+# The evaluation and check entities' aspects live in modules of their own and register
+# themselves here, so that every reader of the store (the CLI's history, say) knows them.
+from aimops.metadata import check_aspects, evaluation_aspects  # noqa: E402, F401

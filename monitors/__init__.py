@@ -19,11 +19,16 @@ from aimops.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from aimops.monitors.analyzers import Analyzer, get_analyzer, list_analyzers
+    from aimops.monitors.anomalies import AnomalyResult, detect_anomalies
     from aimops.monitors.binary import BinaryEvaluation, evaluate_binary
+    from aimops.monitors.check_record import list_checks, record_check
     from aimops.monitors.comparison import Comparison, compare
+    from aimops.monitors.consistency import ConsistencyResult, check_feature_consistency
+    from aimops.monitors.data_quality import DataQualityResult, check_data_quality
     from aimops.monitors.drift import ColumnDrift, DriftResult, check_drift
     from aimops.monitors.gates import Gate, check_gates
     from aimops.monitors.group_fairness import FairnessResult, fairness
+    from aimops.monitors.health import HealthResult, check_health
     from aimops.monitors.multiclass import MulticlassEvaluation, evaluate_multiclass
     from aimops.monitors.record import load_evaluation, record_evaluation
     from aimops.monitors.regression import RegressionEvaluation, evaluate_regression
@@ -32,25 +37,35 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Analyzer": "aimops.monitors.analyzers",
+    "AnomalyResult": "aimops.monitors.anomalies",
     "BinaryEvaluation": "aimops.monitors.binary",
     "ColumnDrift": "aimops.monitors.drift",
-    "DriftResult": "aimops.monitors.drift",
-    "check_drift": "aimops.monitors.drift",
     "Comparison": "aimops.monitors.comparison",
+    "ConsistencyResult": "aimops.monitors.consistency",
+    "DataQualityResult": "aimops.monitors.data_quality",
+    "DriftResult": "aimops.monitors.drift",
     "EvaluationResult": "aimops.monitors.result",
     "FairnessResult": "aimops.monitors.group_fairness",
     "Gate": "aimops.monitors.gates",
+    "HealthResult": "aimops.monitors.health",
     "MulticlassEvaluation": "aimops.monitors.multiclass",
     "RegressionEvaluation": "aimops.monitors.regression",
+    "check_data_quality": "aimops.monitors.data_quality",
+    "check_drift": "aimops.monitors.drift",
+    "check_feature_consistency": "aimops.monitors.consistency",
     "check_gates": "aimops.monitors.gates",
+    "check_health": "aimops.monitors.health",
     "compare": "aimops.monitors.comparison",
+    "detect_anomalies": "aimops.monitors.anomalies",
     "evaluate_binary": "aimops.monitors.binary",
     "evaluate_multiclass": "aimops.monitors.multiclass",
     "evaluate_regression": "aimops.monitors.regression",
     "fairness": "aimops.monitors.group_fairness",
     "get_analyzer": "aimops.monitors.analyzers",
     "list_analyzers": "aimops.monitors.analyzers",
+    "list_checks": "aimops.monitors.check_record",
     "load_evaluation": "aimops.monitors.record",
+    "record_check": "aimops.monitors.check_record",
     "record_evaluation": "aimops.monitors.record",
     "render_report": "aimops.monitors.report",
     "write_report": "aimops.monitors.report",
@@ -60,25 +75,35 @@ __getattr__ = lazy_attributes("aimops.monitors", _LAZY)
 
 __all__ = [
     "Analyzer",
+    "AnomalyResult",
     "BinaryEvaluation",
     "ColumnDrift",
     "Comparison",
+    "ConsistencyResult",
+    "DataQualityResult",
     "DriftResult",
     "EvaluationResult",
     "FairnessResult",
     "Gate",
+    "HealthResult",
     "MulticlassEvaluation",
     "RegressionEvaluation",
+    "check_data_quality",
     "check_drift",
+    "check_feature_consistency",
     "check_gates",
+    "check_health",
     "compare",
+    "detect_anomalies",
     "evaluate_binary",
     "evaluate_multiclass",
     "evaluate_regression",
     "fairness",
     "get_analyzer",
     "list_analyzers",
+    "list_checks",
     "load_evaluation",
+    "record_check",
     "record_evaluation",
     "render_report",
     "write_report",

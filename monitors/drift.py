@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from aimops.errors import InvalidDataError
+from aimops.monitors.check import RecordableCheck
 from aimops.monitors.drift_methods import DRIFT_METHODS, ColumnKind, Values, default_method
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class ColumnDrift:
 
 
 @dataclass(frozen=True)
-class DriftResult:
+class DriftResult(RecordableCheck):
     """Drift of every checked column and the dataset's verdict.
 
     ``drift_share`` is the share of drifted columns, ``drift_share_threshold`` the share at
