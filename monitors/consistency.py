@@ -54,6 +54,7 @@ import numpy.typing as npt
 
 from aimops.errors import InvalidDataError
 from aimops.monitors.check import CheckStatus, RecordableCheck
+from aimops.monitors.inputs import frame_rows, require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -140,7 +141,7 @@ def check_feature_consistency(
     :class:`~aimops.errors.InvalidDataError` naming the column for frames that cannot be
     compared. See the module docstring for the definitions and an example.
     """
-    n_training, n_serving = _frame_rows(training, "training"), _frame_rows(serving, "serving")
+    n_training, n_serving = frame_rows(training, "training"), frame_rows(serving, "serving")
     names = _feature_names(training, serving, features, key)
     thresholds = dict(thresholds or {})
     _check_settings(names, thresholds, min_match_rate, skew_status)
@@ -164,17 +165,6 @@ def check_feature_consistency(
     return ConsistencyResult(compared, status, n_training, n_serving, join, metrics)
 
 
-def _frame_rows(frame: Any, role: str) -> int:
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise InvalidDataError(f"{role} must be a pandas DataFrame, not {type(frame).__name__}")
-    if frame.empty:
-        rows, width = frame.shape
-        raise InvalidDataError(f"{role} is empty ({rows} rows, {width} columns)")
-    return len(frame)
-
-
 def _feature_names(
     training: pd.DataFrame,
     serving: pd.DataFrame,
@@ -182,27 +172,21 @@ def _feature_names(
     key: Hashable | None,
 ) -> list[Hashable]:
     if key is not None:
-        _require_columns(training, [key], "training")
-        _require_columns(serving, [key], "serving")
+        require_columns(training, [key], "training")
+        require_columns(serving, [key], "serving")
     if features is None:
         names = [name for name in training.columns if name != key]
-        _require_columns(serving, names, "serving")
-        _require_columns(training, [n for n in serving.columns if n != key], "training")
+        require_columns(serving, names, "serving")
+        require_columns(training, [n for n in serving.columns if n != key], "training")
     else:
         names = list(features)
         if key in names:
             raise InvalidDataError(f"key column {key!r} cannot also be a feature")
-        _require_columns(training, names, "training")
-        _require_columns(serving, names, "serving")
+        require_columns(training, names, "training")
+        require_columns(serving, names, "serving")
     if not names:
         raise InvalidDataError("no features to compare")
     return names
-
-
-def _require_columns(frame: pd.DataFrame, names: list[Hashable], role: str) -> None:
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        raise InvalidDataError(f"{role} lacks column(s) {missing}")
 
 
 def _check_settings(

@@ -55,6 +55,7 @@ import numpy as np
 from aimops.errors import InvalidDataError
 from aimops.monitors.check import RecordableCheck
 from aimops.monitors.drift_methods import DRIFT_METHODS, ColumnKind, Values, default_method
+from aimops.monitors.inputs import frame_rows, require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,7 +138,7 @@ def check_drift(
     :class:`~aimops.errors.InvalidDataError` naming the column for frames that cannot be
     compared. See the module docstring for an example.
     """
-    n_reference, n_current = _frame_rows(reference, "reference"), _frame_rows(current, "current")
+    n_reference, n_current = frame_rows(reference, "reference"), frame_rows(current, "current")
     kinds = _column_kinds(reference, current, numerical_columns, categorical_columns)
     methods, thresholds = dict(methods or {}), dict(thresholds or {})
     _check_settings(kinds, methods, thresholds, drift_share, min_rows)
@@ -162,17 +163,6 @@ def check_drift(
     )
 
 
-def _frame_rows(frame: Any, role: str) -> int:
-    import pandas as pd
-
-    if not isinstance(frame, pd.DataFrame):
-        raise InvalidDataError(f"{role} must be a pandas DataFrame, not {type(frame).__name__}")
-    if frame.empty:
-        rows, width = frame.shape
-        raise InvalidDataError(f"{role} is empty ({rows} rows, {width} columns)")
-    return len(frame)
-
-
 def _column_kinds(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -180,8 +170,8 @@ def _column_kinds(
     categorical: Sequence[Hashable] | None,
 ) -> dict[Hashable, ColumnKind]:
     if numerical is None and categorical is None:
-        _require_columns(current, list(reference.columns), "current")
-        _require_columns(reference, list(current.columns), "reference")
+        require_columns(current, list(reference.columns), "current")
+        require_columns(reference, list(current.columns), "reference")
         inferred = {name: _inferred_kind(current[name]) for name in reference.columns}
         kinds = {name: kind for name, kind in inferred.items() if kind is not None}
         if not kinds:
@@ -194,15 +184,9 @@ def _column_kinds(
     kinds.update(dict.fromkeys(categorical or [], "categorical"))
     if not kinds:
         raise InvalidDataError("numerical_columns and categorical_columns are both empty")
-    _require_columns(reference, list(kinds), "reference")
-    _require_columns(current, list(kinds), "current")
+    require_columns(reference, list(kinds), "reference")
+    require_columns(current, list(kinds), "current")
     return kinds
-
-
-def _require_columns(frame: pd.DataFrame, names: list[Hashable], role: str) -> None:
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
-        raise InvalidDataError(f"{role} lacks column(s) {missing}")
 
 
 def _inferred_kind(series: pd.Series[Any]) -> ColumnKind | None:

@@ -238,3 +238,22 @@ def probability_matrix(values: Any, name: str = "y_score") -> FloatArray:
             f"{_examples(sums[off])}"
         )
     return numbers
+
+
+def frame_rows(frame: Any, role: str) -> int:
+    """The number of rows of ``frame``, which must be a non-empty pandas DataFrame."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidDataError(f"{role} must be a pandas DataFrame, not {type(frame).__name__}")
+    if frame.empty:
+        rows, width = frame.shape
+        raise InvalidDataError(f"{role} is empty ({rows} rows, {width} columns)")
+    return len(frame)
+
+
+def require_columns(frame: Any, names: Sequence[Any], role: str) -> None:
+    """Refuse a ``frame`` that lacks any of ``names``, naming them all."""
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise InvalidDataError(f"{role} lacks column(s) {missing}")
