@@ -31,9 +31,11 @@ if TYPE_CHECKING:
     from aimops.monitors.health import HealthResult, check_health
     from aimops.monitors.multiclass import MulticlassEvaluation, evaluate_multiclass
     from aimops.monitors.record import load_evaluation, record_evaluation
+    from aimops.monitors.reference_data import load_reference, register_reference
     from aimops.monitors.regression import RegressionEvaluation, evaluate_regression
     from aimops.monitors.report import render_report, write_report
     from aimops.monitors.result import EvaluationResult
+    from aimops.monitors.serving_simulator import ServingDay, simulate_serving_day
 
 _LAZY = {
     "Analyzer": "aimops.monitors.analyzers",
@@ -50,6 +52,7 @@ _LAZY = {
     "HealthResult": "aimops.monitors.health",
     "MulticlassEvaluation": "aimops.monitors.multiclass",
     "RegressionEvaluation": "aimops.monitors.regression",
+    "ServingDay": "aimops.monitors.serving_simulator",
     "check_data_quality": "aimops.monitors.data_quality",
     "check_drift": "aimops.monitors.drift",
     "check_feature_consistency": "aimops.monitors.consistency",
@@ -65,9 +68,12 @@ _LAZY = {
     "list_analyzers": "aimops.monitors.analyzers",
     "list_checks": "aimops.monitors.check_record",
     "load_evaluation": "aimops.monitors.record",
+    "load_reference": "aimops.monitors.reference_data",
     "record_check": "aimops.monitors.check_record",
     "record_evaluation": "aimops.monitors.record",
+    "register_reference": "aimops.monitors.reference_data",
     "render_report": "aimops.monitors.report",
+    "simulate_serving_day": "aimops.monitors.serving_simulator",
     "write_report": "aimops.monitors.report",
 }
 
@@ -88,6 +94,7 @@ __all__ = [
     "HealthResult",
     "MulticlassEvaluation",
     "RegressionEvaluation",
+    "ServingDay",
     "check_data_quality",
     "check_drift",
     "check_feature_consistency",
@@ -103,8 +110,11 @@ __all__ = [
     "list_analyzers",
     "list_checks",
     "load_evaluation",
+    "load_reference",
     "record_check",
     "record_evaluation",
+    "register_reference",
     "render_report",
+    "simulate_serving_day",
     "write_report",
 ]

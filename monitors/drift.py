@@ -48,11 +48,12 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from aimops.errors import InvalidDataError
+from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.check import RecordableCheck
 from aimops.monitors.drift_methods import DRIFT_METHODS, ColumnKind, Values, default_method
 from aimops.monitors.inputs import frame_rows, require_columns
@@ -130,6 +131,8 @@ def check_drift(
     thresholds: Mapping[Hashable, float] | None = None,
     drift_share: float = 0.5,
     min_rows: int = 1,
+    engine: Literal["aimops", "evidently"] = "aimops",
+    html_report: str | Path | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column, as Evidently's preset does.
 
@@ -137,7 +140,50 @@ def check_drift(
     ``jensenshannon``, ``ks``, ``chisquare``, ``z``) and its default threshold. Raises
     :class:`~aimops.errors.InvalidDataError` naming the column for frames that cannot be
     compared. See the module docstring for an example.
+
+    ``engine="evidently"`` runs Evidently's own ``DataDriftPreset`` instead (same result
+    shape; far slower, and without ``methods``/``thresholds``/``min_rows``); ``html_report``
+    saves Evidently's HTML report of the same data there, whichever engine scored it.
     """
+    if engine not in ("aimops", "evidently"):
+        raise InvalidInputError(f"engine is 'aimops' or 'evidently', not {engine!r}")
+    if engine == "evidently":
+        if methods or thresholds or min_rows != 1:
+            raise InvalidInputError(
+                "the evidently engine takes Evidently's own methods and thresholds: "
+                "methods, thresholds and min_rows are for the aimops engine"
+            )
+        from aimops.monitors.evidently_engine import evidently_drift
+
+        return evidently_drift(
+            reference, current, numerical_columns=numerical_columns,
+            categorical_columns=categorical_columns, drift_share=drift_share,
+            html_path=html_report,
+        )  # fmt: skip
+    result = _aimops_drift(
+        reference, current, numerical_columns, categorical_columns, methods, thresholds,
+        drift_share, min_rows,
+    )  # fmt: skip
+    if html_report is not None:
+        from aimops.monitors.evidently_engine import save_evidently_report
+
+        save_evidently_report(
+            reference, current, html_report, numerical_columns=numerical_columns,
+            categorical_columns=categorical_columns,
+        )  # fmt: skip
+    return result
+
+
+def _aimops_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numerical_columns: Sequence[Hashable] | None,
+    categorical_columns: Sequence[Hashable] | None,
+    methods: Mapping[Hashable, str] | None,
+    thresholds: Mapping[Hashable, float] | None,
+    drift_share: float,
+    min_rows: int,
+) -> DriftResult:
     n_reference, n_current = frame_rows(reference, "reference"), frame_rows(current, "current")
     kinds = _column_kinds(reference, current, numerical_columns, categorical_columns)
     methods, thresholds = dict(methods or {}), dict(thresholds or {})
