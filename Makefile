@@ -44,6 +44,7 @@ bench: venv
 	$(PY) benchmarks/store_bench.py
 	$(PY) benchmarks/capture_bench.py
 	$(PY) benchmarks/eval_bench.py
+	$(PY) benchmarks/monitor_bench.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

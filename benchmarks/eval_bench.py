@@ -44,19 +44,18 @@ but does not fail it, as the goals are set at that size.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_support import Timing, log, timed
 
 from aimops.monitors.binary import TABLE_THRESHOLDS, BinaryEvaluation, evaluate_binary
 
@@ -66,10 +65,6 @@ GOAL_ROWS = 10_000_000  # the size the goals are set at
 VARIANTS = ("ties", "no-ties")
 HEADER = ("measurement", "median s", "best s", "cold s", "vs aimops", "goal", "met?")
 TOLERANCE = 1e-9
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -148,41 +143,6 @@ def table_from_roc(
 
 def argsort_floor(scores: np.ndarray) -> np.ndarray:
     return np.argsort(scores)
-
-
-@dataclass
-class Timing:
-    """Seconds of the warm-up call and of each timed call, and the last call's result."""
-
-    cold: float
-    seconds: list[float] = field(default_factory=list)
-    result: Any = None
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def best(self) -> float:
-        return min(self.seconds)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cold_s": self.cold, "seconds": self.seconds, "median_s": self.median}
-
-
-def timed(call: Callable[[], Any], repeat: int) -> Timing:
-    """Call once to warm up (its time is kept as ``cold``), then ``repeat`` times, timed."""
-    gc.collect()
-    start = time.perf_counter()
-    call()
-    timing = Timing(cold=time.perf_counter() - start)
-    for _ in range(repeat):
-        timing.result = None  # free the last result before the next call allocates its own
-        gc.collect()
-        start = time.perf_counter()
-        timing.result = call()
-        timing.seconds.append(time.perf_counter() - start)
-    return timing
 
 
 # -- checks ---------------------------------------------------------------------------------
