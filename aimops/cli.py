@@ -251,16 +251,34 @@ def models_show_command(name: str, store_url: str | None, as_json: bool) -> None
     emit_table(details["versions"], ["version", "created_at", "uri", "produced_by"], "no versions")
 
 
+def html_option(function: F) -> F:
+    """Add ``--html FILE``: also write the interactive report there."""
+    return click.option(
+        "--html",
+        "html_file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Also write the interactive report (one offline HTML file) here.",
+    )(function)
+
+
+def _write_html(
+    document: dict[str, Any], html_file: str | None, as_json: bool, **title: Any
+) -> None:
+    """Write ``document``'s report to ``html_file`` when asked, saying where (not in JSON)."""
+    if not html_file:
+        return
+    from aimops.monitors.report import write_report
+
+    written = write_report([document], html_file, **title)
+    if not as_json:
+        click.echo(f"report: {written}")
+
+
 @cli.command("compare")
 @click.argument("urns", nargs=-1, required=True)
 @click.option("--dataset", default=None, help="For model versions: their evaluations on this.")
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the interactive report (one offline HTML file) here.",
-)
+@html_option
 @store_options
 def compare_command(
     urns: tuple[str, ...],
@@ -277,12 +295,7 @@ def compare_command(
     from aimops.monitors.recorded_comparison import compare_recorded
 
     comparison = compare_recorded(_open(store_url), urns, dataset=dataset)
-    if html_file:
-        from aimops.monitors.report import write_report
-
-        written = write_report([comparison], html_file, title=f"aimops: {comparison['label']}")
-        if not as_json:
-            click.echo(f"report: {written}")
+    _write_html(comparison, html_file, as_json, title=f"aimops: {comparison['label']}")
     if as_json:
         emit_json(_comparison_summary(comparison))
         return
@@ -374,13 +387,7 @@ def _rounded(value: float | None) -> str | None:
 
 @evaluations_group.command("show")
 @click.argument("urn")
-@click.option(
-    "--html",
-    "html_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write the interactive report (one offline HTML file) here.",
-)
+@html_option
 @store_options
 def evaluations_show_command(
     urn: str, html_file: str | None, store_url: str | None, as_json: bool
@@ -389,12 +396,7 @@ def evaluations_show_command(
     from aimops.monitors.record import load_evaluation
 
     document = load_evaluation(_open(store_url), urn)
-    if html_file:
-        from aimops.monitors.report import write_report
-
-        written = write_report([document], html_file)
-        if not as_json:
-            click.echo(f"report: {written}")
+    _write_html(document, html_file, as_json)
     if as_json:
         emit_json(document)
         return

@@ -118,11 +118,8 @@ def evaluate_model(
     A sensitive column the fairness analyzer reads is never a feature.
     """
     version = model_version_of(model_version) if model_version is not None else None
-    source = _one_source(dataset, predictions)
-    table = read_table(source)
-    data_urn = dataset_urn(dataset_name) if dataset_name else dataset_of(source)
+    table, data_urn, labels = _labelled_rows(dataset, predictions, dataset_name, columns)
     _check_baseline_data(baseline, data_urn)
-    labels = column(table, columns.label, "label")
     options = dict(analyzer_options or {})
     if predictions is not None and columns.class_scores:
         scores = column_matrix(table, columns.class_scores, "class score")
@@ -202,10 +199,7 @@ def compare_models(
     if len(set(names)) != len(names):
         raise InvalidInputError(f"model versions are compared once each, got {names}")
     chosen = version_label(model_version_of(baseline)[0]) if baseline is not None else names[0]
-    source = _one_source(dataset, predictions)
-    table = read_table(source)
-    data_urn = dataset_urn(dataset_name) if dataset_name else dataset_of(source)
-    labels = column(table, columns.label, "label")
+    table, data_urn, labels = _labelled_rows(dataset, predictions, dataset_name, columns)
     scores = {
         name: _version_scores(name, uri, table, predictions, score_columns, columns, mlflow)
         for name, (_, uri) in zip(names, versions, strict=True)
@@ -315,6 +309,16 @@ def _not_features(columns: Columns, options: Mapping[str, Any]) -> Columns:
     if sensitive is None or sensitive in columns.ignore:
         return columns
     return dataclasses.replace(columns, ignore=(*columns.ignore, str(sensitive)))
+
+
+def _labelled_rows(
+    dataset: Any, predictions: Any, dataset_name: str | None, columns: Columns
+) -> tuple[Any, Urn | None, Any]:
+    """(the table, the data set its rows are, its labels) from exactly one of the sources."""
+    source = _one_source(dataset, predictions)
+    table = read_table(source)
+    data_urn = dataset_urn(dataset_name) if dataset_name else dataset_of(source)
+    return table, data_urn, column(table, columns.label, "label")
 
 
 def _one_source(dataset: Any, predictions: Any) -> Any:
