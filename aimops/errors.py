@@ -14,6 +14,7 @@ pydantic, drivers) are translated at the boundary with ``raise ... from exc``::
     │   └── InvalidDataError        labels, scores or frames that cannot be evaluated
     ├── NotFoundError               a user-facing lookup found nothing (CLI, operators)
     ├── GateFailedError             an evaluation or check missed a bound it was gated on
+    │   └── CheckFailedError        a monitoring check came out ``fail``
     ├── UnknownAnalyzerError        an analyzer name that no entry point registers
     └── StoreError                  the AIM store itself
         ├── StoreUnavailableError   cannot open or reach the store
@@ -76,6 +77,10 @@ class NotFoundError(AimopsError, LookupError):
 
 class GateFailedError(AimopsError):
     """An evaluation or check missed a bound: the message names the metric, value and bound."""
+
+
+class CheckFailedError(GateFailedError):
+    """A monitoring check came out ``fail``: the message names what failed and the check."""
 
 
 class UnknownAnalyzerError(AimopsError, LookupError):

@@ -153,6 +153,18 @@ class MlflowHook(BaseHook):
         mlflow.set_tracking_uri(self.get_tracking_uri())
         mlflow.set_registry_uri(self.get_registry_uri())
 
+    def model_location(self) -> tuple[str, str]:
+        """(tracking URI, registry URI) to load registered models from: the connection's or
+        ``MLFLOW_TRACKING_URI`` (credentials exported for MLflow), else the local SQLite
+        default the examples train into (:func:`aimops.settings.local_mlflow_uri`)."""
+        tracking_uri = self.configured_tracking_uri()
+        if tracking_uri is None:
+            from aimops.settings import local_mlflow_uri
+
+            return local_mlflow_uri(), local_mlflow_uri()
+        self._export_credentials()
+        return tracking_uri, self.get_registry_uri()
+
     def get_client(self) -> MlflowClient:
         """An ``MlflowClient`` for the connection (its credentials exported for MLflow)."""
         from mlflow import MlflowClient

@@ -32,6 +32,8 @@ class CheckInfo(AspectModel):
     targets: tuple[str, ...] = ()
     checked_at: datetime
     name: str | None = None
+    #: Reports saved beside the check, by name (``check``, ``evidently``): file URIs.
+    reports: dict[str, str] = Field(default_factory=dict)
 
 
 class CheckResultAspect(AspectModel):

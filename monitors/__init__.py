@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 from aimops.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from aimops.monitors.alerts import Alert, send_alert
     from aimops.monitors.analyzers import Analyzer, get_analyzer, list_analyzers
     from aimops.monitors.anomalies import AnomalyResult, detect_anomalies
     from aimops.monitors.binary import BinaryEvaluation, evaluate_binary
     from aimops.monitors.check_record import list_checks, record_check
+    from aimops.monitors.check_report import render_check_report, write_check_report
     from aimops.monitors.comparison import Comparison, compare
     from aimops.monitors.consistency import ConsistencyResult, check_feature_consistency
     from aimops.monitors.data_quality import DataQualityResult, check_data_quality
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from aimops.monitors.serving_simulator import ServingDay, simulate_serving_day
 
 _LAZY = {
+    "Alert": "aimops.monitors.alerts",
     "Analyzer": "aimops.monitors.analyzers",
     "AnomalyResult": "aimops.monitors.anomalies",
     "BinaryEvaluation": "aimops.monitors.binary",
@@ -72,14 +75,18 @@ _LAZY = {
     "record_check": "aimops.monitors.check_record",
     "record_evaluation": "aimops.monitors.record",
     "register_reference": "aimops.monitors.reference_data",
+    "render_check_report": "aimops.monitors.check_report",
     "render_report": "aimops.monitors.report",
+    "send_alert": "aimops.monitors.alerts",
     "simulate_serving_day": "aimops.monitors.serving_simulator",
+    "write_check_report": "aimops.monitors.check_report",
     "write_report": "aimops.monitors.report",
 }
 
 __getattr__ = lazy_attributes("aimops.monitors", _LAZY)
 
 __all__ = [
+    "Alert",
     "Analyzer",
     "AnomalyResult",
     "BinaryEvaluation",
@@ -114,7 +121,10 @@ __all__ = [
     "record_check",
     "record_evaluation",
     "register_reference",
+    "render_check_report",
     "render_report",
+    "send_alert",
     "simulate_serving_day",
+    "write_check_report",
     "write_report",
 ]

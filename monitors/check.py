@@ -32,8 +32,13 @@ class CheckResult(Protocol):
     """The shape every check result has."""
 
     kind: ClassVar[str]
-    status: CheckStatus
-    metrics: Mapping[str, float]
+
+    # read-only, as the results are frozen dataclasses
+    @property
+    def status(self) -> CheckStatus: ...
+
+    @property
+    def metrics(self) -> Mapping[str, float]: ...
 
     def to_dict(self) -> dict[str, Any]: ...
 

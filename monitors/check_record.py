@@ -48,17 +48,19 @@ def record_check(
     key: str | None = None,
     producer: str | Urn | None = None,
     name: str | None = None,
+    reports: Mapping[str, str] | None = None,
 ) -> Urn:
     """Record ``result`` as a check entity of ``target`` (one URN or several); returns its URN.
 
     Model versions must already be in the store; data sets and deployments are created.
+    ``reports`` names the files saved beside the check (``{"evidently": "file:///..."}``).
     """
     document = result.to_dict()
     if document.get("kind") not in CHECK_KINDS:
         raise InvalidInputError(f"a check's kind is one of {', '.join(CHECK_KINDS)}")
     metrics = {k: float(v) for k, v in result.metrics.items() if v is not None}
-    targets = _targets(target)
-    urn = _check_urn(document, targets, key)
+    targets = check_targets(target)
+    urn = check_urn(document, targets, key)
 
     def work(tx: StoreWriter) -> Urn:
         for found in targets:
@@ -71,6 +73,7 @@ def record_check(
             "targets": [str(found) for found in targets],
             "checked_at": checked_at,
             "name": name,
+            "reports": dict(reports or {}),
         }
         tx.put_aspects(
             urn, {"checkInfo": info, "metrics": metrics, "checkResult": {"document": document}}
@@ -92,7 +95,9 @@ def record_check(
     return store.write(work)
 
 
-def _targets(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
+def check_targets(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
+    """``given`` as a list of check-target URNs (data sets, model versions, deployments,
+    models); anything else is refused."""
     if given is None:
         return []
     items = [given] if isinstance(given, str | Urn) else list(given)
@@ -105,7 +110,8 @@ def _targets(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
     return targets
 
 
-def _check_urn(document: Mapping[str, Any], targets: Sequence[Urn], key: str | None) -> Urn:
+def check_urn(document: Mapping[str, Any], targets: Sequence[Urn], key: str | None) -> Urn:
+    """The URN a check of ``targets`` is recorded under: ``key``'s, else a fingerprint."""
     if key is not None:
         segments = [segment for segment in str(key).split("/") if segment]
         if not segments:

@@ -125,14 +125,29 @@ def write_report(items: Any, path: str | pathlib.Path, *, title: str | None = No
         >>> write_report([result], target).stat().st_size > 0
         True
     """
-    page = render_report(items, title=title)
+    return write_text_atomically(path, render_report(items, title=title))
+
+
+def write_text_atomically(path: str | os.PathLike[str], text: str) -> pathlib.Path:
+    """Write ``text`` (UTF-8) to ``path`` in one step, making its folders; return the path.
+
+    The text goes to a temporary file beside ``path``, which then replaces it (``os.replace``):
+    readers see the old file or the new one, never half of one, and a failed write leaves the
+    old file as it was and no temporary file behind.
+
+    Example:
+        >>> import tempfile
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "pages" / "page.html"
+        >>> write_text_atomically(target, "<p>hello</p>").read_text(encoding="utf-8")
+        '<p>hello</p>'
+    """
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     file = partial.open("x", encoding="utf-8")  # a new file, with the usual (umask) permissions
     try:
         with file:
-            file.write(page)
+            file.write(text)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -254,13 +269,19 @@ def _asset(name: str) -> str:
 def _content_security_policy(js: str, css: str) -> str:
     """Only the report's own script and stylesheet run: no requests, no injected handlers."""
     return (
-        f"default-src 'none'; script-src {_source_hash(js)}; style-src {_source_hash(css)}; "
+        f"default-src 'none'; script-src {source_hash(js)}; style-src {source_hash(css)}; "
         "base-uri 'none'; form-action 'none'"
     )
 
 
-def _source_hash(asset: str) -> str:
-    """The CSP source of an asset as the page holds it (between newlines in its element)."""
+def source_hash(asset: str) -> str:
+    """The CSP source of an inline script or style as the page holds it: alone on the lines
+    between its element's tags, as in ``<style>``, newline, ``asset``, newline, ``</style>``.
+
+    Example:
+        >>> source_hash("p { color: red; }")
+        "'sha256-XxvrM48FJp9Q9CKKVzvjpKLTjEE/BNuwCcFF7gzbnGM='"
+    """
     digest = hashlib.sha256(f"\n{asset}\n".encode()).digest()
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 

@@ -143,31 +143,66 @@ def model_scores(model_uri: str, table: Any, *, tracking_uri: str, registry_uri:
     """Scores of ``table`` by a registered model: P(class 1) for a binary classifier.
 
     ``model_uri`` is anything MLflow resolves (``models:/name/3``, ``models:/name@champion``,
-    ``models:/m-<id>``, ``runs:/...``, a location). The model is fetched into a temporary
-    folder, removed afterwards, with the given URIs: MLflow's process-wide tracking and
-    registry settings stay as they were.
+    ``models:/m-<id>``, ``runs:/...``, a location); see :func:`load_model`.
     """
+    model = load_model(model_uri, tracking_uri=tracking_uri, registry_uri=registry_uri)
+    try:
+        raw = model.predict_proba(table) if hasattr(model, "predict_proba") else None
+        if raw is None:
+            raw = model.predict(table)
+    except (ValueError, KeyError) as exc:  # columns the model was not trained on, or none
+        raise InvalidDataError(f"{model_uri} cannot score the table: {exc}") from None
+    scores = np.asarray(raw, dtype=float)
+    if scores.ndim == 2 and scores.shape[1] == 2:
+        return scores[:, 1]
+    return scores.reshape(-1) if scores.ndim == 2 and scores.shape[1] == 1 else scores
+
+
+def load_model(model_uri: str, *, tracking_uri: str, registry_uri: str) -> Any:
+    """The model behind ``model_uri``, in memory: its scikit-learn object when it has that
+    flavour, else its pyfunc. It is fetched into a temporary folder, removed afterwards, with
+    the given URIs: MLflow's process-wide tracking and registry settings stay as they were.
+    Raises :class:`~aimops.errors.NotFoundError` when MLflow cannot load it."""
     import tempfile
 
     from mlflow.exceptions import MlflowException
 
     with tempfile.TemporaryDirectory(prefix="aimops-model-") as folder:
         try:
-            model = _load_model(model_uri, folder, tracking_uri, registry_uri)
+            return _load_model(model_uri, folder, tracking_uri, registry_uri)
         except MlflowException as exc:
             raise NotFoundError(
                 f"cannot load {model_uri} from MLflow at {registry_uri}: {exc.message}"
             ) from None
-        try:
-            raw = model.predict_proba(table) if hasattr(model, "predict_proba") else None
-            if raw is None:
-                raw = model.predict(table)
-        except (ValueError, KeyError) as exc:  # columns the model was not trained on, or none
-            raise InvalidDataError(f"{model_uri} cannot score the table: {exc}") from None
-    scores = np.asarray(raw, dtype=float)
-    if scores.ndim == 2 and scores.shape[1] == 2:
-        return scores[:, 1]
-    return scores.reshape(-1) if scores.ndim == 2 and scores.shape[1] == 1 else scores
+
+
+def registered_version(reference: str, *, tracking_uri: str, registry_uri: str) -> str:
+    """``name/version`` of a registered model version named ``name/3``, ``name@alias``,
+    ``name/latest`` or ``models:/...`` any of those, as the MLflow registry resolves it now.
+    Raises :class:`~aimops.errors.NotFoundError` naming it when the registry has no such one."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    text = reference.removeprefix("models:/").strip("/")
+    name, at, alias = text.partition("@")
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    try:
+        if at:
+            return f"{name}/{client.get_model_version_by_alias(name, alias).version}"
+        name, slash, version = text.rpartition("/")
+        if not slash or not name:
+            raise InvalidInputError(f"{reference!r} is not name/version or name@alias")
+        if version == "latest":
+            found = client.search_model_versions(f"name = '{name}'")
+            if not found:
+                raise NotFoundError(f"model {name!r} has no version in the MLflow registry")
+            return f"{name}/{max(int(item.version) for item in found)}"
+        return f"{name}/{client.get_model_version(name, version).version}"
+    except MlflowException as exc:
+        raise NotFoundError(
+            f"the MLflow registry at {registry_uri} has no model version {reference!r}: "
+            f"{exc.message}"
+        ) from None
 
 
 def _load_model(model_uri: str, folder: str, tracking_uri: str, registry_uri: str) -> Any:

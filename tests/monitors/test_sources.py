@@ -100,3 +100,83 @@ def test_a_sensitive_column_is_never_given_to_the_model(
     )
     assert load_evaluation(store, outcome.urn)["model_version"] == "urn:aim:modelVersion:churn/1"
     assert store.get_entity("urn:aim:modelVersion:churn/1") is not None
+
+
+@pytest.fixture(scope="module")
+def retention(registry: tuple[str, str, pd.DataFrame, object]) -> str:
+    """A second registered model, "retention", with two versions of the same logged model."""
+    import mlflow
+
+    uri, logged, _, _ = registry
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
+        patch.setattr(mlflow.tracking._model_registry.utils, "_registry_uri", None)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        versions = [mlflow.register_model(logged, "retention").version for _ in range(2)]
+    assert [str(version) for version in versions] == ["1", "2"]
+    return uri
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("churn/1", "churn/1"),
+        ("models:/churn/1", "churn/1"),
+        ("churn@champion", "churn/1"),
+        ("models:/churn@champion", "churn/1"),
+        ("retention/latest", "retention/2"),
+        ("models:/retention/latest/", "retention/2"),
+        ("retention/1", "retention/1"),
+    ],
+)
+def test_a_registered_version_is_named_as_the_registry_resolves_it(
+    retention: str, reference: str, expected: str
+) -> None:
+    import mlflow
+
+    from aimops.monitors.sources import registered_version
+
+    global_uri = mlflow.get_tracking_uri()
+    assert registered_version(reference, tracking_uri=retention, registry_uri=retention) == expected
+    assert mlflow.get_tracking_uri() == global_uri
+    assert os.environ.get("MLFLOW_TRACKING_URI") is None
+
+
+def test_a_version_the_registry_does_not_have_is_not_found(retention: str) -> None:
+    from aimops.errors import InvalidInputError
+    from aimops.monitors.sources import registered_version
+
+    uri = retention
+    for reference in ("nope/1", "churn/7", "churn@nobody", "models:/nope@champion"):
+        with pytest.raises(NotFoundError) as raised:
+            registered_version(reference, tracking_uri=uri, registry_uri=uri)
+        assert str(raised.value).startswith(
+            f"the MLflow registry at {uri} has no model version {reference!r}: "
+        )
+    with pytest.raises(
+        NotFoundError, match=r"^model 'nope' has no version in the MLflow registry$"
+    ):
+        registered_version("nope/latest", tracking_uri=uri, registry_uri=uri)
+    for reference in ("churn", "models:/churn", "/1"):
+        with pytest.raises(InvalidInputError, match=r"is not name/version or name@alias$"):
+            registered_version(reference, tracking_uri=uri, registry_uri=uri)
+
+
+def test_load_model_gives_the_registered_object_and_leaves_no_files(
+    registry: tuple[str, str, pd.DataFrame, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tempfile
+
+    from aimops.monitors.sources import load_model
+
+    uri, _, table, model = registry
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where it downloads to
+    loaded = load_model("models:/churn@champion", tracking_uri=uri, registry_uri=uri)
+    assert type(loaded) is type(model)  # the scikit-learn object, not a pyfunc wrapper
+    np.testing.assert_array_equal(loaded.predict_proba(table), model.predict_proba(table))  # type: ignore[attr-defined]
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(NotFoundError, match=r"^cannot load models:/churn/9 from MLflow at "):
+        load_model("models:/churn/9", tracking_uri=uri, registry_uri=uri)
+    assert list(tmp_path.iterdir()) == []

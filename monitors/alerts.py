@@ -1,0 +1,271 @@
+"""Alerts when a check fails: one JSON line in a local log, and an optional webhook POST.
+
+The alert log (``$AIMOPS_ALERT_LOG``, else ``<AIMOPS_HOME>/alerts.log``) gets one JSON line
+per alert, written before any network call, so an alert is on disk even when the webhook
+hangs or the process dies. Each line is appended with a single write: concurrent writers
+(parallel tasks on one machine) never interleave lines.
+
+A webhook (``webhook_url``, else ``$AIMOPS_ALERT_WEBHOOK``) receives the alert as JSON with a
+top-level ``text`` (title and message), which is what Slack, Microsoft Teams and Mattermost
+incoming webhooks display. Delivery never raises: an alert path must not hide the failure
+it reports. What happened is in the returned :class:`AlertDelivery`, and a failed delivery
+adds a second line to the log (``"record": "webhook_failed"``). The log names a webhook by
+``scheme://host[:port]`` only: user, password, path and query stay out of it, because the
+path of a Slack, Teams or Mattermost webhook URL is itself the secret.
+
+Example:
+    >>> import json, tempfile
+    >>> log = f"{tempfile.mkdtemp()}/alerts.log"
+    >>> alert = Alert(
+    ...     "scores.drift failed",
+    ...     "drift in 2 of 5 columns: age, income",
+    ...     check_urn="urn:aim:check:nightly/1",
+    ... )
+    >>> delivery = send_alert(alert, log_path=log, webhook_url="")
+    >>> json.loads(delivery.logged_to.read_text())["check_urn"]
+    'urn:aim:check:nightly/1'
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from aimops.errors import InvalidInputError
+from aimops.settings import aimops_home
+
+ALERT_LOG_ENV = "AIMOPS_ALERT_LOG"
+ALERT_WEBHOOK_ENV = "AIMOPS_ALERT_WEBHOOK"
+ALERT_LOG_NAME = "alerts.log"
+WEBHOOK_SCHEMES = ("http", "https")
+MAX_ERROR_TEXT = 500
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something failed and a person should know: what, where it ran, and where to look.
+
+    ``source`` names where it happened (``dag_id``, ``run_id``, ``task_id``, ``try_number``,
+    or a flow's names); ``links`` are pages to open (the task's log, the check's page);
+    ``raised_at`` is ISO 8601 in UTC.
+
+    Example:
+        >>> alert = Alert("scores.drift failed", "drift in age", source={"dag_id": "scores"})
+        >>> alert.text
+        'scores.drift failed\\ndrift in age'
+        >>> alert.to_dict()["severity"]
+        'error'
+    """
+
+    title: str
+    message: str
+    severity: str = "error"
+    source: dict[str, str] = field(default_factory=dict)
+    check_urn: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    raised_at: str = field(default_factory=_now)
+
+    @property
+    def text(self) -> str:
+        """Title, message and links as chat text (what a Slack-style webhook shows)."""
+        lines = [self.title, self.message]
+        lines.extend(f"{name}: {url}" for name, url in self.links.items())
+        return "\n".join(line for line in lines if line)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert's fields as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """Where an alert went: the log file, and the webhook's HTTP status or error (or None).
+
+    ``webhook_status`` and ``webhook_error`` are both None when no webhook was configured.
+
+    Example:
+        >>> AlertDelivery(Path("alerts.log"), 200, None).webhook_delivered
+        True
+    """
+
+    logged_to: Path
+    webhook_status: int | None = None
+    webhook_error: str | None = None
+
+    @property
+    def webhook_delivered(self) -> bool:
+        """True when a webhook accepted the alert (a 2xx answer)."""
+        return self.webhook_error is None and self.webhook_status is not None
+
+
+def send_alert(
+    alert: Alert,
+    *,
+    log_path: str | os.PathLike[str] | None = None,
+    webhook_url: str | None = None,
+    timeout: float = 5.0,
+) -> AlertDelivery:
+    """Append ``alert`` to the alert log and POST it to the webhook, if there is one.
+
+    ``log_path`` defaults to ``$AIMOPS_ALERT_LOG``, else ``<AIMOPS_HOME>/alerts.log``;
+    ``webhook_url`` to ``$AIMOPS_ALERT_WEBHOOK`` (an empty string means no webhook). Only
+    http(s) webhooks are accepted (InvalidInputError, before anything is written). A user and
+    password in the URL are sent as HTTP basic authentication. The webhook's failures
+    (refused, ``timeout`` seconds passed, an HTTP error or a redirect) are reported in the
+    result and the log, never raised; a log that cannot be written raises OSError.
+
+    Example:
+        >>> import tempfile
+        >>> log = Path(tempfile.mkdtemp()) / "alerts.log"
+        >>> send_alert(Alert("t failed", "boom"), log_path=log, webhook_url="").logged_to == log
+        True
+    """
+    url = resolve_webhook_url(webhook_url)
+    path = _log_path(log_path)
+    line = {"record": "alert", **alert.to_dict()}
+    if url is not None:
+        line["webhook"] = redacted_url(url)
+    _append_line(path, line)
+    if url is None:
+        return AlertDelivery(logged_to=path)
+    status, error = _post(url, {"text": alert.text, **alert.to_dict()}, timeout)
+    if error is not None:
+        failure = {
+            "record": "webhook_failed",
+            "title": alert.title,
+            "check_urn": alert.check_urn,
+            "raised_at": alert.raised_at,
+            "webhook": redacted_url(url),
+            "status": status,
+            "error": error,
+            "logged_at": _now(),
+        }
+        _append_line(path, failure)
+    return AlertDelivery(logged_to=path, webhook_status=status, webhook_error=error)
+
+
+def redacted_url(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: no user, password, path, query or fragment.
+
+    Example:
+        >>> redacted_url("https://bot:s3cret@hooks.example.com:8443/services/T0/B0/XyZ?token=1")
+        'https://hooks.example.com:8443'
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    port = _port(url)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
+def resolve_webhook_url(given: str | None) -> str | None:
+    """The webhook to use: ``given``, else ``$AIMOPS_ALERT_WEBHOOK``; None when empty.
+
+    Raises InvalidInputError, naming the scheme, for anything but an http(s) URL with a host.
+
+    Example:
+        >>> resolve_webhook_url("ftp://files.example.com/hook")
+        Traceback (most recent call last):
+        ...
+        aimops.errors.InvalidInputError: alert webhooks must be http or https URLs, not 'ftp'
+    """
+    url = (os.environ.get(ALERT_WEBHOOK_ENV, "") if given is None else given).strip()
+    if not url:
+        return None
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in WEBHOOK_SCHEMES:
+        shown = repr(scheme) if scheme else "a URL without a scheme"
+        raise InvalidInputError(f"alert webhooks must be http or https URLs, not {shown}")
+    if not urlsplit(url).hostname:
+        raise InvalidInputError(f"the alert webhook {redacted_url(url)} names no host")
+    return url
+
+
+def _log_path(given: str | os.PathLike[str] | None) -> Path:
+    if given is not None:
+        return Path(given).expanduser()
+    configured = os.environ.get(ALERT_LOG_ENV, "").strip()
+    return Path(configured).expanduser() if configured else aimops_home() / ALERT_LOG_NAME
+
+
+def _append_line(path: Path, record: dict[str, Any]) -> None:
+    """Append ``record`` as one JSON line with a single ``write`` on an ``O_APPEND`` file."""
+    data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(descriptor, data)
+    finally:
+        os.close(descriptor)
+    if written != len(data):
+        raise OSError(f"only {written} of {len(data)} bytes of an alert reached {path}")
+
+
+def _post(url: str, payload: dict[str, Any], timeout: float) -> tuple[int | None, str | None]:
+    """POST ``payload`` as JSON; returns (HTTP status or None, error text or None)."""
+    target, headers = _request_target(url)
+    body = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
+    opener = urllib.request.build_opener(_RefuseRedirects())
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            response.read(65536)
+            return int(response.status), None
+    except urllib.error.HTTPError as exc:
+        return exc.code, _scrubbed(f"HTTP {exc.code} {exc.reason}", url)
+    except urllib.error.URLError as exc:
+        return None, _scrubbed(f"{type(exc.reason).__name__}: {exc.reason}", url)
+    except Exception as exc:  # timeouts while reading, broken connections, bad answers
+        return None, _scrubbed(f"{type(exc).__name__}: {exc}", url)
+
+
+def _request_target(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its user and password, and the headers (basic auth from them)."""
+    parts = urlsplit(url)
+    headers = {"Content-Type": "application/json", "User-Agent": "aimops-alerts"}
+    if parts.username is None and parts.password is None:
+        return url, headers
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    headers["Authorization"] = f"Basic {token}"
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=netloc)), headers
+
+
+def _scrubbed(error: str, url: str) -> str:
+    """``error`` without the webhook URL or its secret parts, cut to ``MAX_ERROR_TEXT``."""
+    parts = urlsplit(url)
+    for whole in (url, _request_target(url)[0]):
+        error = error.replace(whole, redacted_url(url))
+    for secret in (parts.password, parts.query, parts.path if len(parts.path) > 1 else None):
+        if secret:
+            error = error.replace(secret, "***")
+    return error[:MAX_ERROR_TEXT]
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed (a POST would turn into a GET, or carry the credentials to
+    another host): urllib then raises HTTPError with the 3xx status."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
