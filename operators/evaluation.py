@@ -40,6 +40,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from aimops.errors import InvalidInputError
+from aimops.operators.arguments import names as _names
+from aimops.operators.arguments import number as _number
+from aimops.operators.arguments import number_map as _bounds
+from aimops.operators.links import task_xcom
 from aimops.operators.report_app import report_url
 
 if TYPE_CHECKING:
@@ -61,6 +65,15 @@ def evaluation_key(dag_id: str, run_id: str, task_id: str, map_index: int | None
     if map_index is not None and map_index >= 0:
         parts.append(str(map_index))
     return "/".join(parts)
+
+
+def task_identity(ti: Any, key: str | None = None) -> tuple[str, str]:
+    """(key, producer) of what a running task instance records: ``key`` or the task's
+    identity (:func:`evaluation_key`), and its step's URN."""
+    from aimops.metadata.urns import step_urn
+
+    producer = step_urn("airflow", ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    return key or evaluation_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index), str(producer)
 
 
 def evaluation_of(key: str) -> Urn:
@@ -94,17 +107,10 @@ class AimReportLink(BaseOperatorLink):
 
 
 def _returned_evaluation(ti_key: Any) -> str | None:
-    """The evaluation URN the task instance returned (its ``return_value`` XCom), if any.
-
-    Only a task's process can read XComs through the Task SDK; elsewhere this is None.
-    """
+    """The evaluation URN the task instance returned (its ``return_value`` XCom), if any."""
     from airflow.sdk import BaseXCom
-    from airflow.sdk.execution_time.xcom import XCom
 
-    try:
-        value = XCom.get_value(ti_key=ti_key, key=BaseXCom.XCOM_RETURN_KEY)
-    except ImportError:  # no task supervisor to ask: not inside a task's process
-        return None
+    value = task_xcom(ti_key, BaseXCom.XCOM_RETURN_KEY)
     return value if isinstance(value, str) and value.startswith("urn:aim:evaluation:") else None
 
 
@@ -167,14 +173,11 @@ class _ModelEvaluation(BaseOperator):
             UnknownAnalyzerError,
         )
         from aimops.hooks.aim import AimHook
-        from aimops.metadata.urns import step_urn
 
-        ti = context["ti"]
-        key = self.key or evaluation_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-        producer = step_urn("airflow", ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        key, producer = task_identity(context["ti"], self.key)
         hook = AimHook(self.aimops_conn_id)
         try:
-            outcome = self.evaluate(hook.get_store(), key=key, producer=str(producer))
+            outcome = self.evaluate(hook.get_store(), key=key, producer=producer)
         except GateFailedError as exc:
             self.log.error("recorded with failed gates; report: %s", report_url(evaluation_of(key)))
             raise AirflowFailException(str(exc)) from exc
@@ -221,12 +224,7 @@ class _ModelEvaluation(BaseOperator):
         from aimops.hooks.mlflow import MlflowHook
         from aimops.monitors.jobs import MlflowLocation
 
-        hook = MlflowHook(self.mlflow_conn_id)
-        tracking_uri = hook.configured_tracking_uri()
-        if tracking_uri is None:
-            return MlflowLocation.local()
-        hook.configure()  # a tracking server's credentials, for MLflow to read
-        return MlflowLocation(tracking_uri, hook.get_registry_uri())
+        return MlflowLocation(*MlflowHook(self.mlflow_conn_id).model_location())
 
 
 class EvaluateModelOperator(_ModelEvaluation):
@@ -433,25 +431,3 @@ def headline(metrics: Mapping[str, float]) -> str:
     names = [name for name in HEADLINE_METRICS if name in metrics]
     names += [name for name in metrics if name not in names]
     return ", ".join(f"{name}={metrics[name]:.4g}" for name in names[:8]) or "no metrics"
-
-
-def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(str(name) for name in value)
-
-
-def _number(value: Any, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a number, got {value!r}") from None
-
-
-def _bounds(given: Mapping[str, Any] | None, name: str) -> dict[str, float] | None:
-    """Gate bounds as numbers (a templated bound renders as text)."""
-    if not given:
-        return None
-    if not isinstance(given, Mapping):
-        raise InvalidInputError(f"{name} maps metric names to bounds, got {given!r}")
-    return {str(metric): _number(bound, f"{name}[{metric!r}]") for metric, bound in given.items()}

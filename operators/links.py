@@ -84,6 +84,20 @@ def mlflow_run_page(run: dict[str, Any]) -> str | None:
     return f"{base.rstrip('/')}/#/experiments/{experiment}/runs/{run['run_id']}"
 
 
+def task_xcom(ti_key: Any, key: str) -> Any:
+    """The XCom ``key`` the task instance ``ti_key`` pushed, or None.
+
+    Only a task's process can read XComs through the Task SDK (Airflow 3 computes an operator's
+    links there, when the task ends); elsewhere this is None.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    try:
+        return XCom.get_value(ti_key=ti_key, key=key)
+    except ImportError:  # no task supervisor to ask: not inside a task's process
+        return None
+
+
 _opened: dict[str, Any] = {}
 RETRY_OPEN_SECONDS = 30.0
 

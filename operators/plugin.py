@@ -1,4 +1,4 @@
-"""The Airflow plugin: the capture listener, the extra links and the report pages.
+"""The Airflow plugin: the capture listener, the extra links, the report and check pages.
 
 ``pip install aimops[airflow]`` registers it (entry point ``airflow.plugins``); a DAG opts in
 with the tag ``aimops``. The API server mounts the evaluation reports under ``/aimops``

@@ -31,7 +31,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "aimops",
         "description": "AI-metadata capture, evaluation and the model lifecycle for Airflow: "
         "an AIM store connection, an MLflow connection, links from tasks to AIM and MLflow, "
-        "operators that evaluate and compare model versions.",
+        "operators that evaluate and compare model versions and run monitoring checks.",
         "versions": [__version__],
         "connection-types": [
             {
@@ -46,6 +46,9 @@ def get_provider_info() -> dict[str, Any]:
             "aimops.operators.links.AimStepLink",
             "aimops.operators.links.MlflowRunLink",
             "aimops.operators.evaluation.AimReportLink",
+            "aimops.operators.monitoring.AimCheckLink",
+            "aimops.operators.monitoring.EvidentlyReportLink",
+            "aimops.operators.monitoring.DashboardLink",
         ],
         "plugins": [{"name": "aimops", "plugin-class": "aimops.operators.plugin.AimopsPlugin"}],
     }

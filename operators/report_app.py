@@ -1,8 +1,13 @@
-"""Evaluation reports inside Airflow: a page of the API server, and where a task links to it.
+"""Evaluation reports and check pages inside Airflow: pages of the API server, and where a
+task links to them.
 
 ``GET /aimops/evaluations/<evaluation urn>`` renders a recorded evaluation or comparison as
 the interactive report, straight from the AIM store: the page a task's "AIM report" link opens.
-The plugin mounts :data:`report_app` under :data:`URL_PREFIX`.
+``GET /aimops/checks/<check urn>`` renders a recorded monitoring check (its status, numbers
+and every failed row: the "AIM check" link), and ``?report=evidently`` serves the Evidently
+report saved with a drift check, sandboxed (:data:`SAVED_REPORT_HEADERS`). Checks follow the
+same access rules as evaluations, below. The plugin mounts :data:`report_app` under
+:data:`URL_PREFIX`.
 
 Airflow does not protect plugin apps, so the route does it itself:
 
@@ -58,6 +63,14 @@ AIRFLOW_URL_ENV = "AIMOPS_AIRFLOW_URL"
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 #: Who may frame the report: Airflow's own pages only.
 FRAME_POLICY = "frame-ancestors 'self'"
+#: A saved report (Evidently's, with its inlined scripts) is served sandboxed: it runs in an
+#: origin of its own, so its scripts can neither read Airflow's cookies nor call its API.
+SAVED_REPORT_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-scripts; default-src 'none'; "
+    "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+    f"img-src data: blob:; font-src data:; {FRAME_POLICY}",
+    **SECURITY_HEADERS,
+}
 _PAGE_POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"')
 
 Scope = MutableMapping[str, Any]
@@ -83,6 +96,19 @@ def airflow_url() -> str:
 def report_url(urn: str | Urn) -> str:
     """Where the API server shows the report of the evaluation ``urn``."""
     return f"{airflow_url()}{URL_PREFIX}/evaluations/{quote(str(urn), safe=':/')}"
+
+
+def check_url(urn: str | Urn, report: str | None = None) -> str:
+    """Where the API server shows the check ``urn``; with ``report``, that saved report of it.
+
+    Example:
+        >>> import os
+        >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com"
+        >>> check_url("urn:aim:check:airflow/monitor/manual__1/drift", "evidently")
+        'https://airflow.example.com/aimops/checks/urn:aim:check:airflow/monitor/manual__1/drift?report=evidently'
+    """
+    url = f"{airflow_url()}{URL_PREFIX}/checks/{quote(str(urn), safe=':/')}"
+    return f"{url}?report={quote(report, safe='')}" if report else url
 
 
 def keyed_dag(urn: Urn) -> str | None:
@@ -175,6 +201,23 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
             return PlainTextResponse(body, status_code=status)
         return HTMLResponse(body, headers=security_headers(body))
 
+    @app.get(
+        "/checks/{urn:path}",
+        response_class=HTMLResponse,
+        summary="A recorded monitoring check, or (?report=NAME) a report saved with it",
+    )
+    def check_page(
+        urn: str,
+        report: str | None = None,
+        user: Any = Depends(get_user),  # noqa: B008
+    ) -> Any:
+        status, body, saved = _check_page(
+            opener, urn, report, lambda dag_id: may_read_dag(user, dag_id)
+        )
+        if status != 200:
+            return PlainTextResponse(body, status_code=status)
+        return HTMLResponse(body, headers=SAVED_REPORT_HEADERS if saved else security_headers(body))
+
     return app
 
 
@@ -206,7 +249,77 @@ def _report_page(
     from aimops.monitors.record import load_evaluation
     from aimops.monitors.report import render_report
 
-    parsed = _evaluation_urn(urn)
+    found = _readable(open_store, urn, "evaluation", may_read)
+    if not isinstance(found[0], int):
+        store, parsed = found
+        try:
+            document = load_evaluation(store, parsed)
+        except NotFoundError:
+            return _not_yours("evaluation", parsed)
+        title = f"{document.get('label') or document['kind']} · {document['kind']} · {parsed}"
+        return 200, render_report([document], title=title)
+    return found
+
+
+def _check_page(
+    open_store: Callable[[], AimStore | None],
+    urn: str,
+    report: str | None,
+    may_read: Callable[[str], bool],
+) -> tuple[int, str, bool]:
+    """(HTTP status, page or message, whether it is a saved report) for the check ``urn``:
+    its page rendered from the store, or the saved ``report`` recorded with it; the same
+    access rules as for evaluations."""
+    from aimops.monitors.check_report import render_check_report
+
+    found = _readable(open_store, urn, "check", may_read)
+    if isinstance(found[0], int):
+        return found[0], str(found[1]), False
+    store, parsed = found
+    info, result = store.get_aspect(parsed, "checkInfo"), store.get_aspect(parsed, "checkResult")
+    if info is None or result is None:
+        return (*_not_yours("check", parsed), False)
+    reports = dict(info.value.get("reports") or {})
+    if report is not None:
+        return (*_saved_report(parsed, report, reports), True)
+    links = {
+        name.capitalize() if name != "evidently" else "Evidently report": f"?report={name}"
+        for name in reports
+        if name != "check"
+    }
+    page = render_check_report(
+        result.value["document"], title=str(parsed), links=links,
+        checked_at=str(info.value["checked_at"]), targets=list(info.value.get("targets", [])),
+    )  # fmt: skip
+    return 200, page, False
+
+
+def _saved_report(urn: Urn, report: str, reports: dict[str, str]) -> tuple[int, str]:
+    """The saved HTML report ``report`` of the check ``urn``, when it is still there."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    if report not in reports or report == "check":
+        known = ", ".join(sorted(set(reports) - {"check"})) or "none"
+        return 404, f"{urn} has no saved report {report!r} (saved: {known})"
+    parsed = urlsplit(reports[report])
+    path = url2pathname(parsed.path) if parsed.scheme == "file" else ""
+    if not path.endswith(".html") or not os.path.isfile(path):
+        return 404, f"the {report} report of {urn} was saved at {reports[report]}; it is gone"
+    with open(path, encoding="utf-8") as handle:
+        return 200, handle.read()
+
+
+def _readable(
+    open_store: Callable[[], AimStore | None],
+    text: str,
+    kind: str,
+    may_read: Callable[[str], bool],
+) -> tuple[int, str] | tuple[AimStore, Urn]:
+    """(store, URN) when the user may read the ``kind`` ``text`` names, else (status, why):
+    the DAG its key names is asked before the store is opened, then the DAGs that produced
+    it; one that may not read them gets the answer of a missing one."""
+    parsed = _urn_of(text, kind)
     if isinstance(parsed, str):
         return 400, parsed
     dag_id = keyed_dag(parsed)
@@ -215,28 +328,28 @@ def _report_page(
     store = open_store()
     if store is None:
         return 503, "the AIM store cannot be opened right now; try again in a minute"
-    not_yours = 404, f"no evaluation {parsed} that you may read is recorded in the AIM store"
     if not all(may_read(producer) for producer in producing_dags(store, parsed) - {dag_id}):
-        return not_yours
-    try:
-        document = load_evaluation(store, parsed)
-    except NotFoundError:
-        return not_yours
-    title = f"{document.get('label') or document['kind']} · {document['kind']} · {parsed}"
-    return 200, render_report([document], title=title)
+        return _not_yours(kind, parsed)
+    return store, parsed
 
 
-def _evaluation_urn(text: str) -> Urn | str:
-    """``text`` as an evaluation URN, or why it is not one."""
+def _not_yours(kind: str, urn: Urn) -> tuple[int, str]:
+    return 404, f"no {kind} {urn} that you may read is recorded in the AIM store"
+
+
+def _urn_of(text: str, kind: str) -> Urn | str:
+    """``text`` as a URN of ``kind``, or why it is not one."""
     from aimops.errors import InvalidInputError
     from aimops.metadata.urns import Urn
 
     try:
         parsed = Urn.parse(text)
     except InvalidInputError as exc:
-        return f"not an evaluation URN: {exc}"
-    if parsed.type != "evaluation":
-        return f"{parsed} is not an evaluation URN (urn:aim:evaluation:...)"
+        return f"not an {kind} URN: {exc}" if kind[0] in "aeiou" else f"not a {kind} URN: {exc}"
+    if parsed.type != kind:
+        return (
+            f"{parsed} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} URN (urn:aim:{kind}:...)"
+        )
     return parsed
 
 

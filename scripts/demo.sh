@@ -3,6 +3,9 @@
 # dags_examples/evaluate_models.py end to end with `airflow dags test` in a fresh, throwaway
 # Airflow home; the aimops listener plugin captures the runs as they go; then show what the AIM
 # store holds through the `aimops` CLI, and write the comparison's interactive HTML report.
+# Then monitoring: dags_examples/simulate_serving.py (a serving SIMULATOR) writes a clean day
+# and a faulty day of requests, and dags_examples/monitor_model.py checks each: the clean day
+# passes, the faulty one fails its drift, consistency and health checks and raises alerts.
 #
 # Run from anywhere (`make demo` runs it after setting up .venv). Settings:
 #   AIMOPS_HOME               the AIM store, MLflow and the demo data (default: .aimops-demo)
@@ -69,31 +72,42 @@ fi
 say "Airflow metadata database ready (SQLite, $(elapsed "$t0") s)"
 
 # Run one DAG with `airflow dags test` in this process, showing each task start and end;
-# Airflow's full log goes to $AIRFLOW_HOME/dags-test-<dag>.log.
+# Airflow's full log goes to $AIRFLOW_HOME/dags-test-<dag>.log. Arguments: the DAG, what it
+# does, the run's conf (JSON, optional) and the outcome expected: success (the default) or
+# failed (a monitoring run that must catch injected faults).
 run_dag() {
-    local dag_id="$1" log="$AIRFLOW_HOME/dags-test-$1.log" t0="$EPOCHREALTIME" status
-    say "airflow dags test $dag_id: $2"
+    local dag_id="$1" conf="${3:-}" expect="${4:-success}" t0="$EPOCHREALTIME" status
+    local log="$AIRFLOW_HOME/dags-test-$1${5:+-$5}.log"
+    local args=("$dag_id")
+    [[ -n "$conf" ]] && args+=(-c "$conf")
+    say "airflow dags test ${args[*]}: $2"
     say "(the whole DAG runs in this process; log: $log)"
     set +o pipefail
-    airflow dags test "$dag_id" 2>&1 | tee "$log" \
-        | grep --line-buffered -E '\[DAG TEST\] (starting|end task) task_id=|\[error|Traceback|aimops\.capture' \
+    # A run expected to fail shows its tasks only; the failures are shown from the store after.
+    local shown='\[DAG TEST\] (starting|end task) task_id=|\[error|Traceback|aimops\.capture'
+    [[ $expect == failed ]] && shown='\[DAG TEST\] (starting|end task) task_id='
+    airflow dags test "${args[@]}" 2>&1 | tee "$log" \
+        | grep --line-buffered -E "$shown" \
         | sed -u -E -e 's/^.*\[DAG TEST\] starting task_id=([^ ]+).*$/   started  \1/' \
             -e 's/^.*\[DAG TEST\] end task task_id=([^ ]+).*$/   finished \1/'
     status=${PIPESTATUS[0]}
     set -o pipefail
-    if [[ $status -ne 0 ]]; then
+    if [[ $expect == success && $status -ne 0 ]]; then
         tail -n 40 "$log" >&2
         fail "the $dag_id run failed; see $log"
+    fi
+    if [[ $expect == failed && $status -eq 0 ]]; then
+        fail "the $dag_id run was expected to fail (injected faults) but passed; see $log"
     fi
     say "DAG run finished in $(elapsed "$t0") s; Airflow's task instances:"
     python - "$AIRFLOW_HOME/airflow.db" "$dag_id" <<'PY'
 import sqlite3, sys
 
 db = sqlite3.connect(sys.argv[1])
-(run_id,) = db.execute(
-    "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (sys.argv[2],)
+(run_id, state) = db.execute(
+    "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (sys.argv[2],)
 ).fetchone()
-print(f"   run {run_id}")
+print(f"   run {run_id}: {state}")
 rows = db.execute(
     "SELECT task_id, state, try_number, duration FROM task_instance"
     " WHERE dag_id = ? AND run_id = ? ORDER BY start_date",
@@ -139,6 +153,41 @@ REPORT="$AIMOPS_HOME/reports/demo-comparison.html"
 say "aimops compare $COMPARISON_URN --html $REPORT"
 aimops compare "$COMPARISON_URN" --html "$REPORT"
 say "the interactive report (one offline HTML file; open it in a browser): $REPORT"
+
+# Monitoring: a simulated day of clean serving passes every check; a day with covariate drift
+# and a latency regression fails the drift, consistency and health checks, and alerts.
+export AIMOPS_ALERT_LOG="${AIMOPS_ALERT_LOG:-$AIMOPS_HOME/alerts.log}"
+ALERTS_BEFORE="$( [[ -f "$AIMOPS_ALERT_LOG" ]] && wc -l <"$AIMOPS_ALERT_LOG" || echo 0)"
+CLEAN_DAY="$(date -u -d yesterday +%F)"
+FAULTY_DAY="$(date -u +%F)"
+DRIFT="$(python -c 'import json; print(json.dumps({f"{kind}_{name}": 1.5 for kind in ("mean", "worst")
+    for name in ("radius", "texture", "perimeter", "area", "smoothness", "compactness",
+                 "concavity", "concave_points", "symmetry", "fractal_dimension")}))')"
+run_dag simulate_serving "a SIMULATED clean day of serving of $MODEL@candidate" \
+    "{\"day\": \"$CLEAN_DAY\"}" success clean
+run_dag monitor_model "data quality, drift, feature consistency and health of that day" \
+    "" success clean
+run_dag simulate_serving "a SIMULATED faulty day: covariate drift in 20 features, +900 ms on a quarter of requests" \
+    "{\"day\": \"$FAULTY_DAY\", \"latency_regression_ms\": 900, \"drift\": $DRIFT}" success faulty
+run_dag monitor_model "the same checks on the faulty day: they must fail and alert" \
+    '{"evidently_report": false}' failed faulty
+
+say "aimops checks list --model $MODEL --limit 8"
+aimops checks list --model "$MODEL" --limit 8
+say "alerts raised (from $AIMOPS_ALERT_LOG; set AIMOPS_ALERT_WEBHOOK to also POST them):"
+tail -n +"$((ALERTS_BEFORE + 1))" "$AIMOPS_ALERT_LOG" | python -c '
+import json, sys
+for line in sys.stdin:
+    alert = json.loads(line)
+    if alert.get("record") == "alert":
+        title, message = alert["title"], alert["message"]
+        print(f"   {title}: {message[:200]}")'
+VERSION_URN="$(aimops checks list --model "$MODEL" --kind health --json --limit 1 | python -c '
+import json, sys
+print(json.load(sys.stdin)[0]["target"])')"
+say "aimops metrics $VERSION_URN check.health.latency_p99_ms"
+aimops metrics "$VERSION_URN" check.health.latency_p99_ms
+say "each check's page: $AIMOPS_HOME/reports/check-*.html (and the \"AIM check\" link of its task)"
 
 if [[ -z "${MLFLOW_TRACKING_URI:-}" ]]; then
     say "MLflow's side: mlflow ui --backend-store-uri sqlite:///$AIMOPS_HOME/mlflow/mlflow.db"

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -174,3 +174,41 @@ class Golden:
 @pytest.fixture(scope="session")
 def golden() -> type[Golden]:
     return Golden
+
+
+SignIn = Callable[..., dict[str, str]]
+#: The DAG that belongs to the team TEAM in the sign-in tests, and the team's bundle.
+TEAM_DAG, TEAM, TEAM_BUNDLE = "churn", "risk", "risk-dags"
+
+
+@pytest.fixture
+def sign_in(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignIn]:
+    """``sign_in(role, teams)``: the bearer header of such a user of the auth manager Airflow is
+    configured with (its default, SimpleAuthManager), made as the API server makes it. The DAG
+    ``churn`` belongs to the team ``risk`` (its bundle is the team's)."""
+    from airflow.api_fastapi import app as api_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.team import Team
+    from airflow.utils.session import create_session
+
+    monkeypatch.setattr(api_app._AuthManagerState, "instance", None)  # restored afterwards
+    manager = api_app.create_auth_manager()
+    with create_session() as session:
+        bundle = DagBundleModel(name=TEAM_BUNDLE)
+        bundle.teams = [Team(name=TEAM)]
+        session.add(bundle)
+        session.flush()
+        session.add(DagModel(dag_id=TEAM_DAG, bundle_name=TEAM_BUNDLE))
+
+    def headers(role: str = "viewer", teams: Sequence[str] = ()) -> dict[str, str]:
+        user = SimpleAuthManagerUser(username=f"a {role}", role=role, teams=list(teams))
+        return {"Authorization": f"Bearer {manager.generate_jwt(user)}"}
+
+    yield headers
+    with create_session() as session:
+        session.delete(session.get(DagModel, TEAM_DAG))
+        session.flush()
+        session.delete(session.get(DagBundleModel, TEAM_BUNDLE))
+        session.delete(session.get(Team, TEAM))

@@ -14,7 +14,7 @@ import hashlib
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,7 @@ MODEL = "breast_cancer_classifier"
 RUN_AFTER = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 TEST_SET = dataset_urn("breast_cancer_sized_test")
 ROLES = ("champion", "challenger")
-TEAM, TEAM_BUNDLE = "risk", "risk-dags"  # the team owning the DAG of the report tests
+TEAM = "risk"  # the team owning the DAG "churn" of the report tests (see conftest's sign_in)
 
 # The tokens are signed with the JWT secret Airflow generated for the test AIRFLOW_HOME, which
 # PyJWT finds short for SHA-512.
@@ -237,7 +237,7 @@ def test_the_comparison_records_deltas_winners_and_passes_its_gate(demo: Demo) -
 
 
 @pytest.mark.slow
-def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: SignIn) -> None:
+def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: Any) -> None:
     from fastapi.testclient import TestClient
 
     from aimops.operators.report_app import create_app, report_url
@@ -432,42 +432,6 @@ def test_an_operator_needs_exactly_one_source_of_rows() -> None:
         CompareModelsOperator(task_id="c", model_versions=["m/1"], dataset="t.csv")
 
 
-SignIn = Callable[..., dict[str, str]]
-
-
-@pytest.fixture
-def sign_in(airflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SignIn]:
-    """``sign_in(role, teams)``: the bearer header of such a user of the auth manager Airflow is
-    configured with (its default, SimpleAuthManager), made as the API server makes it. The DAG
-    of :class:`_Key` belongs to the team ``risk`` (its bundle is the team's)."""
-    from airflow.api_fastapi import app as api_app
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.models.dag import DagModel
-    from airflow.models.dagbundle import DagBundleModel
-    from airflow.models.team import Team
-    from airflow.utils.session import create_session
-
-    monkeypatch.setattr(api_app._AuthManagerState, "instance", None)  # restored afterwards
-    manager = api_app.create_auth_manager()
-    with create_session() as session:
-        bundle = DagBundleModel(name=TEAM_BUNDLE)
-        bundle.teams = [Team(name=TEAM)]
-        session.add(bundle)
-        session.flush()
-        session.add(DagModel(dag_id=_Key.dag_id, bundle_name=TEAM_BUNDLE))
-
-    def headers(role: str = "viewer", teams: Sequence[str] = ()) -> dict[str, str]:
-        user = SimpleAuthManagerUser(username=f"a {role}", role=role, teams=list(teams))
-        return {"Authorization": f"Bearer {manager.generate_jwt(user)}"}
-
-    yield headers
-    with create_session() as session:
-        session.delete(session.get(DagModel, _Key.dag_id))
-        session.flush()
-        session.delete(session.get(DagBundleModel, TEAM_BUNDLE))
-        session.delete(session.get(Team, TEAM))
-
-
 @dataclass
 class Reports:
     """A client of the API server's /aimops mount, and the evaluations its store holds."""
@@ -480,7 +444,7 @@ class Reports:
 
 
 @pytest.fixture
-def reports(tmp_path: Path, sign_in: SignIn) -> Iterator[Reports]:
+def reports(tmp_path: Path, sign_in: Any) -> Iterator[Reports]:
     import pandas as pd
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -522,7 +486,7 @@ def reports(tmp_path: Path, sign_in: SignIn) -> Iterator[Reports]:
     store.close()
 
 
-def test_the_report_page_renders_a_recorded_evaluation(reports: Reports, sign_in: SignIn) -> None:
+def test_the_report_page_renders_a_recorded_evaluation(reports: Reports, sign_in: Any) -> None:
     client, path, reader = reports.client, reports.path, sign_in("viewer", [TEAM])
     page = client.get(path, headers=reader)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -536,7 +500,7 @@ def test_the_report_page_renders_a_recorded_evaluation(reports: Reports, sign_in
 
 
 def test_a_dag_s_evaluations_are_shown_only_to_who_may_read_the_dag(
-    reports: Reports, sign_in: SignIn
+    reports: Reports, sign_in: Any
 ) -> None:
     client, path = reports.client, reports.path
     outsider = sign_in("viewer", ["growth"])  # may read DAGs, but not the team risk's
@@ -553,7 +517,7 @@ def test_a_dag_s_evaluations_are_shown_only_to_who_may_read_the_dag(
 
 
 def test_an_evaluation_a_dag_s_task_keyed_its_own_way_is_shown_only_to_who_may_read_the_dag(
-    reports: Reports, sign_in: SignIn
+    reports: Reports, sign_in: Any
 ) -> None:
     client, urn = reports.client, reports.of_a_dag_under_its_own_key
     outsider = sign_in("viewer", ["growth"])  # may read DAGs, but not the team risk's
@@ -591,7 +555,7 @@ def _sha256_source(text: str) -> str:
 
 
 def test_the_report_s_headers_allow_what_the_page_runs_and_framing_by_airflow_only(
-    reports: Reports, sign_in: SignIn
+    reports: Reports, sign_in: Any
 ) -> None:
     reader = sign_in("viewer", [TEAM])
     page = reports.client.get(reports.path, headers=reader)
@@ -637,7 +601,7 @@ def test_the_report_page_wants_a_signed_in_airflow_user() -> None:
     assert unrouted.status_code == 404 and _has_the_security_headers(unrouted)
 
 
-def test_a_crash_is_answered_with_the_security_headers_too(sign_in: SignIn) -> None:
+def test_a_crash_is_answered_with_the_security_headers_too(sign_in: Any) -> None:
     from fastapi.testclient import TestClient
 
     from aimops.operators.report_app import create_app

@@ -37,6 +37,10 @@ DAG_ID = "train_model"
 EXAMPLE = REPO / "dags_examples" / "train_model.py"
 EVALUATION_DAG = "evaluate_models"
 EVALUATION_EXAMPLE = REPO / "dags_examples" / "evaluate_models.py"
+SIMULATOR_DAG, MONITOR_DAG = "simulate_serving", "monitor_model"
+MONITORING_EXAMPLES = tuple(
+    REPO / "dags_examples" / f"{name}.py" for name in (SIMULATOR_DAG, MONITOR_DAG)
+)
 START_TIMEOUT = 120.0
 PARSE_TIMEOUT = 60.0
 RUN_TIMEOUT = 240.0
@@ -97,8 +101,9 @@ def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
         for version in versions:
             assert [e.urn for e in store.related(version, "producedBy")] == [register]
         # raw, train, test and the model artifact: once each, clear or not (and the two sized
-        # splits of the evaluation example)
-        assert (store.count("dataset"), store.count("artifact")) == (5, 1)
+        # splits of the evaluation example, the monitored day's request log and feature
+        # snapshot, and the reference data the simulator registered)
+        assert (store.count("dataset"), store.count("artifact")) == (7, 2)
         assert info["ended_at"] is not None
 
 
@@ -124,6 +129,51 @@ def check_evaluation_report(client: Any) -> None:
     assert "breast_cancer_classifier" in page and 'id="aimops-data"' in page
     status, _ = client.get_page(page_path, auth=False)
     assert status == 401
+
+
+def check_scheduled_monitoring(client: Any, aimops_home: Path) -> None:
+    """The scheduler runs the monitoring DAG on its own schedule: the simulator writes a day
+    with a latency regression, monitor_model is unpaused and its scheduled run fails the
+    health check alone, alerts, and links to the check's page and Evidently's report."""
+    for dag_id in (SIMULATOR_DAG, MONITOR_DAG):
+        client.wait_for_dag(dag_id, timeout=PARSE_TIMEOUT)
+    assert client.set_paused(SIMULATOR_DAG, False)["is_paused"] is False
+    simulated = client.trigger(SIMULATOR_DAG, {"latency_regression_ms": 900})["dag_run_id"]
+    state = client.wait_for_run(SIMULATOR_DAG, simulated, timeout=RUN_TIMEOUT, out=print)
+    assert state == "success", client.task_states(SIMULATOR_DAG, simulated)
+    assert client.set_paused(MONITOR_DAG, False)["is_paused"] is False  # @daily: it runs now
+    deadline = time.monotonic() + PARSE_TIMEOUT
+    while not (runs := client.request("GET", f"/api/v2/dags/{MONITOR_DAG}/dagRuns")["dag_runs"]):
+        assert time.monotonic() < deadline, "the scheduler made no run of the monitoring DAG"
+        time.sleep(1)
+    (run,) = runs
+    assert run["run_type"] == "scheduled"
+    run_id = run["dag_run_id"]
+    state = client.wait_for_run(MONITOR_DAG, run_id, timeout=RUN_TIMEOUT, out=print)
+    states = client.task_states(MONITOR_DAG, run_id)
+    assert state == "failed" and states == {
+        "find_serving_day": "success",
+        "data_quality": "success",
+        "drift": "success",
+        "feature_consistency": "success",
+        "health": "failed",
+    }, states
+    run_path = f"/api/v2/dags/{MONITOR_DAG}/dagRuns/{quote(run_id, safe='')}"
+    health_links = client.request("GET", f"{run_path}/taskInstances/health/links")["extra_links"]
+    status, page = client.get_page(urlsplit(health_links["AIM check"]).path)
+    assert status == 200 and "latency_p99_max_ms" in page, page[:500]
+    assert client.get_page(urlsplit(health_links["AIM check"]).path, auth=False)[0] == 401
+    drift_links = client.request("GET", f"{run_path}/taskInstances/drift/links")["extra_links"]
+    evidently = urlsplit(drift_links["Evidently report"])
+    status, report = client.get_page(f"{evidently.path}?{evidently.query}")
+    assert status == 200 and report.lstrip().lower().startswith("<!doctype html")
+    (alert,) = [
+        json.loads(line)
+        for line in (aimops_home / "alerts.log").read_text().splitlines()
+        if json.loads(line)["record"] == "alert"
+    ]
+    assert alert["title"] == "monitor_model.health failed"
+    assert "p99 latency" in alert["message"] and "ms > 500 ms" in alert["message"]
 
 
 def _isolated_env(aimops_home: Path) -> dict[str, str]:
@@ -177,7 +227,7 @@ class Standalone:
 def standalone(tmp_path: Path) -> Iterator[Standalone]:
     dags = tmp_path / "dags"
     dags.mkdir()
-    for example in (EXAMPLE, EVALUATION_EXAMPLE):
+    for example in (EXAMPLE, EVALUATION_EXAMPLE, *MONITORING_EXAMPLES):
         (dags / example.name).write_text(example.read_text())
     server = Standalone(
         home=tmp_path / "airflow",
@@ -239,6 +289,7 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     assert not load_links["extra_links"]["MLflow run"]  # no MLflow run, no link
 
     check_evaluation_report(client)
+    check_scheduled_monitoring(client, standalone.aimops_home)
 
     pgid = standalone.pgid()
     report = standalone.stop()
