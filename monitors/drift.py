@@ -55,7 +55,14 @@ import numpy as np
 
 from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.check import RecordableCheck
-from aimops.monitors.drift_methods import DRIFT_METHODS, ColumnKind, Values, default_method
+from aimops.monitors.drift_columns import (
+    ColumnValues,
+    CountedValues,
+    SortedNumbers,
+    Values,
+    finite_numbers,
+)
+from aimops.monitors.drift_methods import DRIFT_METHODS, ColumnKind, default_method
 from aimops.monitors.inputs import frame_rows, require_columns
 
 if TYPE_CHECKING:
@@ -290,17 +297,11 @@ def _column_drift(
     method_name: str | None,
     threshold: float | None,
 ) -> ColumnDrift:
-    if _holds_numbers(reference) != _holds_numbers(current):
-        raise InvalidDataError(
-            f"column {name!r} holds numbers in one frame and not the other "
-            f"(reference {reference.dtype}, current {current.dtype})"
-        )
-    ref = _present_values(name, kind, reference, "reference")
-    cur = _present_values(name, kind, current, "current")
-    method = DRIFT_METHODS[method_name or default_method(kind, ref, cur)]
+    values = _column_values(name, kind, reference, current)
+    method = DRIFT_METHODS[method_name or default_method(kind, values)]
     threshold = method.default_threshold if threshold is None else float(threshold)
     try:
-        score = method.score(ref, cur, kind)
+        score = method.score(values, kind)
     except TypeError as exc:  # the z-test orders the values: 1 and "a" cannot be ordered
         raise InvalidDataError(f"column {name!r} mixes values that cannot be compared") from exc
     return ColumnDrift(kind, method.name, threshold, score, method.drifted(score, threshold))
@@ -312,16 +313,36 @@ def _holds_numbers(series: pd.Series[Any]) -> bool:
     return types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
 
 
-def _present_values(name: Hashable, kind: ColumnKind, series: pd.Series[Any], role: str) -> Values:
-    """The column's values without missing ones (and without ±inf when they are numbers)."""
-    if kind == "numerical" and not _holds_numbers(series):
+def _column_values(
+    name: Hashable, kind: ColumnKind, reference: pd.Series[Any], current: pd.Series[Any]
+) -> ColumnValues:
+    """The column's present values in both frames, prepared for the method choice and method:
+    missing values dropped (and ``±inf`` when they are numbers), numbers sorted, others counted.
+    """
+    numbers = _holds_numbers(reference)
+    if numbers != _holds_numbers(current):
         raise InvalidDataError(
-            f"numerical column {name!r} holds {series.dtype} values in {role}, not numbers"
+            f"column {name!r} holds numbers in one frame and not the other "
+            f"(reference {reference.dtype}, current {current.dtype})"
         )
-    values: Values = series[series.notna()].to_numpy()
-    if _holds_numbers(series):
-        values = np.asarray(values, dtype=np.float64)
-        values = values[np.isfinite(values)]
-    if not len(values):
-        raise InvalidDataError(f"column {name!r} has no values in {role}: all are missing")
+    if kind == "numerical" and not numbers:
+        raise InvalidDataError(
+            f"numerical column {name!r} holds {reference.dtype} values in reference, not numbers"
+        )
+    values: ColumnValues
+    if numbers:
+        values = SortedNumbers(_finite_numbers(reference), _finite_numbers(current))
+    else:
+        values = CountedValues(reference.to_numpy(), current.to_numpy())
+    for role, count in (("reference", values.n_ref), ("current", values.n_cur)):
+        if not count:
+            raise InvalidDataError(f"column {name!r} has no values in {role}: all are missing")
     return values
+
+
+def _finite_numbers(series: pd.Series[Any]) -> Values:
+    """A column of numbers as float64 without missing values and ``±inf``, copied only if
+    needed (pandas' nullable ``Int64``/``Float64`` columns give their missing values as NaN)."""
+    if isinstance(series.dtype, np.dtype):
+        return finite_numbers(series.to_numpy())
+    return finite_numbers(series.to_numpy(dtype=np.float64, na_value=np.nan))

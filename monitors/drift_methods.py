@@ -40,10 +40,23 @@ As in Evidently, ``chisquare`` and ``z`` are also chosen by default for numerica
 most 5 distinct values, though they cannot be asked for on a numerical column; ``wasserstein``
 and ``ks`` cannot be asked for on a categorical one.
 
+How aimops computes them: each column's values are prepared once (:func:`column_values`) and
+the method choice and the method read what they need from that. Numbers (:class:`SortedNumbers`)
+are sorted, reference and current side by side in one array, and everything follows from the
+two sorted runs: distinct values are where neighbours differ, counts per value and per
+histogram bin are ``searchsorted`` positions, and the Wasserstein distance is scipy's formula
+(the gap between the two CDFs times the gap to the next value, over the merged values), the
+merge being a stable ``argsort`` of the two runs, which numpy's timsort does in linear time;
+when there are few distinct values it walks those instead of every value.
+Other values (:class:`CountedValues`) are counted per distinct value with pandas' ``factorize``,
+one frame at a time. Scores equal scipy's and Evidently's to within rounding (1e-9 is tested).
+
 Example:
     >>> import numpy as np
+    >>> from aimops.monitors.drift_columns import column_values
     >>> method = DRIFT_METHODS["z"]
-    >>> score = method.score(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 1]), "numerical")
+    >>> values = column_values(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 1]))
+    >>> score = method.score(values, "numerical")
     >>> round(score, 4), method.drifted(score, method.default_threshold)
     (0.1025, False)
 """
@@ -52,13 +65,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
+
+from aimops.monitors.drift_columns import (
+    ColumnValues,
+    Counts,
+    Values,
+)
 
 ColumnKind = Literal["numerical", "categorical"]
-Values = npt.NDArray[Any]
 
 #: Above this many reference values Evidently switches from tests to distances.
 SMALL_REFERENCE_ROWS = 1000
@@ -81,7 +98,7 @@ class DriftMethod:
     default_threshold: float
     #: ``"distance"``: drift when score >= threshold; ``"p<"``/``"p<="``: a p-value below it.
     rule: Literal["distance", "p<", "p<="]
-    score: Callable[[Values, Values, ColumnKind], float]
+    score: Callable[[ColumnValues, ColumnKind], float]
 
     def drifted(self, score: float, threshold: float) -> bool:
         """Whether ``score`` means drift at ``threshold``."""
@@ -92,10 +109,10 @@ class DriftMethod:
         return bool(score < threshold)
 
 
-def default_method(kind: ColumnKind, ref: Values, cur: Values) -> str:
+def default_method(kind: ColumnKind, values: ColumnValues) -> str:
     """The method Evidently picks for a column of this kind and these values."""
-    distinct = distinct_count(np.concatenate([ref, cur]))
-    if len(ref) <= SMALL_REFERENCE_ROWS:
+    distinct = values.distinct_up_to(FEW_VALUES)
+    if values.n_ref <= SMALL_REFERENCE_ROWS:
         if kind == "numerical" and distinct > FEW_VALUES:
             return "ks"
         return "z" if distinct <= BINARY_VALUES else "chisquare"
@@ -104,44 +121,27 @@ def default_method(kind: ColumnKind, ref: Values, cur: Values) -> str:
     return "jensenshannon"
 
 
-def distinct_count(values: Values) -> int:
-    """How many distinct values there are in ``values`` (pandas' ``nunique``)."""
-    import pandas as pd
-
-    return len(pd.unique(values))
-
-
-def _value_counts(ref: Values, cur: Values) -> tuple[Values, Values, Values]:
-    """The distinct values of both, and how often each occurs in ``ref`` and in ``cur``."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(np.concatenate([ref, cur]))
-    ref_counts = np.bincount(codes[: len(ref)], minlength=len(uniques))
-    cur_counts = np.bincount(codes[len(ref) :], minlength=len(uniques))
-    return np.asarray(uniques), ref_counts, cur_counts
+def _wasserstein(values: ColumnValues, kind: ColumnKind) -> float:
+    numbers = values.numbers()
+    norm = max(numbers.reference_std, MIN_WASSERSTEIN_NORM)
+    return numbers.wasserstein_distance() / norm
 
 
-def _wasserstein(ref: Values, cur: Values, kind: ColumnKind) -> float:
-    from scipy.stats import wasserstein_distance
-
-    norm = max(float(np.std(ref)), MIN_WASSERSTEIN_NORM)
-    return float(wasserstein_distance(ref, cur)) / norm
-
-
-def _binned_shares(ref: Values, cur: Values, kind: ColumnKind) -> tuple[Values, Values]:
-    if kind == "numerical" and distinct_count(ref) > HISTOGRAM_ABOVE_VALUES:
-        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins="sturges")
-        ref_counts = np.histogram(ref, edges)[0]
-        cur_counts = np.histogram(cur, edges)[0]
-    else:
-        _, ref_counts, cur_counts = _value_counts(ref, cur)
-    return ref_counts / len(ref), cur_counts / len(cur)
+def _binned_counts(values: ColumnValues, kind: ColumnKind) -> tuple[Counts, Counts]:
+    if kind == "numerical":
+        numbers = values.numbers()
+        if numbers.ref_distinct_count > HISTOGRAM_ABOVE_VALUES:
+            return numbers.histogram(np.histogram_bin_edges(numbers.both, bins="sturges"))
+    _, ref_counts, cur_counts = values.value_counts()
+    return ref_counts, cur_counts
 
 
-def _jensen_shannon(ref: Values, cur: Values, kind: ColumnKind) -> float:
+def _jensen_shannon(values: ColumnValues, kind: ColumnKind) -> float:
     from scipy.special import rel_entr
 
-    ref_shares, cur_shares = _binned_shares(ref, cur, kind)
+    ref_counts, cur_counts = _binned_counts(values, kind)
+    ref_shares = ref_counts / values.n_ref
+    cur_shares = cur_counts / values.n_cur
     ref_shares = ref_shares / ref_shares.sum()
     cur_shares = cur_shares / cur_shares.sum()
     middle = (ref_shares + cur_shares) / 2.0
@@ -149,33 +149,42 @@ def _jensen_shannon(ref: Values, cur: Values, kind: ColumnKind) -> float:
     return float(np.sqrt(divergence / 2.0))
 
 
-def _kolmogorov_smirnov(ref: Values, cur: Values, kind: ColumnKind) -> float:
+def _kolmogorov_smirnov(values: ColumnValues, kind: ColumnKind) -> float:
     from scipy.stats import ks_2samp
 
-    return float(ks_2samp(ref, cur).pvalue)
+    numbers = values.numbers()
+    return float(ks_2samp(numbers.ref, numbers.cur).pvalue)
 
 
-def _chi_square(ref: Values, cur: Values, kind: ColumnKind) -> float:
+def _chi_square(values: ColumnValues, kind: ColumnKind) -> float:
     from scipy.stats import chi2
 
-    _, ref_counts, cur_counts = _value_counts(ref, cur)
-    expected = ref_counts * (len(cur) / len(ref))
+    _, ref_counts, cur_counts = values.value_counts()
+    expected = ref_counts * (values.n_cur / values.n_ref)
     with np.errstate(divide="ignore"):
         statistic = ((cur_counts - expected) ** 2 / expected).sum()
     return float(chi2.sf(statistic, len(expected) - 1))
 
 
-def _z_test(ref: Values, cur: Values, kind: ColumnKind) -> float:
+def _smallest(values: Values) -> int:
+    """The position of the smallest of ``values`` (a TypeError for values without an order)."""
+    if values.dtype.kind in "biuf":
+        return int(np.argmin(values))
+    return min(range(len(values)), key=values.__getitem__)
+
+
+def _z_test(values: ColumnValues, kind: ColumnKind) -> float:
     from scipy.stats import norm
 
-    uniques, ref_counts, cur_counts = _value_counts(ref, cur)
+    uniques, ref_counts, cur_counts = values.value_counts()
     if len(uniques) == 1:
         return 1.0
-    first = min(range(len(uniques)), key=lambda index: uniques[index])
-    ref_share = (len(ref) - ref_counts[first]) / len(ref)
-    cur_share = (len(cur) - cur_counts[first]) / len(cur)
-    pooled = (ref_share * len(ref) + cur_share * len(cur)) / (len(ref) + len(cur))
-    spread = np.sqrt(pooled * (1 - pooled) * (1.0 / len(ref) + 1.0 / len(cur)))
+    n_ref, n_cur = values.n_ref, values.n_cur
+    first = _smallest(uniques)
+    ref_share = (n_ref - ref_counts[first]) / n_ref
+    cur_share = (n_cur - cur_counts[first]) / n_cur
+    pooled = (ref_share * n_ref + cur_share * n_cur) / (n_ref + n_cur)
+    spread = np.sqrt(pooled * (1 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
     return float(2 * (1 - norm.cdf(abs((ref_share - cur_share) / spread))))
 
 

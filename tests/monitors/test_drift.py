@@ -6,6 +6,7 @@ import doctest
 import json
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,24 @@ def _with_gaps(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     return frame
 
 
+def _edge_frame(rows: int, seed: int, *, moved: bool = False) -> pd.DataFrame:
+    """Columns at the edges of the method choice and of how aimops computes the scores."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "constant": np.full(rows, 3.0),
+            "moved_constant": np.full(rows, 2.0 if moved else 1.0),
+            # a reference of three values against a current of many (or the same three)
+            "few_then_many": rng.normal(2, 1, rows) if moved else rng.choice([1.0, 2.0, 3.0], rows),
+            "ties": rng.integers(0, 50 if moved else 40, rows).astype(float),
+            "zeros": rng.choice([-0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0], rows),
+            "counts": rng.integers(0, 130 if moved else 100, rows),
+            "one_flag": rng.random(rows) < 0.5 if moved else np.ones(rows, dtype=bool),
+            "tier": pd.Categorical(rng.choice(["gold", "silver", None], rows, p=[0.3, 0.6, 0.1])),
+        }
+    )
+
+
 DATASETS = {
     "small, no drift": (lambda: _frame(400, 1), lambda: _frame(300, 2)),
     "small, drift": (lambda: _frame(400, 3), lambda: _frame(250, 4, shift=1.0)),
@@ -109,6 +128,12 @@ DATASETS = {
     "large, gaps": (
         lambda: _with_gaps(_frame(1200, 11), 12),
         lambda: _with_gaps(_frame(1000, 13, shift=0.4), 14),
+    ),
+    "small, edge cases": (lambda: _edge_frame(400, 15), lambda: _edge_frame(300, 16, moved=True)),
+    "large, edge cases, no drift": (lambda: _edge_frame(1500, 17), lambda: _edge_frame(1400, 18)),
+    "large, edge cases, drift": (
+        lambda: _edge_frame(1500, 19),
+        lambda: _edge_frame(1400, 20, moved=True),
     ),
 }
 
@@ -161,6 +186,48 @@ def test_chosen_methods_thresholds_and_share_match_evidently(evidently_drift: Ev
         drift_share=0.25,
     )
     _assert_same(ours, theirs)
+
+
+def test_jensen_shannon_asked_for_on_edge_columns_matches_evidently(
+    evidently_drift: EvidentlyRun,
+) -> None:
+    # "few_then_many": at most 20 distinct reference values, so the bins are the distinct
+    # values of both, though the current column has many; "ties": Sturges' bins.
+    reference, current = _edge_frame(1500, 23), _edge_frame(1200, 24, moved=True)
+    methods = dict.fromkeys(["few_then_many", "ties", "zeros", "counts"], "jensenshannon")
+
+    ours = check_drift(reference, current, methods=methods)
+
+    _assert_same(ours, evidently_drift(reference, current, per_column_method=methods))
+
+
+def test_reference_data_read_back_from_parquet_gives_the_same_result(tmp_path: Path) -> None:
+    reference, current = _with_gaps(_frame(1500, 25), 26), _frame(1200, 27, shift=0.5)
+    reference = reference.assign(
+        visits=reference["visits"].astype("Int64").mask(reference.index % 7 == 0),
+        segment=reference["segment"].astype("string"),
+    )
+    path = tmp_path / "reference.parquet"
+    reference.to_parquet(path, index=False)
+
+    expected = check_drift(reference, current).to_dict()
+    for backend in ("numpy_nullable", "pyarrow"):
+        stored = pd.read_parquet(path, dtype_backend=backend)
+        assert check_drift(stored, current).to_dict() == expected, backend
+    assert check_drift(pd.read_parquet(path), current).to_dict() == expected
+
+
+def test_nullable_numbers_are_scored_as_the_same_floats_without_the_gaps() -> None:
+    rng = np.random.default_rng(28)
+    values = rng.integers(0, 60, 3000).astype(float)
+    values[::11] = np.nan
+    reference = pd.DataFrame({"n": values[:1600]})
+    current = pd.DataFrame({"n": values[1600:] + 3})
+    nullable = (reference.astype("Int64"), current.astype("Int64"))
+
+    for pair in (nullable, (reference.astype("Float64"), current.astype("Float64"))):
+        ours = check_drift(*pair, numerical_columns=["n"])
+        assert ours.to_dict() == check_drift(reference, current, numerical_columns=["n"]).to_dict()
 
 
 def test_a_value_only_in_current_makes_chi_square_drift(evidently_drift: EvidentlyRun) -> None:
