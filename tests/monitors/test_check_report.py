@@ -210,7 +210,9 @@ def test_every_kind_shows_its_verdict_metrics_and_nothing_active(
     assert page.facts == {"Checked at": "2024-06-01T02:00:00Z"}
     for metric in document["metrics"]:
         if kind == "drift" and metric.startswith("drift."):  # a column's score: its own row
-            cells = page.row(metric.removeprefix("drift."))[1]  # name, kind, method, threshold, score
+            cells = page.row(metric.removeprefix("drift."))[
+                1
+            ]  # name, kind, method, threshold, score
             assert cells[4] not in ("", "\u2014"), metric
             continue
         assert page.row(metric)[1][1] != "\u2014", metric  # every headline number is shown
