@@ -33,6 +33,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import secrets
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
 
     from aimops.metadata.store import AimStore
     from aimops.monitors.check import CheckResult, CheckStatus
+
+log = logging.getLogger(__name__)
 
 #: The name of the check's own page among its reports; Evidently's is ``evidently``.
 CHECK_PAGE = "check"
@@ -137,15 +143,17 @@ def run_drift(
     )  # fmt: skip
     saved = {}
     if evidently_report and report_dir is not None:
-        # Named after the check's URN, which without a key is the result's fingerprint: two
-        # checks never share (and overwrite) one report file.
+        # Written beside its final name, moved there once the check is recorded: a check the
+        # store refuses (a key already naming another check) leaves no report behind.
         from aimops.monitors.evidently_engine import save_evidently_report
 
         urn = check_urn(result.to_dict(), checked, key)
+        final = report_path(report_dir, urn, EVIDENTLY_REPORT)
         saved[EVIDENTLY_REPORT] = save_evidently_report(
             reference_frame[chosen], current_frame[chosen],
-            _report_path(report_dir, urn, EVIDENTLY_REPORT),
+            final.with_name(f".{final.name}.{secrets.token_hex(6)}.partial"),
             numerical_columns=numerical_columns, categorical_columns=categorical_columns,
+            drift_share=drift_share, methods=methods, thresholds=thresholds,
         )  # fmt: skip
     return _record(store, result, checked, key, producer, report_dir, None, saved)
 
@@ -403,41 +411,77 @@ def _record(
     producer: str | Urn | None,
     report_dir: str | Path | None,
     name: str | None,
-    saved: Mapping[str, Path] | None = None,
+    written: Mapping[str, Path] | None = None,
 ) -> CheckOutcome:
-    """Record ``result`` with its reports, then write its page (it shows when it was
-    recorded, so it comes after)."""
-    reports = dict(saved or {})
+    """Record ``result`` with its reports, then put them in place: the ``written`` ones (under
+    a temporary name) are moved to their names, and the check's page is written (it shows
+    when the check was recorded, so it comes after). The page is a convenience (Airflow
+    renders the check from the store): failing to write it is logged, not raised, so the
+    recorded verdict stands."""
     urn = check_urn(result.to_dict(), targets, key)
-    if report_dir is not None:
-        reports[CHECK_PAGE] = _report_path(report_dir, urn, CHECK_PAGE)
+    reports: dict[str, Path] = {}
+    if report_dir is not None:  # only then are there reports written
+        reports = {report: report_path(report_dir, urn, report) for report in written or {}}
+        reports[CHECK_PAGE] = report_path(report_dir, urn, CHECK_PAGE)
     uris = {report: path.resolve().as_uri() for report, path in reports.items()}
-    record_check(
-        store, result, target=list(targets), key=key, producer=producer, name=name, reports=uris
-    )
+    try:
+        record_check(
+            store, result, target=list(targets), key=key, producer=producer, name=name,
+            reports=uris,
+        )  # fmt: skip
+    except BaseException:
+        for partial in (written or {}).values():
+            partial.unlink(missing_ok=True)
+        raise
+    for report, partial in (written or {}).items():
+        os.replace(partial, reports[report])
     if CHECK_PAGE in reports:
-        from aimops.monitors.check_report import write_check_report
+        _write_page(store, result, urn, targets, reports)
+    return CheckOutcome(urn, result, reports)
 
-        info = store.get_aspect(urn, "checkInfo")
-        checked_at = str(info.value["checked_at"]) if info is not None else None
-        links = {}
-        if EVIDENTLY_REPORT in reports:  # beside the page: a relative link
-            links["Evidently report"] = reports[EVIDENTLY_REPORT].name
+
+def _write_page(
+    store: AimStore,
+    result: CheckResult,
+    urn: Urn,
+    targets: Sequence[Urn],
+    reports: dict[str, Path],
+) -> None:
+    """The check's page beside its other reports; a failure is logged and the page dropped."""
+    from aimops.monitors.check_report import write_check_report
+
+    info = store.get_aspect(urn, "checkInfo")
+    checked_at = str(info.value["checked_at"]) if info is not None else None
+    links = {}
+    if EVIDENTLY_REPORT in reports:  # beside the page: a relative link
+        links["Evidently report"] = reports[EVIDENTLY_REPORT].name
+    try:
         write_check_report(
             result.to_dict(), reports[CHECK_PAGE], title=str(urn), links=links,
             checked_at=checked_at, targets=[str(target) for target in targets],
         )  # fmt: skip
-    return CheckOutcome(urn, result, reports)
+    except OSError as exc:
+        log.warning("%s is recorded, but its page could not be written: %s", urn, exc)
+        del reports[CHECK_PAGE]
 
 
-def _report_path(report_dir: str | Path, urn: Urn, report: str) -> Path:
+def report_path(report_dir: str | Path, urn: Urn, report: str) -> Path:
+    """Where the ``report`` (``check``, ``evidently``) of the check ``urn`` is written under
+    ``report_dir`` (``"default"``: ``$AIMOPS_HOME/reports``): a readable name from the URN's
+    key and a short hash of the whole URN, so that two checks never share a file.
+
+    Example:
+        >>> report_path("/reports", Urn.parse("urn:aim:check:nightly/drift"), "evidently").name
+        'check-nightly-drift-77306661-evidently.html'
+    """
     from aimops.settings import default_reports_dir
 
     folder = default_reports_dir() if report_dir == "default" else Path(report_dir)
     name = "-".join(segment.replace("/", "_") for segment in urn.segments)
     cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._")
+    digest = hashlib.sha256(str(urn).encode()).hexdigest()[:8]
     suffix = "" if report == CHECK_PAGE else f"-{report}"
-    return folder / f"check-{cleaned[:150] or 'check'}{suffix}.html"
+    return folder / f"check-{cleaned[:120] or 'check'}-{digest}{suffix}.html"
 
 
 def _window(log: pd.DataFrame, served: str | None) -> tuple[datetime, datetime] | None:

@@ -64,7 +64,13 @@ def dashboard_url(
             start_ms=str(int(start.timestamp() * 1000)),
             end_ms=str(int(end.timestamp() * 1000)),
         )
-    wanted = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:  # a lone { or }
+        raise InvalidInputError(
+            f"the dashboard URL template {template!r} is malformed: {exc}"
+        ) from None
+    wanted = [field for _, field, _, _ in parsed if field is not None]
     missing = sorted({field for field in wanted if field not in values})
     if missing:
         raise InvalidInputError(

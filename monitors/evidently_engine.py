@@ -33,7 +33,7 @@ import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,12 +96,20 @@ def save_evidently_report(
     *,
     numerical_columns: Sequence[Hashable] | None = None,
     categorical_columns: Sequence[Hashable] | None = None,
+    drift_share: float = 0.5,
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> Path:
     """Write Evidently's data drift HTML report for ``current`` against ``reference`` to
-    ``path`` (atomically); returns the path."""
+    ``path`` (atomically); returns the path. ``drift_share`` and the per-column ``methods``
+    and ``thresholds`` (aimops' method names are Evidently's) are Evidently's settings too, so
+    the report judges the data as the check did."""
     frame_rows(reference, "reference")
     frame_rows(current, "current")
-    snapshot, _ = _run_report(reference, current, numerical_columns, categorical_columns, 0.5)
+    snapshot, _ = _run_report(
+        reference, current, numerical_columns, categorical_columns, drift_share, methods,
+        thresholds,
+    )  # fmt: skip
     return _save_html_atomically(snapshot, Path(path))
 
 
@@ -111,6 +119,8 @@ def _run_report(
     numerical: Sequence[Hashable] | None,
     categorical: Sequence[Hashable] | None,
     drift_share: float,
+    methods: Mapping[str, str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> tuple[Any, dict[str, str]]:
     """Evidently's snapshot, and each column's kind as Evidently saw it."""
     from evidently import DataDefinition, Dataset, Report
@@ -127,7 +137,12 @@ def _run_report(
     seen = current_data.data_definition
     kinds = dict.fromkeys(seen.get_numerical_columns(), "numerical")
     kinds.update(dict.fromkeys(seen.get_categorical_columns(), "categorical"))
-    report = Report([DataDriftPreset(drift_share=drift_share)], include_tests=True)
+    preset = DataDriftPreset(
+        drift_share=drift_share,
+        per_column_method=dict(methods) if methods else None,
+        per_column_threshold=dict(thresholds) if thresholds else None,
+    )
+    report = Report([preset], include_tests=True)
     try:
         with warnings.catch_warnings():
             # Its scipy calls warn on ±inf and on values unseen in the reference.

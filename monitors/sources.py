@@ -159,21 +159,33 @@ def model_scores(model_uri: str, table: Any, *, tracking_uri: str, registry_uri:
 
 
 def load_model(model_uri: str, *, tracking_uri: str, registry_uri: str) -> Any:
-    """The model behind ``model_uri``, in memory: its scikit-learn object when it has that
-    flavour, else its pyfunc. It is fetched into a temporary folder, removed afterwards, with
-    the given URIs: MLflow's process-wide tracking and registry settings stay as they were.
-    Raises :class:`~aimops.errors.NotFoundError` when MLflow cannot load it."""
+    """The model behind ``model_uri``: its scikit-learn object when it has that flavour, else
+    its pyfunc. It is fetched with the given URIs (MLflow's process-wide tracking and registry
+    settings stay as they were) into a temporary folder that lives as long as the model does
+    (a pyfunc may read its files when it predicts). Raises
+    :class:`~aimops.errors.NotFoundError` when MLflow cannot load it."""
+    import shutil
     import tempfile
+    import weakref
 
     from mlflow.exceptions import MlflowException
 
-    with tempfile.TemporaryDirectory(prefix="aimops-model-") as folder:
-        try:
-            return _load_model(model_uri, folder, tracking_uri, registry_uri)
-        except MlflowException as exc:
-            raise NotFoundError(
-                f"cannot load {model_uri} from MLflow at {registry_uri}: {exc.message}"
-            ) from None
+    folder = tempfile.mkdtemp(prefix="aimops-model-")
+    try:
+        model = _load_model(model_uri, folder, tracking_uri, registry_uri)
+    except MlflowException as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise NotFoundError(
+            f"cannot load {model_uri} from MLflow at {registry_uri}: {exc.message}"
+        ) from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        weakref.finalize(model, shutil.rmtree, folder, ignore_errors=True)
+    except TypeError:  # a model that takes no weak references keeps its folder until exit
+        weakref.finalize(load_model, shutil.rmtree, folder, ignore_errors=True)
+    return model
 
 
 def registered_version(reference: str, *, tracking_uri: str, registry_uri: str) -> str:

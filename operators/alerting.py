@@ -108,8 +108,8 @@ def alert_from_context(context: Mapping[str, Any]) -> Alert:
         title=f"{where} failed",
         message=_message(context.get("exception"), ti),
         source=source,
-        check_urn=_pushed_check_urn(ti),
-        links=_links(ti),
+        check_urn=(check := _pushed_check_urn(ti)),
+        links=_links(ti, check),
     )
 
 
@@ -143,17 +143,19 @@ def _pushed(ti: Any, key: str) -> str | None:
     if ti is None:
         return None
     try:
-        value = ti.xcom_pull(task_ids=ti.task_id, key=key)
+        value = ti.xcom_pull(task_ids=ti.task_id, key=key, map_indexes=ti.map_index)
     except Exception as exc:
         log.warning("aimops could not read the task's %s XCom: %r", key, exc)
         return None
     return None if value is None else str(value)
 
 
-def _links(ti: Any) -> dict[str, str]:
-    """The task's log in the Airflow UI, and its AIM step page when ``$AIMOPS_UI_URL`` is set."""
+def _links(ti: Any, check: str | None = None) -> dict[str, str]:
+    """The task's log in the Airflow UI, the check's page in Airflow when the task recorded
+    one, and its AIM step page when ``$AIMOPS_UI_URL`` is set."""
     from aimops.metadata.urns import step_urn
     from aimops.operators.links import step_page
+    from aimops.operators.report_app import check_url
 
     links: dict[str, str] = {}
     if ti is None:
@@ -161,6 +163,8 @@ def _links(ti: Any) -> dict[str, str]:
     try:
         if url := getattr(ti, "log_url", None):
             links["log"] = str(url)
+        if check is not None:
+            links["check"] = check_url(check)
         step = step_urn("airflow", ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
         if page := step_page(str(step)):
             links["aim_step"] = page

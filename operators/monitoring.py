@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
 CHECK_URN_XCOM = "check_urn"
 CHECK_FAILURE_XCOM = "check_failure"
+SAVED_REPORTS_XCOM = "saved_reports"
 DASHBOARD_XCOM = "dashboard_url"
 STATUSES = ("pass", "warn", "fail", "inconclusive")
 
@@ -87,7 +88,8 @@ class EvidentlyReportLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         urn = _check_of(ti_key)
-        if not urn or not _flag(getattr(operator, "evidently_report", False)):
+        saved = task_xcom(ti_key, SAVED_REPORTS_XCOM)
+        if not urn or not isinstance(saved, list) or "evidently" not in saved:
             return ""
         return check_url(urn, "evidently")
 
@@ -149,8 +151,12 @@ class _CheckOperator(BaseOperator):
         finally:
             hook.close()
         ti.xcom_push(key=CHECK_URN_XCOM, value=str(outcome.urn))
-        self.after_check(outcome, context)
-        self.log_outcome(outcome)
+        ti.xcom_push(key=SAVED_REPORTS_XCOM, value=sorted(outcome.reports))
+        try:  # what comes after the verdict is recorded must not replace it
+            self.after_check(outcome, context)
+            self.log_outcome(outcome)
+        except Exception:
+            self.log.exception("the check is recorded; reporting on it failed")
         try:
             outcome.raise_for_status(self.fail_on)
         except CheckFailedError as exc:  # what failed, also for an alert callback to read
@@ -266,7 +272,7 @@ class DriftCheckOperator(_CheckOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if reference is None and kwargs.get("model_version") is None:
+        if reference is None and self.model_version is None:  # default_args count too
             raise InvalidInputError(f"{self.task_id}: give model_version or reference")
         self.current = current
         self.reference = reference
@@ -333,7 +339,7 @@ class FeatureConsistencyOperator(_CheckOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if training is None and kwargs.get("model_version") is None:
+        if training is None and self.model_version is None:  # default_args count too
             raise InvalidInputError(f"{self.task_id}: give model_version or training")
         self.serving = serving
         self.training = training

@@ -68,7 +68,7 @@ FRAME_POLICY = "frame-ancestors 'self'"
 SAVED_REPORT_HEADERS = {
     "Content-Security-Policy": "sandbox allow-scripts; default-src 'none'; "
     "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-    f"img-src data: blob:; font-src data:; {FRAME_POLICY}",
+    f"img-src data: blob:; font-src data:; form-action 'none'; {FRAME_POLICY}",
     **SECURITY_HEADERS,
 }
 _PAGE_POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"')
@@ -295,16 +295,27 @@ def _check_page(
 
 
 def _saved_report(urn: Urn, report: str, reports: dict[str, str]) -> tuple[int, str]:
-    """The saved HTML report ``report`` of the check ``urn``, when it is still there."""
+    """The saved HTML report ``report`` of the check ``urn``, when it is still there.
+
+    Only the file the check's job writes is served: its name must be the one
+    :func:`~aimops.monitors.check_jobs.report_path` gives this check and report (a hash of the
+    URN is part of it), and it must be a regular file, not a link. A check recorded with
+    another path (anyone may record checks) cannot make the server read another check's
+    report, or any other file."""
     from urllib.parse import urlsplit
     from urllib.request import url2pathname
 
-    if report not in reports or report == "check":
-        known = ", ".join(sorted(set(reports) - {"check"})) or "none"
+    from aimops.monitors.check_jobs import CHECK_PAGE, report_path
+
+    if report not in reports or report == CHECK_PAGE:
+        known = ", ".join(sorted(set(reports) - {CHECK_PAGE})) or "none"
         return 404, f"{urn} has no saved report {report!r} (saved: {known})"
     parsed = urlsplit(reports[report])
-    path = url2pathname(parsed.path) if parsed.scheme == "file" else ""
-    if not path.endswith(".html") or not os.path.isfile(path):
+    path = url2pathname(parsed.path) if parsed.scheme == "file" and not parsed.netloc else ""
+    expected = report_path(".", urn, report).name
+    if os.path.basename(path) != expected or os.path.islink(path):
+        return 404, f"the {report} report of {urn} is not where aimops writes it"
+    if not os.path.isfile(path):
         return 404, f"the {report} report of {urn} was saved at {reports[report]}; it is gone"
     with open(path, encoding="utf-8") as handle:
         return 200, handle.read()

@@ -158,8 +158,8 @@ say "the interactive report (one offline HTML file; open it in a browser): $REPO
 # and a latency regression fails the drift, consistency and health checks, and alerts.
 export AIMOPS_ALERT_LOG="${AIMOPS_ALERT_LOG:-$AIMOPS_HOME/alerts.log}"
 ALERTS_BEFORE="$( [[ -f "$AIMOPS_ALERT_LOG" ]] && wc -l <"$AIMOPS_ALERT_LOG" || echo 0)"
-CLEAN_DAY="$(date -u -d yesterday +%F)"
-FAULTY_DAY="$(date -u +%F)"
+CLEAN_DAY="$(python -c 'import datetime as d; print(d.datetime.now(d.UTC).date() - d.timedelta(days=1))')"
+FAULTY_DAY="$(python -c 'import datetime as d; print(d.datetime.now(d.UTC).date())')"
 DRIFT="$(python -c 'import json; print(json.dumps({f"{kind}_{name}": 1.5 for kind in ("mean", "worst")
     for name in ("radius", "texture", "perimeter", "area", "smoothness", "compactness",
                  "concavity", "concave_points", "symmetry", "fractal_dimension")}))')"

@@ -74,8 +74,15 @@ def _dag(callback: AlertOnFailure) -> Any:
         def check_quality() -> str:
             return "pass"
 
+        @task
+        def check_segment(segment: int, **context: Any) -> None:
+            context["ti"].xcom_push(key="check_urn", value=f"urn:aim:check:segment/{segment}")
+            if segment == 2:
+                raise AirflowFailException(f"segment {segment} drifted")
+
         check_drift()
         check_quality()
+        check_segment.expand(segment=[0, 1, 2])
     return dag
 
 
@@ -115,9 +122,14 @@ def outcome(
         yield Outcome(dag_run.state, dag_run.run_id, lines, bodies)
 
 
+def _alerts_of(outcome: Outcome, task_id: str) -> list[dict[str, Any]]:
+    return [line for line in outcome.log_lines if line["source"].get("task_id") == task_id]
+
+
 def test_the_failing_check_writes_one_alert_with_its_message_and_check(outcome: Outcome) -> None:
     assert outcome.state == "failed"
-    [alert] = outcome.log_lines
+    assert [line["record"] for line in outcome.log_lines] == ["alert", "alert"]
+    [alert] = _alerts_of(outcome, "check_drift")
     assert alert["record"] == "alert"
     assert alert["title"] == f"{DAG_ID}.check_drift failed"
     assert alert["message"] == FAILURE
@@ -133,13 +145,24 @@ def test_the_failing_check_writes_one_alert_with_its_message_and_check(outcome: 
     assert alert["links"]["log"].split("?")[0].endswith("/tasks/check_drift")
 
 
+def test_a_mapped_instance_s_alert_carries_its_own_check(outcome: Outcome) -> None:
+    from aimops.operators.report_app import check_url
+
+    [alert] = _alerts_of(outcome, "check_segment")  # only the failed instance alerted
+    assert alert["title"] == f"{DAG_ID}.check_segment[2] failed"
+    assert alert["source"]["map_index"] == "2"
+    assert alert["check_urn"] == "urn:aim:check:segment/2"  # not the other instances' too
+    assert alert["links"]["check"] == check_url("urn:aim:check:segment/2")
+
+
 def test_the_webhook_received_the_same_alert(outcome: Outcome) -> None:
-    [body] = outcome.received
+    [body] = [found for found in outcome.received if "check_drift" in found["text"]]
     assert body["content_type"] == "application/json"
     assert body["text"].startswith(f"{DAG_ID}.check_drift failed\n{FAILURE}")
     assert body["check_urn"] == CHECK_URN
-    assert body["raised_at"] == outcome.log_lines[0]["raised_at"]
-    assert outcome.log_lines[0]["webhook"].startswith("http://127.0.0.1:")
+    [alert] = _alerts_of(outcome, "check_drift")
+    assert body["raised_at"] == alert["raised_at"]
+    assert alert["webhook"].startswith("http://127.0.0.1:")
 
 
 def test_a_callback_that_cannot_deliver_never_raises(

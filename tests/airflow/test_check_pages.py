@@ -312,3 +312,50 @@ def test_operators_refuse_bad_arguments_when_the_dag_is_parsed() -> None:
         fail_on=["warn", "fail"],
     )  # fmt: skip
     assert drift.fail_on == ("warn", "fail")
+
+
+def test_a_check_cannot_make_the_server_read_another_check_s_report_or_any_file(
+    recorded: Recorded, client: Any, sign_in: Any, tmp_path: Path
+) -> None:
+    from aimops.monitors.check_record import record_check
+    from aimops.monitors.drift import check_drift
+
+    # Anyone may record a check; one that names the team's Evidently report (or a link to a
+    # file the server can read) as its own must not get it served to every signed-in user.
+    victim = recorded.store.get_aspect(recorded.of_a_dag, "checkInfo").value["reports"]
+    secret = tmp_path / "secret.html"
+    secret.write_text("<html>the server's own secret</html>")
+    innocent = tmp_path / "innocent.html"
+    innocent.symlink_to(secret)
+    result = check_drift(REFERENCE, CURRENT)
+    outsider = sign_in("viewer", ["growth"])
+    for key, planted in (
+        ("notebook/thief", victim["evidently"]),
+        ("notebook/link", innocent.as_uri()),
+    ):
+        urn = str(record_check(recorded.store, result, key=key, reports={"evidently": planted}))
+        answer = client.get(_path(urn, "evidently"), headers=outsider)
+        assert answer.status_code == 404, answer.text[:200]
+        assert answer.text == f"the evidently report of {urn} is not where aimops writes it"
+    # and a link named as aimops would name it is refused too
+    from aimops.metadata.urns import Urn
+    from aimops.monitors.check_jobs import report_path
+
+    urn = Urn.parse("urn:aim:check:notebook/named")
+    named = report_path(tmp_path, urn, "evidently")
+    named.symlink_to(secret)
+    record_check(
+        recorded.store, result, key="notebook/named", reports={"evidently": named.as_uri()}
+    )
+    assert client.get(_path(str(urn), "evidently"), headers=outsider).status_code == 404
+
+
+def test_a_model_version_from_default_args_is_enough(airflow_db: Path) -> None:
+    from airflow.sdk import DAG
+
+    from aimops.operators.monitoring import DriftCheckOperator, FeatureConsistencyOperator
+
+    with DAG("defaults", schedule=None, default_args={"model_version": "churn/3"}):
+        drift = DriftCheckOperator(task_id="drift", current="served.parquet")
+        skew = FeatureConsistencyOperator(task_id="skew", serving="features.parquet")
+    assert (drift.model_version, skew.model_version) == ("churn/3", "churn/3")

@@ -120,8 +120,9 @@ def test_drift_is_checked_against_the_reference_registered_for_the_version(world
 
 def test_the_check_page_and_evidently_s_report_are_saved_and_recorded(world: World) -> None:
     outcome = world.drift
-    page = world.reports / "check-nightly-churn-drift.html"
-    evidently = world.reports / "check-nightly-churn-drift-evidently.html"
+    # named by the key and a hash of the URN (two checks never share a file)
+    page = world.reports / "check-nightly-churn-drift-c9f710c6.html"
+    evidently = world.reports / "check-nightly-churn-drift-c9f710c6-evidently.html"
     assert outcome.reports == {"evidently": evidently, "check": page}
     assert _files(world.reports) == sorted([page.name, evidently.name])
     info = world.store.get_aspect(outcome.urn, "checkInfo").value
@@ -192,7 +193,9 @@ def test_no_report_dir_writes_no_file(world: World, tmp_path: Path) -> None:
 def test_the_default_report_dir_is_the_home_s_reports(world: World, tmp_path: Path) -> None:
     # conftest points AIMOPS_HOME at tmp_path / "home" for each test
     outcome = run_drift(world.store, CURRENT, reference=REFERENCE, key="adhoc/default")
-    assert outcome.reports == {"check": tmp_path / "home" / "reports" / "check-adhoc-default.html"}
+    assert outcome.reports == {
+        "check": tmp_path / "home" / "reports" / "check-adhoc-default-fe10dc22.html"
+    }
     assert outcome.reports["check"].is_file()
 
 
@@ -307,7 +310,7 @@ def test_data_quality_of_a_csv_file_names_what_was_not_met(world: World, tmp_pat
     assert info["targets"] == [VERSION, str(data), DEPLOYMENT]
     assert (info["kind"], info["name"]) == ("data_quality", "signups")
     assert info["reports"] == {
-        "check": (tmp_path / "reports" / "check-quality-signups.html").as_uri()
+        "check": (tmp_path / "reports" / "check-quality-signups-8b7d72ea.html").as_uri()
     }
     assert "signups" in outcome.reports["check"].read_text()
     assert describe_failure(outcome.result) == (
@@ -441,3 +444,48 @@ def test_a_request_log_file_is_a_target_and_its_parquet_round_trips(
     info = world.store.get_aspect(outcome.urn, "checkInfo").value
     assert info["targets"] == [str(dataset_urn(path.resolve().as_uri())), DEPLOYMENT]
     assert Urn.parse(str(outcome.urn)).segments[0] == "health"
+
+
+# -- the reports around the record -------------------------------------------------------------
+
+
+def test_a_check_the_store_refuses_leaves_the_other_check_s_report_alone(world: World) -> None:
+    report = world.drift.reports["evidently"]
+    before = report.read_bytes()
+    with pytest.raises(InvalidInputError, match="a check key names one check"):
+        run_drift(  # the same key, other targets: refused
+            world.store, CURRENT, reference=REFERENCE.assign(age=REFERENCE["age"] + 30),
+            key="nightly/churn/drift", evidently_report=True, report_dir=world.reports,
+        )  # fmt: skip
+    assert report.read_bytes() == before
+    assert not [name for name in _files(world.reports) if name.startswith(".")]  # no leftovers
+
+
+def test_a_page_that_cannot_be_written_leaves_the_verdict_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the reports folder should be")
+    outcome = run_drift(
+        store, CURRENT, reference=REFERENCE, key="blocked/drift", report_dir=blocked
+    )
+    assert outcome.status == "fail" and outcome.reports == {}
+    info = store.get_aspect(outcome.urn, "checkInfo")
+    assert info is not None and info.value["status"] == "fail"
+    assert "is recorded, but its page could not be written" in caplog.text
+    store.close()
+
+
+def test_evidently_s_report_judges_with_the_check_s_settings(tmp_path: Path) -> None:
+    store = AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}")
+    outcome = run_drift(
+        store, CURRENT, reference=REFERENCE, columns=["age", "plan"], key="tuned",
+        methods={"plan": "jensenshannon"}, thresholds={"age": 0.2}, drift_share=0.3,
+        evidently_report=True, report_dir=tmp_path,
+    )  # fmt: skip
+    assert outcome.result.columns["plan"].method == "jensenshannon"  # type: ignore[attr-defined]
+    report = outcome.reports["evidently"].read_text()
+    assert "Jensen-Shannon distance" in report  # Evidently's name of the method it was told
+    assert "0.3" in report
+    store.close()

@@ -100,3 +100,11 @@ def test_the_template_comes_from_the_argument_else_the_environment(
     assert (
         dashboard_template("https://mine.example.com/{model}") == "https://mine.example.com/{model}"
     )
+
+
+def test_a_malformed_template_is_refused_naming_it() -> None:
+    from aimops.errors import InvalidInputError
+    from aimops.monitors.dashboards import dashboard_url
+
+    with pytest.raises(InvalidInputError, match=r"^the dashboard URL template .* is malformed"):
+        dashboard_url("https://grafana.example.com/d/x?var-model={model", model_version="a/1")
