@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -219,7 +220,7 @@ def run_health(
         log, model_version=served, objectives=objectives, min_requests=min_requests
     )
     outcome = _record(store, result, checked, key, producer, report_dir, None)
-    return CheckOutcome(outcome.urn, outcome.result, outcome.reports, _window(log, served))
+    return dataclasses.replace(outcome, window=_window(log, served))
 
 
 def describe_failure(result: CheckResult) -> str:

@@ -201,14 +201,33 @@ def _aimops_drift(
         )
         for name, kind in kinds.items()
     }
+    too_few = min(n_reference, n_current) < min_rows
+    return drift_verdict(columns, drift_share, n_reference, n_current, inconclusive=too_few)
+
+
+def drift_verdict(
+    columns: dict[str, ColumnDrift],
+    drift_share: float,
+    n_reference: int,
+    n_current: int,
+    *,
+    inconclusive: bool = False,
+) -> DriftResult:
+    """The result of ``columns`` judged together, whichever engine scored them: the share of
+    drifted columns, dataset drift at ``drift_share``, the status (``inconclusive`` when told,
+    else fail / warn / pass) and the metrics."""
     drifted = sum(column.drifted for column in columns.values())
     share = drifted / len(columns)
     dataset_drift = share >= drift_share
-    status: DriftStatus
-    if min(n_reference, n_current) < min_rows:
-        status = "inconclusive"
-    else:
-        status = "fail" if dataset_drift else "warn" if drifted else "pass"
+    status: DriftStatus = (
+        "inconclusive"
+        if inconclusive
+        else "fail"
+        if dataset_drift
+        else "warn"
+        if drifted
+        else "pass"
+    )
     metrics = {"drift_share": share, "drifted_columns": float(drifted)}
     metrics.update({f"drift.{name}": column.score for name, column in columns.items()})
     return DriftResult(

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aimops.errors import InvalidDataError
-from aimops.monitors.drift import ColumnDrift, DriftResult, DriftStatus
+from aimops.monitors.drift import ColumnDrift, DriftResult, drift_verdict
 from aimops.monitors.inputs import frame_rows
 
 if TYPE_CHECKING:
@@ -78,15 +78,7 @@ def evidently_drift(
     columns = _columns(snapshot.dict(), kinds)
     if not columns:
         raise InvalidDataError("Evidently found no columns to check for drift")
-    drifted = sum(column.drifted for column in columns.values())
-    share = drifted / len(columns)
-    dataset_drift = share >= drift_share
-    status: DriftStatus = "fail" if dataset_drift else "warn" if drifted else "pass"
-    metrics = {"drift_share": share, "drifted_columns": float(drifted)}
-    metrics.update({f"drift.{name}": column.score for name, column in columns.items()})
-    return DriftResult(
-        columns, share, float(drift_share), dataset_drift, status, n_reference, n_current, metrics
-    )
+    return drift_verdict(columns, drift_share, n_reference, n_current)
 
 
 def save_evidently_report(

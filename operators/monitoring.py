@@ -43,10 +43,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from aimops.errors import InvalidInputError
+from aimops.monitors.check import STATUSES
 from aimops.operators.arguments import names as _names
 from aimops.operators.arguments import number as _number
 from aimops.operators.arguments import number_map as _numbers
-from aimops.operators.evaluation import task_identity
+from aimops.operators.evaluation import headline, task_identity
 from aimops.operators.links import task_xcom
 from aimops.operators.report_app import check_url
 
@@ -60,7 +61,6 @@ CHECK_URN_XCOM = "check_urn"
 CHECK_FAILURE_XCOM = "check_failure"
 SAVED_REPORTS_XCOM = "saved_reports"
 DASHBOARD_XCOM = "dashboard_url"
-STATUSES = ("pass", "warn", "fail", "inconclusive")
 
 
 def _check_of(ti_key: Any) -> str | None:
@@ -175,12 +175,10 @@ class _CheckOperator(BaseOperator):
         """The verdict, what went wrong, the headline numbers and where the page is."""
         from aimops.monitors.check_jobs import describe_failure
 
-        metrics = ", ".join(
-            f"{name}={value:.4g}" for name, value in list(outcome.result.metrics.items())[:8]
-        )
         self.log.info(
-            "%s check %s: %s (%s)", outcome.result.kind, outcome.urn, outcome.status, metrics
-        )
+            "%s check %s: %s (%s)",
+            outcome.result.kind, outcome.urn, outcome.status, headline(outcome.result.metrics),
+        )  # fmt: skip
         if outcome.status != "pass":
             self.log.warning("%s", describe_failure(outcome.result))
         for name, path in outcome.reports.items():

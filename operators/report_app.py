@@ -250,15 +250,15 @@ def _report_page(
     from aimops.monitors.report import render_report
 
     found = _readable(open_store, urn, "evaluation", may_read)
-    if not isinstance(found[0], int):
-        store, parsed = found
-        try:
-            document = load_evaluation(store, parsed)
-        except NotFoundError:
-            return _not_yours("evaluation", parsed)
-        title = f"{document.get('label') or document['kind']} · {document['kind']} · {parsed}"
-        return 200, render_report([document], title=title)
-    return found
+    if isinstance(found[0], int):
+        return found[0], str(found[1])
+    store, parsed = found
+    try:
+        document = load_evaluation(store, parsed)
+    except NotFoundError:
+        return _not_yours("evaluation", parsed)
+    title = f"{document.get('label') or document['kind']} · {document['kind']} · {parsed}"
+    return 200, render_report([document], title=title)
 
 
 def _check_page(
@@ -282,11 +282,7 @@ def _check_page(
     reports = dict(info.value.get("reports") or {})
     if report is not None:
         return (*_saved_report(parsed, report, reports), True)
-    links = {
-        name.capitalize() if name != "evidently" else "Evidently report": f"?report={name}"
-        for name in reports
-        if name != "check"
-    }
+    links = {"Evidently report": "?report=evidently"} if "evidently" in reports else {}
     page = render_check_report(
         result.value["document"], title=str(parsed), links=links,
         checked_at=str(info.value["checked_at"]), targets=list(info.value.get("targets", [])),
