@@ -268,7 +268,7 @@ def _write_html(
     """Write ``document``'s report to ``html_file`` when asked, saying where (not in JSON)."""
     if not html_file:
         return
-    from aimops.monitors.report import write_report
+    from aimops.monitors.reports.evaluation_page import write_report
 
     written = write_report([document], html_file, **title)
     if not as_json:
@@ -292,7 +292,7 @@ def compare_command(
     The first is the baseline. Intervals and winners come from a recorded paired comparison
     of the same versions on the same data set, when there is one.
     """
-    from aimops.monitors.recorded_comparison import compare_recorded
+    from aimops.monitors.evaluation.recorded_comparison import compare_recorded
 
     comparison = compare_recorded(_open(store_url), urns, dataset=dataset)
     _write_html(comparison, html_file, as_json, title=f"aimops: {comparison['label']}")
@@ -332,7 +332,7 @@ def _print_comparison(comparison: dict[str, Any]) -> None:
 
 
 def _headline_first(winners: dict[str, str | None]) -> list[tuple[str, str | None]]:
-    from aimops.monitors.result import HEADLINE_METRICS
+    from aimops.monitors.evaluation.result import HEADLINE_METRICS
 
     def rank(metric: str) -> tuple[int, str]:
         known = metric in HEADLINE_METRICS
@@ -364,7 +364,7 @@ def evaluations_list_command(
     store_url: str | None, as_json: bool, model: str | None, limit: int
 ) -> None:
     """List evaluations, newest first, with their headline metrics and gate status."""
-    from aimops.monitors.listing import list_evaluations
+    from aimops.monitors.evaluation.listing import list_evaluations
 
     found = list_evaluations(_open(store_url), model=model, limit=limit)
     if as_json:
@@ -393,7 +393,7 @@ def evaluations_show_command(
     urn: str, html_file: str | None, store_url: str | None, as_json: bool
 ) -> None:
     """Show one evaluation: what it evaluated, its metrics and gates."""
-    from aimops.monitors.record import load_evaluation
+    from aimops.monitors.evaluation.recording import load_evaluation
 
     document = load_evaluation(_open(store_url), urn)
     _write_html(document, html_file, as_json)
@@ -414,13 +414,34 @@ def checks_group() -> None:
     """Recorded checks: data quality, drift, feature consistency, health, anomalies."""
 
 
+class CheckKindType(click.ParamType):
+    """A check kind, as the registry knows them (read when the option is used or shown)."""
+
+    name = "kind"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return f"[{'|'.join(_check_kinds())}]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        kinds = _check_kinds()
+        if value not in kinds:
+            self.fail(f"{value!r} is not a check kind; kinds: {', '.join(kinds)}", param, ctx)
+        return str(value)
+
+
+def _check_kinds() -> list[str]:
+    from aimops.monitors.checks.registry import check_kinds
+
+    return sorted(check_kinds())
+
+
 @checks_group.command("list")
 @store_options
 @click.option("--model", default=None, help="Only checks of this model's versions.")
 @click.option(
     "--kind",
     default=None,
-    type=click.Choice(["data_quality", "drift", "feature_consistency", "health", "anomaly"]),
+    type=CheckKindType(),
     help="Only checks of this kind.",
 )
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
@@ -428,7 +449,7 @@ def checks_list_command(
     store_url: str | None, as_json: bool, model: str | None, kind: str | None, limit: int
 ) -> None:
     """List checks, newest first, with their status and what they checked."""
-    from aimops.monitors.check_record import list_checks
+    from aimops.monitors.checks.recording import list_checks
 
     found = list_checks(_open(store_url), model=model, kind=kind, limit=limit)
     if as_json:
@@ -482,7 +503,7 @@ def spool_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def spool_status_command(as_json: bool) -> None:
     """How many captured events wait in the spool ($AIMOPS_HOME/spool)."""
-    from aimops.metadata.spool import Spool
+    from aimops.metadata.capture.spool import Spool
 
     spool = Spool()
     _report(
@@ -496,7 +517,7 @@ def spool_status_command(as_json: bool) -> None:
 @store_options
 def spool_replay_command(store_url: str | None, as_json: bool) -> None:
     """Replay spooled events into the store, oldest first; safe to run again at any time."""
-    from aimops.metadata.spool import Spool
+    from aimops.metadata.capture.spool import Spool
 
     spool = Spool()
     store = _open(store_url, create=None)

@@ -938,7 +938,7 @@ class SinkCounter:
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
-        from aimops.metadata import sink
+        from aimops.metadata.capture import sink
 
         original = sink.CaptureSink.emit
 

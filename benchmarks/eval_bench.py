@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 from bench_support import Timing, log, timed
 
-from aimops.monitors.binary import TABLE_THRESHOLDS, BinaryEvaluation, evaluate_binary
+from aimops.monitors.evaluation.binary import TABLE_THRESHOLDS, BinaryEvaluation, evaluate_binary
 
 PREVALENCE = 0.15
 GOALS = {"speedup_vs_sklearn": 3.0, "slowdown_vs_argsort": 2.0}

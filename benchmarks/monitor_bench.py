@@ -62,8 +62,8 @@ import numpy as np
 import pandas as pd
 from bench_support import Timing, log, timed
 
-from aimops.monitors.data_quality import EXAMPLES, check_data_quality
-from aimops.monitors.drift import DriftResult, check_drift
+from aimops.monitors.checks.data_quality import EXAMPLES, check_data_quality
+from aimops.monitors.checks.drift import DriftResult, check_drift
 
 GOALS = {"drift_speedup_vs_evidently": 10.0, "quality_overhead_vs_gx": 0.10}
 GOAL_ROWS = 1_000_000

@@ -32,7 +32,7 @@ from typing import Any
 
 LOG_ENV = "CAPTURE_BENCH_HOOK_LOG"
 #: Modules whose presence before a hook call tells whether the store machinery was preloaded.
-WATCHED_MODULES = ("aimops.metadata.sink", "aimops.metadata.store", "sqlalchemy")
+WATCHED_MODULES = ("aimops.metadata.capture.sink", "aimops.metadata.store", "sqlalchemy")
 
 _state: dict[str, Any] = {"pid": None, "index": 0, "stack": [], "phases": {}, "emits": []}
 
@@ -212,8 +212,8 @@ def _patch_aimops_sink(module: Any) -> None:
 PATCHES: dict[str, Callable[[Any], None]] = {
     "airflow.sdk._shared.listeners.listener": _patch_listener_manager,
     "airflow._shared.listeners.listener": _patch_listener_manager,
-    "aimops.operators.listener": _patch_aimops_listener,
-    "aimops.metadata.sink": _patch_aimops_sink,
+    "aimops.operators.capture.listener": _patch_aimops_listener,
+    "aimops.metadata.capture.sink": _patch_aimops_sink,
 }
 
 

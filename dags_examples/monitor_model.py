@@ -3,7 +3,7 @@
 find_serving_day → data_quality, drift, feature_consistency, health. For the model version
 in the ``model_version`` param (``breast_cancer_classifier@candidate``, resolved in MLflow),
 it reads the newest day of served requests and the feature snapshot
-(``$AIMOPS_HOME/serving/<model>/<version>/<day>/``, see :mod:`aimops.monitors.serving_logs`;
+(``$AIMOPS_HOME/serving/<model>/<version>/<day>/``, see :mod:`aimops.monitors.serving.logs`;
 ``simulate_serving`` writes them here), then runs four checks, each recorded in the AIM store
 as a check of the model version, with its headline numbers as time series:
 
@@ -43,7 +43,7 @@ DAG_ID = "monitor_model"
 MODEL = "breast_cancer_classifier@candidate"
 MIN_REQUESTS_PER_DAY = 500
 
-#: The request log's expectations (see aimops.monitors.data_quality for the entries).
+#: The request log's expectations (see aimops.monitors.checks.data_quality for the entries).
 REQUEST_LOG_SUITE: list[dict[str, Any]] = [
     {"expect": "row_count_between", "min": MIN_REQUESTS_PER_DAY},
     {"expect": "unique", "column": "request_id"},
@@ -80,7 +80,7 @@ def find_serving_day(model_version: str, serving_root: str) -> dict[str, str]:
     """The newest day of serving of the version: ``model_version`` (``name/version``),
     ``day``, and the ``requests`` log and ``features`` snapshot files."""
     from aimops.hooks.mlflow import MlflowHook
-    from aimops.monitors.serving_logs import latest_day
+    from aimops.monitors.serving.logs import latest_day
     from aimops.monitors.sources import registered_version
 
     tracking_uri, registry_uri = MlflowHook().model_location()

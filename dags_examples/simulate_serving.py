@@ -78,7 +78,7 @@ def register_reference_data(model_version: str) -> str:
     from aimops.errors import NotFoundError
     from aimops.hooks.aim import AimHook
     from aimops.metadata.urns import artifact_urn
-    from aimops.monitors.reference_data import load_reference, register_reference
+    from aimops.monitors.checks.reference_data import load_reference, register_reference
 
     with AimHook().get_store() as store:
         try:
@@ -99,8 +99,8 @@ def simulate_day(model_version: str, reference: str) -> str:
     import datetime
 
     from aimops.hooks.mlflow import MlflowHook
-    from aimops.monitors.serving_logs import day_folder
-    from aimops.monitors.serving_simulator import simulate_serving_day
+    from aimops.monitors.serving.logs import day_folder
+    from aimops.monitors.serving.simulator import simulate_serving_day
     from aimops.monitors.sources import load_model
 
     context = get_current_context()

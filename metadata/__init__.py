@@ -16,10 +16,10 @@ from aimops.lazy import lazy_attributes
 if TYPE_CHECKING:
     from aimops.metadata.aspects import ASPECTS, register_aspect
     from aimops.metadata.lineage import LineageGraph, LineageNode
-    from aimops.metadata.records import AspectVersion, Edge, Entity, Point
     from aimops.metadata.relations import RELATIONS
     from aimops.metadata.states import STATES, normalize_state
     from aimops.metadata.store import AimStore
+    from aimops.metadata.store_values import AspectVersion, Edge, Entity, Point
     from aimops.metadata.urns import (
         Urn,
         artifact_urn,
@@ -38,12 +38,12 @@ if TYPE_CHECKING:
 _LAZY = {
     "ASPECTS": "aimops.metadata.aspects",
     "AimStore": "aimops.metadata.store",
-    "AspectVersion": "aimops.metadata.records",
-    "Edge": "aimops.metadata.records",
-    "Entity": "aimops.metadata.records",
+    "AspectVersion": "aimops.metadata.store_values",
+    "Edge": "aimops.metadata.store_values",
+    "Entity": "aimops.metadata.store_values",
     "LineageGraph": "aimops.metadata.lineage",
     "LineageNode": "aimops.metadata.lineage",
-    "Point": "aimops.metadata.records",
+    "Point": "aimops.metadata.store_values",
     "RELATIONS": "aimops.metadata.relations",
     "STATES": "aimops.metadata.states",
     "StoreWriter": "aimops.metadata.writer",

@@ -29,8 +29,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from aimops.errors import InvalidInputError
-from aimops.metadata.records import Edge
 from aimops.metadata.relations import RELATIONS, Flow
+from aimops.metadata.store_values import Edge
 
 Direction = Literal["upstream", "downstream", "both"]
 MAX_DEPTH = 50

@@ -30,8 +30,8 @@ from aimops.metadata.aspects import aspect_spec
 from aimops.metadata.engine import open_engine, parse_url, redact, sqlite_file, translate_errors
 from aimops.metadata.lineage import Direction, LineageGraph, walk_lineage
 from aimops.metadata.migrate import check_schema, current_revision, upgrade_schema
-from aimops.metadata.records import AspectVersion, Entity, Point
 from aimops.metadata.search import Condition, neighbours_query, search_query
+from aimops.metadata.store_values import AspectVersion, Entity, Point
 from aimops.metadata.timeseries import read_points
 from aimops.metadata.urns import Urn
 from aimops.metadata.writer import ENTITY_ID_BY_URN, StoreWriter, UrnLike

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aimops.errors import InvalidInputError
 from aimops.metadata import schema
-from aimops.metadata.records import Point
+from aimops.metadata.store_values import Point
 
 
 def point_rows(

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aimops.metadata.records import Entity, iso
 from aimops.metadata.store import AimStore
+from aimops.metadata.store_values import Entity, iso
 from aimops.metadata.urns import Urn
 
 

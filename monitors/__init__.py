@@ -18,69 +18,69 @@ from typing import TYPE_CHECKING
 from aimops.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from aimops.monitors.alerts import Alert, send_alert
-    from aimops.monitors.analyzers import Analyzer, get_analyzer, list_analyzers
-    from aimops.monitors.anomalies import AnomalyResult, detect_anomalies
-    from aimops.monitors.binary import BinaryEvaluation, evaluate_binary
-    from aimops.monitors.check_record import list_checks, record_check
-    from aimops.monitors.check_report import render_check_report, write_check_report
-    from aimops.monitors.comparison import Comparison, compare
-    from aimops.monitors.consistency import ConsistencyResult, check_feature_consistency
-    from aimops.monitors.data_quality import DataQualityResult, check_data_quality
-    from aimops.monitors.drift import ColumnDrift, DriftResult, check_drift
-    from aimops.monitors.gates import Gate, check_gates
-    from aimops.monitors.group_fairness import FairnessResult, fairness
-    from aimops.monitors.health import HealthResult, check_health
-    from aimops.monitors.multiclass import MulticlassEvaluation, evaluate_multiclass
-    from aimops.monitors.record import load_evaluation, record_evaluation
-    from aimops.monitors.reference_data import load_reference, register_reference
-    from aimops.monitors.regression import RegressionEvaluation, evaluate_regression
-    from aimops.monitors.report import render_report, write_report
-    from aimops.monitors.result import EvaluationResult
-    from aimops.monitors.serving_simulator import ServingDay, simulate_serving_day
+    from aimops.monitors.checks.alerts import Alert, send_alert
+    from aimops.monitors.checks.anomalies import AnomalyResult, detect_anomalies
+    from aimops.monitors.checks.consistency import ConsistencyResult, check_feature_consistency
+    from aimops.monitors.checks.data_quality import DataQualityResult, check_data_quality
+    from aimops.monitors.checks.drift import ColumnDrift, DriftResult, check_drift
+    from aimops.monitors.checks.health import HealthResult, check_health
+    from aimops.monitors.checks.recording import list_checks, record_check
+    from aimops.monitors.checks.reference_data import load_reference, register_reference
+    from aimops.monitors.evaluation.analyzers import Analyzer, get_analyzer, list_analyzers
+    from aimops.monitors.evaluation.binary import BinaryEvaluation, evaluate_binary
+    from aimops.monitors.evaluation.comparison import Comparison, compare
+    from aimops.monitors.evaluation.fairness import FairnessResult, fairness
+    from aimops.monitors.evaluation.gates import Gate, check_gates
+    from aimops.monitors.evaluation.multiclass import MulticlassEvaluation, evaluate_multiclass
+    from aimops.monitors.evaluation.recording import load_evaluation, record_evaluation
+    from aimops.monitors.evaluation.regression import RegressionEvaluation, evaluate_regression
+    from aimops.monitors.evaluation.result import EvaluationResult
+    from aimops.monitors.reports.check_page import render_check_report, write_check_report
+    from aimops.monitors.reports.evaluation_page import render_report, write_report
+    from aimops.monitors.serving.simulator import ServingDay, simulate_serving_day
 
 _LAZY = {
-    "Alert": "aimops.monitors.alerts",
-    "Analyzer": "aimops.monitors.analyzers",
-    "AnomalyResult": "aimops.monitors.anomalies",
-    "BinaryEvaluation": "aimops.monitors.binary",
-    "ColumnDrift": "aimops.monitors.drift",
-    "Comparison": "aimops.monitors.comparison",
-    "ConsistencyResult": "aimops.monitors.consistency",
-    "DataQualityResult": "aimops.monitors.data_quality",
-    "DriftResult": "aimops.monitors.drift",
-    "EvaluationResult": "aimops.monitors.result",
-    "FairnessResult": "aimops.monitors.group_fairness",
-    "Gate": "aimops.monitors.gates",
-    "HealthResult": "aimops.monitors.health",
-    "MulticlassEvaluation": "aimops.monitors.multiclass",
-    "RegressionEvaluation": "aimops.monitors.regression",
-    "ServingDay": "aimops.monitors.serving_simulator",
-    "check_data_quality": "aimops.monitors.data_quality",
-    "check_drift": "aimops.monitors.drift",
-    "check_feature_consistency": "aimops.monitors.consistency",
-    "check_gates": "aimops.monitors.gates",
-    "check_health": "aimops.monitors.health",
-    "compare": "aimops.monitors.comparison",
-    "detect_anomalies": "aimops.monitors.anomalies",
-    "evaluate_binary": "aimops.monitors.binary",
-    "evaluate_multiclass": "aimops.monitors.multiclass",
-    "evaluate_regression": "aimops.monitors.regression",
-    "fairness": "aimops.monitors.group_fairness",
-    "get_analyzer": "aimops.monitors.analyzers",
-    "list_analyzers": "aimops.monitors.analyzers",
-    "list_checks": "aimops.monitors.check_record",
-    "load_evaluation": "aimops.monitors.record",
-    "load_reference": "aimops.monitors.reference_data",
-    "record_check": "aimops.monitors.check_record",
-    "record_evaluation": "aimops.monitors.record",
-    "register_reference": "aimops.monitors.reference_data",
-    "render_check_report": "aimops.monitors.check_report",
-    "render_report": "aimops.monitors.report",
-    "send_alert": "aimops.monitors.alerts",
-    "simulate_serving_day": "aimops.monitors.serving_simulator",
-    "write_check_report": "aimops.monitors.check_report",
-    "write_report": "aimops.monitors.report",
+    "Alert": "aimops.monitors.checks.alerts",
+    "Analyzer": "aimops.monitors.evaluation.analyzers",
+    "AnomalyResult": "aimops.monitors.checks.anomalies",
+    "BinaryEvaluation": "aimops.monitors.evaluation.binary",
+    "ColumnDrift": "aimops.monitors.checks.drift",
+    "Comparison": "aimops.monitors.evaluation.comparison",
+    "ConsistencyResult": "aimops.monitors.checks.consistency",
+    "DataQualityResult": "aimops.monitors.checks.data_quality",
+    "DriftResult": "aimops.monitors.checks.drift",
+    "EvaluationResult": "aimops.monitors.evaluation.result",
+    "FairnessResult": "aimops.monitors.evaluation.fairness",
+    "Gate": "aimops.monitors.evaluation.gates",
+    "HealthResult": "aimops.monitors.checks.health",
+    "MulticlassEvaluation": "aimops.monitors.evaluation.multiclass",
+    "RegressionEvaluation": "aimops.monitors.evaluation.regression",
+    "ServingDay": "aimops.monitors.serving.simulator",
+    "check_data_quality": "aimops.monitors.checks.data_quality",
+    "check_drift": "aimops.monitors.checks.drift",
+    "check_feature_consistency": "aimops.monitors.checks.consistency",
+    "check_gates": "aimops.monitors.evaluation.gates",
+    "check_health": "aimops.monitors.checks.health",
+    "compare": "aimops.monitors.evaluation.comparison",
+    "detect_anomalies": "aimops.monitors.checks.anomalies",
+    "evaluate_binary": "aimops.monitors.evaluation.binary",
+    "evaluate_multiclass": "aimops.monitors.evaluation.multiclass",
+    "evaluate_regression": "aimops.monitors.evaluation.regression",
+    "fairness": "aimops.monitors.evaluation.fairness",
+    "get_analyzer": "aimops.monitors.evaluation.analyzers",
+    "list_analyzers": "aimops.monitors.evaluation.analyzers",
+    "list_checks": "aimops.monitors.checks.recording",
+    "load_evaluation": "aimops.monitors.evaluation.recording",
+    "load_reference": "aimops.monitors.checks.reference_data",
+    "record_check": "aimops.monitors.checks.recording",
+    "record_evaluation": "aimops.monitors.evaluation.recording",
+    "register_reference": "aimops.monitors.checks.reference_data",
+    "render_check_report": "aimops.monitors.reports.check_page",
+    "render_report": "aimops.monitors.reports.evaluation_page",
+    "send_alert": "aimops.monitors.checks.alerts",
+    "simulate_serving_day": "aimops.monitors.serving.simulator",
+    "write_check_report": "aimops.monitors.reports.check_page",
+    "write_report": "aimops.monitors.reports.evaluation_page",
 }
 
 __getattr__ = lazy_attributes("aimops.monitors", _LAZY)

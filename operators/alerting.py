@@ -2,8 +2,8 @@
 
 Set it as ``on_failure_callback`` on a task or in a DAG's ``default_args``. When a task
 fails for good (not on a try that will be retried), Airflow calls it in the task's own
-process with the task context; it builds an :class:`~aimops.monitors.alerts.Alert` from it
-and sends it with :func:`~aimops.monitors.alerts.send_alert` (the alert log, and a webhook if
+process with the task context; it builds an :class:`~aimops.monitors.checks.alerts.Alert` from it
+and sends it with :func:`~aimops.monitors.checks.alerts.send_alert` (the alert log, and a webhook if
 one is configured). The message is the task's error as the operators raise it (a failed
 check's description), masked by Airflow's secrets masker; the check's URN comes from the
 task's ``check_urn`` XCom when it pushed one. The callback never raises: a broken alert must
@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aimops.monitors.alerts import (
+from aimops.monitors.checks.alerts import (
     Alert,
     AlertDelivery,
     redacted_url,
@@ -122,7 +122,7 @@ def _message(error: Any, ti: Any) -> str:
     """The error's text, masked; its type's name when the text is empty. Without an error
     (``airflow dags test`` in Airflow 3.2 passes none to callbacks) a check operator's
     ``check_failure`` XCom says what failed."""
-    from aimops.operators.task_values import mask_secrets
+    from aimops.operators.capture.task_values import mask_secrets
 
     if error is None:
         pushed = _pushed(ti, CHECK_FAILURE_KEY)
@@ -155,7 +155,7 @@ def _links(ti: Any, check: str | None = None) -> dict[str, str]:
     one, and its AIM step page when ``$AIMOPS_UI_URL`` is set."""
     from aimops.metadata.urns import step_urn
     from aimops.operators.links import step_page
-    from aimops.operators.report_app import check_url
+    from aimops.operators.web.app import check_url
 
     links: dict[str, str] = {}
     if ti is None:

@@ -1,8 +1,8 @@
 """Evaluate and compare model versions as Airflow tasks, recorded in the AIM store.
 
-Both operators are thin wrappers of :func:`aimops.monitors.jobs.evaluate_model` and
-:func:`~aimops.monitors.jobs.compare_models`: a task records exactly what a notebook would.
-The rows come from a labelled ``dataset`` (scored by the registered model through MLflow)
+Both operators are thin wrappers of :func:`aimops.monitors.evaluation.jobs.evaluate_model` and
+:func:`~aimops.monitors.evaluation.jobs.compare_models`: a task records exactly what a notebook
+would. The rows come from a labelled ``dataset`` (scored by the registered model through MLflow)
 or a ``predictions`` table (label and score columns); a model version or a data set may be
 the ``model_version_ref`` / ``dataset_ref`` an upstream TaskFlow task returned.
 
@@ -14,7 +14,7 @@ the ``model_version_ref`` / ``dataset_ref`` an upstream TaskFlow task returned.
   too. Both would fail again, so they are not retried; the store or MLflow being unreachable,
   a model version or file not there yet, keep the task's retries.
 - ``execute`` returns the evaluation URN (the XCom); the "AIM report" link opens the report
-  of that URN in Airflow (see :mod:`aimops.operators.report_app`).
+  of that URN in Airflow (see :mod:`aimops.operators.web.app`).
 - The operators do not repeat the jobs' checks and defaults (the rows, the reports folder);
   only "exactly one of dataset and predictions" is also checked when the DAG file is parsed,
   so that a wrong DAG shows as an import error rather than as failing runs.
@@ -44,14 +44,14 @@ from aimops.operators.arguments import names as _names
 from aimops.operators.arguments import number as _number
 from aimops.operators.arguments import number_map as _bounds
 from aimops.operators.links import task_xcom
-from aimops.operators.report_app import report_url
+from aimops.operators.web.app import report_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from aimops.metadata.store import AimStore
     from aimops.metadata.urns import Urn
-    from aimops.monitors.jobs import Columns, EvaluationOutcome, MlflowLocation
+    from aimops.monitors.evaluation.jobs import Columns, EvaluationOutcome, MlflowLocation
 
 
 def evaluation_key(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
@@ -78,7 +78,7 @@ def task_identity(ti: Any, key: str | None = None) -> tuple[str, str]:
 
 def evaluation_of(key: str) -> Urn:
     """The URN of the evaluation recorded under ``key`` (as the store names it)."""
-    from aimops.monitors.record import evaluation_urn
+    from aimops.monitors.evaluation.recording import evaluation_urn
 
     return evaluation_urn({}, (), None, key)
 
@@ -206,7 +206,7 @@ class _ModelEvaluation(BaseOperator):
     # -- arguments as the jobs take them ----------------------------------------------------
 
     def columns(self) -> Columns:
-        from aimops.monitors.jobs import Columns
+        from aimops.monitors.evaluation.jobs import Columns
 
         return Columns(
             label=str(self.label_column),
@@ -222,7 +222,7 @@ class _ModelEvaluation(BaseOperator):
         if self.dataset is None:
             return None
         from aimops.hooks.mlflow import MlflowHook
-        from aimops.monitors.jobs import MlflowLocation
+        from aimops.monitors.evaluation.jobs import MlflowLocation
 
         return MlflowLocation(*MlflowHook(self.mlflow_conn_id).model_location())
 
@@ -306,7 +306,7 @@ class EvaluateModelOperator(_ModelEvaluation):
         return replace(super().columns(), class_scores=_names(self.class_score_columns) or None)
 
     def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
-        from aimops.monitors.jobs import evaluate_model
+        from aimops.monitors.evaluation.jobs import evaluate_model
 
         return evaluate_model(
             store,
@@ -387,7 +387,7 @@ class CompareModelsOperator(_ModelEvaluation):
         self.n_bootstrap = n_bootstrap
 
     def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
-        from aimops.monitors.jobs import compare_models
+        from aimops.monitors.evaluation.jobs import compare_models
 
         return compare_models(
             store,
@@ -426,7 +426,7 @@ def headline(metrics: Mapping[str, float]) -> str:
         >>> headline({"r2": 0.5, "rmse": 1.25})
         'rmse=1.25, r2=0.5'
     """
-    from aimops.monitors.result import HEADLINE_METRICS
+    from aimops.monitors.evaluation.result import HEADLINE_METRICS
 
     names = [name for name in HEADLINE_METRICS if name in metrics]
     names += [name for name in metrics if name not in names]

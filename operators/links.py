@@ -111,7 +111,7 @@ def _store() -> Any:
         return None
     try:
         from aimops.hooks.aim import AimHook
-        from aimops.metadata.sink import capture_timeout
+        from aimops.metadata.capture.sink import capture_timeout
         from aimops.metadata.store import AimStore
 
         url = AimHook().get_store_url()

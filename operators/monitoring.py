@@ -1,6 +1,6 @@
 """Monitoring checks as Airflow tasks: data quality, drift, feature consistency, health.
 
-Each operator is a thin wrapper of its job in :mod:`aimops.monitors.check_jobs`, so a task
+Each operator is a thin wrapper of its job in :mod:`aimops.monitors.checks.jobs`, so a task
 records exactly what a notebook would:
 
 - :class:`DataQualityOperator`: a table against a Great Expectations suite;
@@ -20,7 +20,7 @@ once, recording nothing. Neither is retried: it would fail again. A table or ref
 not there yet, or the store unreachable, keep the task's retries.
 
 Extra links: "AIM check" opens the check's page inside Airflow (served by the plugin,
-:mod:`aimops.operators.report_app`), "Evidently report" the saved Evidently report of a drift
+:mod:`aimops.operators.web.app`), "Evidently report" the saved Evidently report of a drift
 check, "Dashboard" the health check's dashboard.
 
 Example (in a DAG file)::
@@ -43,19 +43,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from aimops.errors import InvalidInputError
-from aimops.monitors.check import STATUSES
+from aimops.monitors.checks.base import STATUSES
 from aimops.operators.arguments import names as _names
 from aimops.operators.arguments import number as _number
 from aimops.operators.arguments import number_map as _numbers
 from aimops.operators.evaluation import headline, task_identity
 from aimops.operators.links import task_xcom
-from aimops.operators.report_app import check_url
+from aimops.operators.web.app import check_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from aimops.metadata.store import AimStore
-    from aimops.monitors.check_jobs import CheckOutcome
+    from aimops.monitors.checks.jobs import CheckOutcome
 
 CHECK_URN_XCOM = "check_urn"
 CHECK_FAILURE_XCOM = "check_failure"
@@ -173,7 +173,7 @@ class _CheckOperator(BaseOperator):
 
     def log_outcome(self, outcome: CheckOutcome) -> None:
         """The verdict, what went wrong, the headline numbers and where the page is."""
-        from aimops.monitors.check_jobs import describe_failure
+        from aimops.monitors.checks.registry import describe_failure
 
         self.log.info(
             "%s check %s: %s (%s)",
@@ -193,7 +193,7 @@ class DataQualityOperator(_CheckOperator):
     :param suite: the expectations: a list of entries (``{"expect": "not_null", "column":
         "age"}``, ``{"expect": "between", "column": "age", "min": 0, "max": 120,
         "severity": "warn"}``, ...), a ``.yaml``/``.json`` file or YAML text; see
-        :mod:`aimops.monitors.data_quality`. A failed expectation fails the task unless its
+        :mod:`aimops.monitors.checks.data_quality`. A failed expectation fails the task unless its
         severity is ``warn``.
     :param model_version: the model version the data feeds (a check target), optional.
     :param targets: further targets (``urn:aim:deployment:...``).
@@ -217,7 +217,7 @@ class DataQualityOperator(_CheckOperator):
         self.name = name
 
     def run_check(self, store: AimStore, *, key: str, producer: str) -> CheckOutcome:
-        from aimops.monitors.check_jobs import run_data_quality
+        from aimops.monitors.checks.jobs import run_data_quality
 
         return run_data_quality(
             store, self.data, self.suite, model_version=self.model_version or None,
@@ -284,7 +284,7 @@ class DriftCheckOperator(_CheckOperator):
         self.evidently_report = evidently_report
 
     def run_check(self, store: AimStore, *, key: str, producer: str) -> CheckOutcome:
-        from aimops.monitors.check_jobs import run_drift
+        from aimops.monitors.checks.jobs import run_drift
 
         return run_drift(
             store, self.current, reference=self.reference,
@@ -348,7 +348,7 @@ class FeatureConsistencyOperator(_CheckOperator):
         self.skew_status = skew_status
 
     def run_check(self, store: AimStore, *, key: str, producer: str) -> CheckOutcome:
-        from aimops.monitors.check_jobs import run_feature_consistency
+        from aimops.monitors.checks.jobs import run_feature_consistency
 
         if self.skew_status not in ("fail", "warn"):
             raise InvalidInputError(f"skew_status is 'fail' or 'warn', not {self.skew_status!r}")
@@ -372,11 +372,11 @@ class HealthCheckOperator(_CheckOperator):
     :param model_version: the version judged (its rows: ``model_version`` equal to
         ``served_as``, default ``name/version``); default: every version in the log.
     :param objectives: merged with the defaults (``{"latency_p99_max_ms": 300}``; None drops
-        one); see :mod:`aimops.monitors.health`.
+        one); see :mod:`aimops.monitors.checks.health`.
     :param min_requests: fewer requests make the verdict ``inconclusive`` (not a failure,
         unless ``fail_on`` says so).
     :param dashboard_url_template: a URL with ``{model}``, ``{version}``, ``{start_ms}``,
-        ``{end_ms}``, ... (see :mod:`aimops.monitors.dashboards`), default
+        ``{end_ms}``, ... (see :mod:`aimops.monitors.checks.dashboards`), default
         ``$AIMOPS_DASHBOARD_URL_TEMPLATE``: the task's "Dashboard" link.
     :return: the check URN.
     """
@@ -408,7 +408,7 @@ class HealthCheckOperator(_CheckOperator):
         self.dashboard_url_template = dashboard_url_template
 
     def run_check(self, store: AimStore, *, key: str, producer: str) -> CheckOutcome:
-        from aimops.monitors.check_jobs import run_health
+        from aimops.monitors.checks.jobs import run_health
 
         objectives = None
         if self.objectives:
@@ -425,7 +425,7 @@ class HealthCheckOperator(_CheckOperator):
 
     def after_check(self, outcome: CheckOutcome, context: Context) -> None:
         """Push the dashboard link for the model version and the log's time window."""
-        from aimops.monitors.dashboards import dashboard_template, dashboard_url
+        from aimops.monitors.checks.dashboards import dashboard_template, dashboard_url
         from aimops.monitors.sources import model_version_of, version_label
 
         ti = context["ti"]

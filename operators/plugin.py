@@ -2,16 +2,16 @@
 
 ``pip install aimops[airflow]`` registers it (entry point ``airflow.plugins``); a DAG opts in
 with the tag ``aimops``. The API server mounts the evaluation reports under ``/aimops``
-(:mod:`aimops.operators.report_app`, built at its first request).
+(:mod:`aimops.operators.web.app`, built at its first request).
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from aimops.operators.capture.listener import listener
 from aimops.operators.links import AimStepLink, MlflowRunLink
-from aimops.operators.listener import listener
-from aimops.operators.report_app import URL_PREFIX, report_app
+from aimops.operators.web.app import URL_PREFIX, report_app
 
 
 class AimopsPlugin(AirflowPlugin):

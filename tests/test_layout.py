@@ -64,7 +64,8 @@ def test_the_capture_listener_loads_the_store_only_when_it_captures() -> None:
     """Airflow loads the plugin in every process; the store comes with the first event."""
     code = (
         "import sys, aimops.operators.plugin\n"
-        "print('aimops.metadata.store' in sys.modules, 'aimops.metadata.sink' in sys.modules)"
+        "print('aimops.metadata.store' in sys.modules,"
+        " 'aimops.metadata.capture.sink' in sys.modules)"
     )
     assert _fresh_python(code).split() == ["False", "False"]
 

@@ -46,7 +46,7 @@ def airflow_db() -> Iterator[Path]:
 @pytest.fixture
 def aim_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh AIMOPS_HOME (the embedded SQLite store and the spool) for one test."""
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     home = tmp_path / "aimops"
     monkeypatch.setenv("AIMOPS_HOME", str(home))

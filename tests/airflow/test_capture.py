@@ -73,7 +73,7 @@ def golden_run(
     run_dag: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Any, AimStore]]:
     """The golden DAG, run once for the module, and the store it was captured into."""
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     home = tmp_path_factory.mktemp("golden") / "aimops"
     with pytest.MonkeyPatch.context() as patch:

@@ -128,7 +128,7 @@ def test_only_references_a_task_made_and_returned_are_its_outputs(
 def test_an_unreachable_store_spools_and_replay_restores_everything(
     run_dag: Any, aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     monkeypatch.setenv("AIMOPS_STORE_URL", "postgresql://aim:hunter2-secret@127.0.0.1:9/aim")
     listener.reset_sink()
@@ -183,7 +183,7 @@ def test_capture_into_postgresql_matches_sqlite(
     monkeypatch: pytest.MonkeyPatch,
     golden: Any,
 ) -> None:
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     moment = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
     on_sqlite = run_dag(two_step_dag("aimops_on_both"), run_after=moment)

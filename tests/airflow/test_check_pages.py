@@ -48,7 +48,7 @@ class Recorded:
 
 
 def _drift(store: AimStore, folder: Path, key: str, producer: Any) -> str:
-    from aimops.monitors.check_jobs import run_drift
+    from aimops.monitors.checks.jobs import run_drift
 
     outcome = run_drift(
         store, CURRENT, reference=REFERENCE, model_version="churn/3", key=key,
@@ -83,7 +83,7 @@ def client(recorded: Recorded, sign_in: Any) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
     from aimops.operators.plugin import AimopsPlugin
-    from aimops.operators.report_app import LazyApp, create_app
+    from aimops.operators.web.app import LazyApp, create_app
 
     (mount,) = AimopsPlugin.fastapi_apps
     server = FastAPI()
@@ -96,7 +96,7 @@ def client(recorded: Recorded, sign_in: Any) -> Iterator[Any]:
 
 def _path(urn: str, report: str | None = None) -> str:
     """Where the check's link points, as the browser asks for it."""
-    from aimops.operators.report_app import check_url
+    from aimops.operators.web.app import check_url
 
     parts = urlsplit(check_url(urn, report))
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
@@ -189,7 +189,7 @@ def test_only_check_urns_have_a_check_page(client: Any, sign_in: Any) -> None:
 def test_evidently_s_report_is_served_sandboxed(
     recorded: Recorded, client: Any, sign_in: Any
 ) -> None:
-    from aimops.operators.report_app import SAVED_REPORT_HEADERS
+    from aimops.operators.web.app import SAVED_REPORT_HEADERS
 
     for urn in (recorded.of_a_dag, recorded.of_a_notebook):
         saved = client.get(_path(urn, "evidently"), headers=sign_in("viewer", [TEAM]))
@@ -207,7 +207,7 @@ def test_evidently_s_report_is_served_sandboxed(
 def test_a_report_that_was_not_saved_is_named_with_the_saved_ones(
     recorded: Recorded, client: Any, sign_in: Any
 ) -> None:
-    from aimops.monitors.check_jobs import run_drift
+    from aimops.monitors.checks.jobs import run_drift
 
     reader = sign_in("admin")
     for report in ("nope", "check"):  # the page itself is no saved report
@@ -249,7 +249,7 @@ def test_the_check_pages_want_a_signed_in_airflow_user(recorded: Recorded, clien
 def test_the_check_url_is_where_the_page_is(
     recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aimops.operators.report_app import check_url
+    from aimops.operators.web.app import check_url
 
     monkeypatch.setenv("AIMOPS_AIRFLOW_URL", "https://airflow.example.com/")
     assert check_url(recorded.of_a_dag, "evidently") == (
@@ -317,8 +317,8 @@ def test_operators_refuse_bad_arguments_when_the_dag_is_parsed() -> None:
 def test_a_check_cannot_make_the_server_read_another_check_s_report_or_any_file(
     recorded: Recorded, client: Any, sign_in: Any, tmp_path: Path
 ) -> None:
-    from aimops.monitors.check_record import record_check
-    from aimops.monitors.drift import check_drift
+    from aimops.monitors.checks.drift import check_drift
+    from aimops.monitors.checks.recording import record_check
 
     # Anyone may record a check; one that names the team's Evidently report (or a link to a
     # file the server can read) as its own must not get it served to every signed-in user.
@@ -339,7 +339,7 @@ def test_a_check_cannot_make_the_server_read_another_check_s_report_or_any_file(
         assert answer.text == f"the evidently report of {urn} is not where aimops writes it"
     # and a link named as aimops would name it is refused too
     from aimops.metadata.urns import Urn
-    from aimops.monitors.check_jobs import report_path
+    from aimops.monitors.checks.jobs import report_path
 
     urn = Urn.parse("urn:aim:check:notebook/named")
     named = report_path(tmp_path, urn, "evidently")

@@ -63,7 +63,7 @@ class Demo:
 def _environment(mp: pytest.MonkeyPatch, home: Path, mlflow_uri: str) -> None:
     import mlflow
 
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     mp.setenv("AIMOPS_HOME", str(home))
     mp.delenv("AIMOPS_STORE_URL", raising=False)
@@ -115,7 +115,7 @@ def demo(run_dag: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dem
             state=dag_run.state,
             versions=_registered(mlflow_uri, dag_run.run_id),
         )
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     listener.reset_sink()
 
@@ -123,7 +123,7 @@ def demo(run_dag: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dem
 @pytest.fixture
 def in_demo(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
     """The demo's store and MLflow as this test's environment (to run more DAGs there)."""
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     _environment(monkeypatch, demo.home, demo.mlflow_uri)
     yield demo
@@ -187,7 +187,7 @@ def _evaluations_of_run(store: AimStore, demo: Demo) -> list[str]:
 
 @pytest.mark.slow
 def test_the_example_dag_records_an_evaluation_of_each_version(demo: Demo) -> None:
-    from aimops.monitors.record import load_evaluation
+    from aimops.monitors.evaluation.recording import load_evaluation
 
     assert demo.state == "success"
     assert set(demo.versions) == {"champion", "challenger"}
@@ -212,7 +212,7 @@ def test_the_example_dag_records_an_evaluation_of_each_version(demo: Demo) -> No
 
 @pytest.mark.slow
 def test_the_comparison_records_deltas_winners_and_passes_its_gate(demo: Demo) -> None:
-    from aimops.monitors.record import load_evaluation
+    from aimops.monitors.evaluation.recording import load_evaluation
 
     champion, challenger = demo.versions["champion"], demo.versions["challenger"]
     urn = demo.evaluation("compare_with_champion")
@@ -240,7 +240,7 @@ def test_the_comparison_records_deltas_winners_and_passes_its_gate(demo: Demo) -
 def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from aimops.operators.report_app import create_app, report_url
+    from aimops.operators.web.app import create_app, report_url
 
     with AimStore.open(demo.store_url) as store:
         app = create_app(open_store=lambda: store)
@@ -255,7 +255,7 @@ def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: Any) -> None:
 def test_the_reports_are_written_and_linked_from_each_task(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aimops.operators.report_app import report_url
+    from aimops.operators.web.app import report_url
 
     monkeypatch.delenv("AIMOPS_AIRFLOW_URL", raising=False)
     reports = sorted(path.name for path in (demo.home / "reports").glob("*.html"))
@@ -274,9 +274,9 @@ def test_the_link_of_a_templated_key_opens_the_evaluation_the_task_returned(
 ) -> None:
     from airflow.sdk import DAG
 
-    from aimops.monitors.record import load_evaluation
+    from aimops.monitors.evaluation.recording import load_evaluation
     from aimops.operators.evaluation import EvaluateModelOperator, evaluation_of
-    from aimops.operators.report_app import report_url
+    from aimops.operators.web.app import report_url
 
     monkeypatch.delenv("AIMOPS_AIRFLOW_URL", raising=False)
     scored = tmp_path / "scored.csv"
@@ -355,7 +355,7 @@ def test_failed_gates_and_bad_input_fail_at_once_with_a_clear_message(
     in_demo: Demo, run_dag: Any
 ) -> None:
     from aimops.errors import NotFoundError
-    from aimops.monitors.record import load_evaluation
+    from aimops.monitors.evaluation.recording import load_evaluation
 
     champion_auroc = _auroc_from_mlflow(in_demo, in_demo.versions["champion"])
     auroc = _auroc_from_mlflow(in_demo, in_demo.versions["challenger"])
@@ -450,10 +450,10 @@ def reports(tmp_path: Path, sign_in: Any) -> Iterator[Reports]:
     from fastapi.testclient import TestClient
 
     import aimops
-    from aimops.monitors.jobs import evaluate_model
+    from aimops.monitors.evaluation.jobs import evaluate_model
     from aimops.operators.evaluation import AimReportLink, evaluation_key
     from aimops.operators.plugin import AimopsPlugin
-    from aimops.operators.report_app import LazyApp, create_app
+    from aimops.operators.web.app import LazyApp, create_app
 
     store = AimStore.open(f"sqlite:///{tmp_path / 'aim.db'}")
     aimops.record_model_version(store, "churn", 3)
@@ -545,7 +545,7 @@ def test_an_evaluation_a_dag_s_task_keyed_its_own_way_is_shown_only_to_who_may_r
     ],
 )
 def test_only_a_task_s_identity_as_key_names_a_dag(key: str, dag_id: str | None) -> None:
-    from aimops.operators.report_app import keyed_dag
+    from aimops.operators.web.app import keyed_dag
 
     assert keyed_dag(Urn.parse(f"urn:aim:evaluation:{key}")) == dag_id
 
@@ -591,7 +591,7 @@ def _has_the_security_headers(response: Any) -> bool:
 def test_the_report_page_wants_a_signed_in_airflow_user() -> None:
     from fastapi.testclient import TestClient
 
-    from aimops.operators.report_app import create_app
+    from aimops.operators.web.app import create_app
 
     with TestClient(create_app(open_store=lambda: None)) as client:
         response = client.get("/evaluations/urn:aim:evaluation:x")
@@ -604,7 +604,7 @@ def test_the_report_page_wants_a_signed_in_airflow_user() -> None:
 def test_a_crash_is_answered_with_the_security_headers_too(sign_in: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from aimops.operators.report_app import create_app
+    from aimops.operators.web.app import create_app
 
     def broken_store() -> AimStore:
         raise RuntimeError("the store fell over")

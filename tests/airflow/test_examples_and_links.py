@@ -54,7 +54,7 @@ def test_the_aim_step_link_needs_a_base_url(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_mlflow_link_follows_the_captured_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aimops.metadata.capture import CaptureEvent, apply_event
+    from aimops.metadata.capture.events import CaptureEvent, apply_event
     from aimops.operators import links
 
     url = f"sqlite:///{tmp_path / 'aim.db'}"
@@ -80,8 +80,8 @@ def test_spool_status_and_replay_from_the_cli(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from aimops.metadata.capture import CaptureEvent
-    from aimops.metadata.spool import Spool
+    from aimops.metadata.capture.events import CaptureEvent
+    from aimops.metadata.capture.spool import Spool
 
     event = CaptureEvent(source="airflow")
     event.run(orchestrator="airflow", pipeline="p", run_id="r1")

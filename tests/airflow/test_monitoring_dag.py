@@ -119,7 +119,7 @@ def _register_model(mlflow_uri: str, folder: Path, store_url: str) -> str:
 def _environment(mp: pytest.MonkeyPatch, home: Path, mlflow_uri: str) -> None:
     import mlflow
 
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     mp.setenv("AIMOPS_HOME", str(home))
     mp.delenv("AIMOPS_STORE_URL", raising=False)
@@ -136,8 +136,8 @@ def _environment(mp: pytest.MonkeyPatch, home: Path, mlflow_uri: str) -> None:
 
 def _write_day(monitoring: Monitoring, day: datetime.date, **faults: Any) -> None:
     """A simulated day of serving with ``faults``, where monitor_model looks."""
-    from aimops.monitors.serving_logs import day_folder
-    from aimops.monitors.serving_simulator import simulate_serving_day
+    from aimops.monitors.serving.logs import day_folder
+    from aimops.monitors.serving.simulator import simulate_serving_day
     from aimops.monitors.sources import load_model
 
     model = load_model(
@@ -186,7 +186,7 @@ def monitoring(run_dag: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             )
         yield found
     server.shutdown()
-    from aimops.operators import listener
+    from aimops.operators.capture import listener
 
     listener.reset_sink()
 
@@ -258,7 +258,7 @@ def test_a_clean_day_passes_every_check_and_records_them(monitoring: Monitoring)
 def test_the_checks_are_recorded_as_time_series_of_the_model_version(
     monitoring: Monitoring,
 ) -> None:
-    from aimops.monitors.check_record import list_checks
+    from aimops.monitors.checks.recording import list_checks
 
     version = model_version_urn(*monitoring.version.split("/"))
     with AimStore.open(monitoring.store_url) as store:
@@ -285,7 +285,7 @@ def test_the_checks_are_recorded_as_time_series_of_the_model_version(
 def test_the_tasks_link_to_their_checks_evidently_s_report_and_the_dashboard(
     monitoring: Monitoring,
 ) -> None:
-    from aimops.operators.report_app import check_url
+    from aimops.operators.web.app import check_url
 
     run = monitoring.runs["clean"]
     for task_id in CHECK_TASKS:

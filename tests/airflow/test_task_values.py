@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from aimops.metadata.capture import CaptureEvent
+from aimops.metadata.capture import mlflow_runs
+from aimops.metadata.capture.events import CaptureEvent
 from aimops.metadata.urns import step_urn
-from aimops.operators import mlflow_capture, task_values
+from aimops.operators.capture import task_values
 
 
 class _NoRuns:
@@ -44,12 +45,12 @@ def test_an_unreachable_mlflow_costs_the_links_not_the_event(
     event = CaptureEvent(source="airflow")
     step = step_urn("airflow", "d", "r", "t")
     event.attempt(step, 1, native_state="success")
-    mlflow_capture.try_started("key")
+    mlflow_runs.try_started("key")
     # the try logged to a run (on a tracking server that has gone away)
     monkeypatch.setattr(mlflow.tracking.fluent, "_active_run_stack", _NoRuns())
     mlflow.tracking.fluent._last_active_run_id.set("0" * 32)
     began = time.monotonic()
-    mlflow_capture.add_links(event, step, "key", timeout=1.0)
+    mlflow_runs.add_links(event, step, "key", timeout=1.0)
     assert time.monotonic() - began < 10
     assert [op for op, _ in event.ops] == ["attempt"]  # the try's record is intact
     assert "could not read the task's MLflow run" in caplog.text

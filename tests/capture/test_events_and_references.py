@@ -8,7 +8,7 @@ import pytest
 
 import aimops
 from aimops.errors import InvalidInputError
-from aimops.metadata.capture import CaptureEvent, apply_event
+from aimops.metadata.capture.events import CaptureEvent, apply_event
 from aimops.metadata.references import (
     declared_references,
     find_references,
@@ -86,7 +86,7 @@ def test_events_round_trip_through_json_and_refuse_garbage() -> None:
 
 
 def test_every_operation_an_event_may_hold_can_be_applied() -> None:
-    from aimops.metadata.capture import OPERATIONS, _handlers
+    from aimops.metadata.capture.events import OPERATIONS, _handlers
 
     assert set(_handlers()) == OPERATIONS
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from aimops.errors import StoreError, StoreUnavailableError
-from aimops.metadata.capture import CaptureEvent
-from aimops.metadata.sink import CaptureSink, capture_timeout
-from aimops.metadata.spool import Spool
+from aimops.metadata.capture.events import CaptureEvent
+from aimops.metadata.capture.sink import CaptureSink, capture_timeout
+from aimops.metadata.capture.spool import Spool
 from aimops.metadata.store import AimStore
 from aimops.metadata.urns import run_urn
 from aimops.settings import capture_enabled
@@ -61,7 +61,7 @@ def test_a_replay_into_a_busy_store_stops_and_keeps_every_event(tmp_path: Path) 
 def test_a_replay_cut_short_resumes_after_the_last_event_applied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aimops.metadata.spool as spool_module
+    import aimops.metadata.capture.spool as spool_module
 
     spool = Spool(tmp_path / "spool")
     for n in range(4):
@@ -145,7 +145,7 @@ def test_a_locked_store_delays_a_task_by_the_timeout_at_most(tmp_path: Path) -> 
 def test_events_wait_behind_the_spool_and_drain_once_the_store_is_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aimops.metadata.sink as sink_module
+    import aimops.metadata.capture.sink as sink_module
 
     spool = Spool(tmp_path / "spool")
     spool.append(run_event("r1", "running"))  # left by an earlier outage
@@ -224,7 +224,7 @@ def test_unicode_line_breaks_in_values_never_split_a_spooled_event(tmp_path: Pat
 
 
 def test_a_large_backlog_drains_a_batch_per_event_in_order(tmp_path: Path) -> None:
-    import aimops.metadata.sink as sink_module
+    import aimops.metadata.capture.sink as sink_module
 
     spool = Spool(tmp_path / "spool")
     backlog = sink_module.DRAIN_BATCH * 2 + 5
@@ -260,7 +260,7 @@ def test_a_line_that_is_not_an_event_is_set_aside_not_blocking(tmp_path: Path) -
 def test_a_store_failure_stops_the_replay_and_keeps_every_event(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import aimops.metadata.spool as spool_module
+    import aimops.metadata.capture.spool as spool_module
 
     spool = Spool(tmp_path / "spool")
     for n in range(3):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import aimops
-from aimops.monitors.jobs import Columns, compare_models, evaluate_model
+from aimops.monitors.evaluation.jobs import Columns, compare_models, evaluate_model
 
 AIMOPS = str(Path(sys.executable).with_name("aimops"))
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from aimops.errors import InvalidInputError
-from aimops.monitors.alerts import Alert, send_alert
+from aimops.monitors.checks.alerts import Alert, send_alert
 
 ALERT = Alert(
     title="scores.check_drift failed",

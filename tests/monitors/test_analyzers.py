@@ -11,7 +11,12 @@ import pytest
 import aimops
 from aimops.errors import UnknownAnalyzerError
 from aimops.monitors import load_evaluation, record_evaluation
-from aimops.monitors.analyzers import AnalysisInput, analyze, get_analyzer, list_analyzers
+from aimops.monitors.evaluation.analyzers import (
+    AnalysisInput,
+    analyze,
+    get_analyzer,
+    list_analyzers,
+)
 
 
 def test_the_built_ins_are_registered_as_entry_points() -> None:
@@ -28,7 +33,7 @@ def team_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             """
             from dataclasses import dataclass
             import numpy as np
-            from aimops.monitors.result import EvaluationResult
+            from aimops.monitors.evaluation.result import EvaluationResult
 
             @dataclass(frozen=True, kw_only=True)
             class Lift(EvaluationResult):

@@ -13,8 +13,8 @@ import pytest
 
 import aimops
 from aimops.errors import InvalidDataError, InvalidInputError
-from aimops.monitors import anomalies
-from aimops.monitors.anomalies import detect_anomalies
+from aimops.monitors.checks import anomalies
+from aimops.monitors.checks.anomalies import detect_anomalies
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from sklearn.calibration import calibration_curve
 import aimops
 from aimops.errors import InvalidDataError
 from aimops.monitors import BinaryEvaluation, evaluate_binary, record_evaluation
-from aimops.monitors.binary import TABLE_THRESHOLDS, areas, clipped_log_likelihood
+from aimops.monitors.evaluation.binary import TABLE_THRESHOLDS, areas, clipped_log_likelihood
 
 #: Score values that land exactly on the threshold table's thresholds (k / 100), the extremes
 #: and -0.0, so that ties and ">=" at a threshold are exercised on most examples.

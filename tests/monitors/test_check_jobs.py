@@ -20,16 +20,16 @@ import aimops
 from aimops.errors import CheckFailedError, InvalidDataError, InvalidInputError, NotFoundError
 from aimops.metadata import AimStore
 from aimops.metadata.urns import Urn, dataset_urn
-from aimops.monitors.check_jobs import (
+from aimops.monitors.checks.jobs import (
     CheckOutcome,
-    describe_failure,
     run_data_quality,
     run_drift,
     run_feature_consistency,
     run_health,
 )
-from aimops.monitors.check_record import list_checks
-from aimops.monitors.reference_data import register_reference
+from aimops.monitors.checks.recording import list_checks
+from aimops.monitors.checks.reference_data import register_reference
+from aimops.monitors.checks.registry import describe_failure
 
 VERSION = "urn:aim:modelVersion:churn/3"
 DEPLOYMENT = "urn:aim:deployment:churn-prod"

@@ -10,7 +10,7 @@ import aimops
 from aimops.errors import InvalidInputError, MissingEntityError
 from aimops.metadata import AimStore
 from aimops.monitors import check_drift
-from aimops.monitors.check_record import list_checks, record_check
+from aimops.monitors.checks.recording import list_checks, record_check
 
 
 def _frames(shift: float = 0.0, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

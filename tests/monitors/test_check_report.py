@@ -449,7 +449,7 @@ def test_write_check_report_replaces_the_page_whole(
     def disk_full(source: object, destination: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("aimops.monitors.report.os.replace", disk_full)
+    monkeypatch.setattr("aimops.monitors.reports.page.os.replace", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
         write_check_report(health, target, title="third")
     assert "<title>second (fail)</title>" in target.read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from aimops.errors import InvalidInputError
-from aimops.monitors.dashboards import dashboard_template, dashboard_url
+from aimops.monitors.checks.dashboards import dashboard_template, dashboard_url
 
 GRAFANA = (
     "https://grafana.example.com/d/serving?var-model={model}&var-version={version}"
@@ -104,7 +104,7 @@ def test_the_template_comes_from_the_argument_else_the_environment(
 
 def test_a_malformed_template_is_refused_naming_it() -> None:
     from aimops.errors import InvalidInputError
-    from aimops.monitors.dashboards import dashboard_url
+    from aimops.monitors.checks.dashboards import dashboard_url
 
     with pytest.raises(InvalidInputError, match=r"^the dashboard URL template .* is malformed"):
         dashboard_url("https://grafana.example.com/d/x?var-model={model", model_version="a/1")

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from aimops.errors import InvalidDataError, InvalidInputError, NotFoundError
-from aimops.monitors import data_quality
-from aimops.monitors.data_quality import DataQualityResult, check_data_quality
+from aimops.monitors.checks import data_quality
+from aimops.monitors.checks.data_quality import DataQualityResult, check_data_quality
 
 SUITE: list[dict[str, Any]] = [
     {"expect": "not_null", "column": "age"},

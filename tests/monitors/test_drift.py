@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from aimops.errors import InvalidDataError
-from aimops.monitors import drift, drift_methods
-from aimops.monitors.drift import check_drift
+from aimops.monitors.checks import drift, drift_methods
+from aimops.monitors.checks.drift import check_drift
 
 EvidentlyRun = Callable[..., dict[str, Any]]
 #: Evidently's display names of its methods, as its resolved ValueDrift configs show them.

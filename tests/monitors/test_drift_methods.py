@@ -16,8 +16,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2, ks_2samp, norm, wasserstein_distance
 
 from aimops.errors import InvalidDataError
-from aimops.monitors import drift_columns
-from aimops.monitors.drift_columns import (
+from aimops.monitors.checks import drift_columns
+from aimops.monitors.checks.drift_columns import (
     MERGE_BLOCK,
     CountedValues,
     SortedNumbers,
@@ -28,7 +28,7 @@ from aimops.monitors.drift_columns import (
     wasserstein_by_merge,
     wasserstein_over_distinct,
 )
-from aimops.monitors.drift_methods import DRIFT_METHODS, default_method
+from aimops.monitors.checks.drift_methods import DRIFT_METHODS, default_method
 
 Pair = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
 RNG = np.random.default_rng(2026)

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from aimops.errors import InvalidInputError
-from aimops.monitors.drift import check_drift
+from aimops.monitors.checks.drift import check_drift
 
 pytest.importorskip("evidently")
 
-from aimops.monitors.evidently_engine import evidently_drift, save_evidently_report
+from aimops.monitors.checks.evidently_engine import evidently_drift, save_evidently_report
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

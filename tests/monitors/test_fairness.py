@@ -16,7 +16,7 @@ from sklearn import metrics as sk
 
 from aimops.errors import InvalidDataError
 from aimops.monitors import FairnessResult
-from aimops.monitors.group_fairness import (
+from aimops.monitors.evaluation.fairness import (
     GROUP_METRICS,
     HEADLINE_METRICS,
     RATIO_METRICS,

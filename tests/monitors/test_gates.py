@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aimops.errors import GateFailedError, InvalidInputError
-from aimops.monitors.gates import Gate, check_gates, evaluate_gates, gates_from
+from aimops.monitors.evaluation.gates import Gate, check_gates, evaluate_gates, gates_from
 
 
 def test_minimum_and_maximum_bounds_name_metric_value_and_bound() -> None:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from aimops.errors import InvalidDataError
-from aimops.monitors import health
-from aimops.monitors.health import check_health
+from aimops.monitors.checks import health
+from aimops.monitors.checks.health import check_health
 
 
 def request_log(

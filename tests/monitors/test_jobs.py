@@ -19,7 +19,7 @@ from aimops.errors import (
 )
 from aimops.metadata import AimStore
 from aimops.monitors import load_evaluation
-from aimops.monitors.jobs import Columns, compare_models, evaluate_model
+from aimops.monitors.evaluation.jobs import Columns, compare_models, evaluate_model
 
 ROWS = 400
 

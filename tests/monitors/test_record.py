@@ -11,7 +11,7 @@ import aimops
 from aimops.errors import InvalidInputError, MissingEntityError
 from aimops.metadata import AimStore
 from aimops.monitors import compare, evaluate_binary, load_evaluation, record_evaluation
-from aimops.monitors.record import latest_evaluation
+from aimops.monitors.evaluation.recording import latest_evaluation
 
 ROWS = 200
 
@@ -127,7 +127,7 @@ def test_a_comparison_evaluates_every_version(store: AimStore) -> None:
 
 
 def test_a_part_that_a_retry_no_longer_has_does_not_linger(store: AimStore) -> None:
-    from aimops.monitors.analyzers import AnalysisInput, analyze
+    from aimops.monitors.evaluation.analyzers import AnalysisInput, analyze
 
     y, s = _scores()
     groups = np.where(np.arange(ROWS) % 2 == 0, "a", "b")

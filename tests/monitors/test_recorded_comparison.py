@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import aimops
-from aimops.monitors.jobs import Columns, compare_models, evaluate_model
-from aimops.monitors.recorded_comparison import compare_recorded
+from aimops.monitors.evaluation.jobs import Columns, compare_models, evaluate_model
+from aimops.monitors.evaluation.recorded_comparison import compare_recorded
 
 
 def test_a_recorded_comparison_of_other_numbers_is_not_passed_off_as_this_one(

@@ -12,8 +12,8 @@ import pytest
 import aimops
 from aimops.errors import InvalidDataError, MissingEntityError, NotFoundError
 from aimops.metadata import AimStore
-from aimops.monitors import reference_data
-from aimops.monitors.reference_data import load_reference, register_reference
+from aimops.monitors.checks import reference_data
+from aimops.monitors.checks.reference_data import load_reference, register_reference
 
 
 def _training_frame(rows: int = 500) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from sklearn import metrics as sk
 
 from aimops.errors import InvalidDataError
 from aimops.monitors import RegressionEvaluation, evaluate_regression
-from aimops.monitors.regression import RESIDUAL_QUANTILES
+from aimops.monitors.evaluation.regression import RESIDUAL_QUANTILES
 
 # Values on a coarse grid repeat often (ties, constant columns); free floats test the rest.
 VALUES = st.integers(-40, 40).map(lambda value: value / 8) | st.floats(-1e4, 1e4)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from aimops.errors import InvalidInputError, NotFoundError
-from aimops.monitors.serving_logs import day_folder, latest_day, serving_root
+from aimops.monitors.serving.logs import day_folder, latest_day, serving_root
 
 DAY = datetime.date(2026, 11, 26)
 
@@ -100,7 +100,7 @@ def test_a_model_name_may_have_folders(tmp_path: Path) -> None:
 
 def test_a_simulated_day_is_found_and_read_back(tmp_path: Path) -> None:
     from aimops.monitors import check_health
-    from aimops.monitors.serving_simulator import ServingDay, simulate_serving_day
+    from aimops.monitors.serving.simulator import ServingDay, simulate_serving_day
 
     class Half:
         def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:

@@ -21,7 +21,7 @@ from aimops.monitors import (
     check_health,
     serving_simulator,
 )
-from aimops.monitors.serving_simulator import (
+from aimops.monitors.serving.simulator import (
     LOG_COLUMNS,
     ProbabilisticModel,
     ServingDay,

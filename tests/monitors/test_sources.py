@@ -75,7 +75,7 @@ def test_a_sensitive_column_is_never_given_to_the_model(
 ) -> None:
     import aimops
     from aimops.monitors import load_evaluation
-    from aimops.monitors.jobs import MlflowLocation, evaluate_model
+    from aimops.monitors.evaluation.jobs import MlflowLocation, evaluate_model
 
     uri, _, table, model = registry
     labelled = table.assign(

@@ -20,8 +20,8 @@ import numpy.typing as npt
 import pytest
 
 from aimops.errors import InvalidInputError
-from aimops.monitors.binary import evaluate_binary
-from aimops.monitors.report import notebook_html, render_report, write_report
+from aimops.monitors.evaluation.binary import evaluate_binary
+from aimops.monitors.reports.evaluation_page import notebook_html, render_report, write_report
 
 EVIL = "</script><img src=x onerror=\"window.pwned = 'label'\">"
 STAT_FIELDS = ("tp", "fp", "tn", "fn", "precision", "recall", "fpr")
@@ -64,7 +64,7 @@ def embedded_data(page_html: str) -> Any:
 
 
 def fairness_doc(label: str = "fairness") -> dict[str, Any]:
-    """A fairness document as aimops.monitors.group_fairness writes it."""
+    """A fairness document as aimops.monitors.evaluation.fairness writes it."""
     groups = [
         ("<b>group A</b>", 60, 30, 0.8, 0.2, 0.0, 1.0),
         ("group B", 40, 20, 0.6, 0.25, -0.2, 0.75),
@@ -292,7 +292,7 @@ def test_a_report_is_replaced_whole_and_a_failed_write_keeps_the_old_one(
     def disk_full(source: object, destination: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("aimops.monitors.report.os.replace", disk_full)
+    monkeypatch.setattr("aimops.monitors.reports.page.os.replace", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
         write_report(binary_pair[0], target, title="third")
     assert "<title>second</title>" in target.read_text(encoding="utf-8")

@@ -1,0 +1,85 @@
+"""What every evaluation result shares: headline metrics, a JSON form, recording, display.
+
+A result is a frozen dataclass. ``metrics`` is a plain ``dict[str, float]``; ``to_dict()`` is
+the JSON document that the store keeps, the report draws and ``--json`` prints. In a notebook
+a result shows itself as the interactive report.
+
+Example:
+    >>> from aimops.monitors import evaluate_binary
+    >>> result = evaluate_binary([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3])
+    >>> result.metrics["auroc"]
+    1.0
+    >>> result.to_dict()["kind"]
+    'binary'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+#: The metrics shown first wherever evaluations are summed up (logs, tables, comparisons).
+HEADLINE_METRICS = ("auroc", "aupr", "log_loss", "brier", "accuracy", "f1", "rmse", "mae", "r2")
+
+if TYPE_CHECKING:
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.urns import Urn
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Base of evaluation results: ``metrics`` plus the kind's own details."""
+
+    kind: ClassVar[str] = "evaluation"
+    metrics: dict[str, float]
+    n: int
+    weighted: bool = False
+    label: str | None = field(default=None, compare=False)
+
+    def details(self) -> dict[str, Any]:
+        """The kind's own parts (curves, matrices, tables) as JSON-compatible data."""
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole result as a JSON-compatible document."""
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "n": self.n,
+            "weighted": self.weighted,
+            "metrics": dict(self.metrics),
+            **self.details(),
+        }
+
+    def labelled(self, label: str) -> Self:
+        """The same result under another display name (a model version, say)."""
+        return dataclasses.replace(self, label=label)
+
+    def record(
+        self,
+        store: AimStore,
+        *,
+        model_version: str | Urn | None = None,
+        dataset: str | Urn | None = None,
+        key: str | None = None,
+        producer: str | Urn | None = None,
+    ) -> Urn:
+        """Record this result as an ``evaluation`` entity
+        (see :mod:`aimops.monitors.evaluation.recording`)."""
+        from aimops.monitors.evaluation.recording import record_evaluation
+
+        return record_evaluation(
+            store, self, model_version=model_version, dataset=dataset, key=key, producer=producer
+        )
+
+    def _repr_html_(self) -> str:
+        from aimops.monitors.reports.evaluation_page import notebook_html
+
+        return notebook_html([self.to_dict()])
+
+
+def rounded(metrics: Mapping[str, float | int | None]) -> dict[str, float]:
+    """Metrics as plain floats, leaving out the ones that are undefined (None)."""
+    return {name: float(value) for name, value in metrics.items() if value is not None}
