@@ -414,7 +414,7 @@ def checks_group() -> None:
     """Recorded checks: data quality, drift, feature consistency, health, anomalies."""
 
 
-class CheckKindType(click.ParamType):
+class CheckKindType(click.ParamType[str, Any]):
     """A check kind, as the registry knows them (read when the option is used or shown)."""
 
     name = "kind"

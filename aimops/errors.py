@@ -1,42 +1,54 @@
 """The errors aimops raises, one hierarchy for the whole package.
 
 Every failure a user can cause or meet is one of these; foreign exceptions (SQLAlchemy,
-pydantic, drivers) are translated at the boundary with ``raise ... from exc``::
+pydantic, drivers) are translated at the boundary with ``raise ... from exc``. Each class says
+whether trying again can help: ``transient`` errors (T below: the store busy or unreachable, a
+thing not recorded or written yet) are retried by the orchestrators, the others are permanent
+(bad input, a failed gate, a wrong setting: fail now). The task frame (:mod:`aimops.tasks`)
+reads the attribute, not the class's place in the tree::
 
     AimopsError
-    ├── ConfigurationError          a setting or store URL that cannot be used
-    ├── InvalidInputError           bad input; nothing was written
-    │   ├── MalformedUrnError       not a valid ``urn:aim:<type>:<key>``
-    │   ├── UnknownAspectError      an aspect name that is not registered
-    │   ├── InvalidAspectError      a payload that fails the aspect's schema
-    │   ├── UnknownRelationError    an edge relation that is not registered
-    │   ├── MissingEntityError      an edge or read names an entity that does not exist
-    │   └── InvalidDataError        labels, scores or frames that cannot be evaluated
-    ├── NotFoundError               a user-facing lookup found nothing (CLI, operators)
-    ├── GateFailedError             an evaluation or check missed a bound it was gated on
-    │   └── CheckFailedError        a monitoring check came out ``fail``
-    ├── UnknownAnalyzerError        an analyzer name that no entry point registers
-    └── StoreError                  the AIM store itself
-        ├── StoreUnavailableError   cannot open or reach the store
-        ├── SchemaError             the store's schema does not match this aimops
-        │   ├── SchemaMissingError  no aimops schema yet: run ``aimops init``
-        │   └── SchemaOutdatedError older than the code: run ``aimops db upgrade``
-        ├── StoreBusyError          a lock or a statement timed out: trying later may work
-        └── ConcurrentUpdateError   an expected version was stale: another writer got there first
+    ├── ConfigurationError            a setting or store URL that cannot be used
+    ├── InvalidInputError             bad input; nothing was written
+    │   ├── MalformedUrnError         not a valid ``urn:aim:<type>:<key>``
+    │   ├── UnknownAspectError        an aspect name that is not registered
+    │   ├── InvalidAspectError        a payload that fails the aspect's schema
+    │   ├── UnknownRelationError      an edge relation that is not registered
+    │   ├── MissingEntityError     T  an edge or read names an entity not recorded (yet)
+    │   └── InvalidDataError          labels, scores or frames that cannot be evaluated
+    ├── NotFoundError              T  a user-facing lookup found nothing (yet): a file, a version
+    ├── GateFailedError               an evaluation or check missed a bound it was gated on
+    │   └── CheckFailedError          a monitoring check came out ``fail``
+    ├── UnknownAnalyzerError          an analyzer name that no entry point registers
+    └── StoreError                 T  the AIM store itself
+        ├── StoreUnavailableError  T  cannot open or reach the store
+        ├── SchemaError               the store's schema does not match this aimops
+        │   ├── SchemaMissingError    no aimops schema yet: run ``aimops init``
+        │   └── SchemaOutdatedError   older than the code: run ``aimops db upgrade``
+        ├── StoreBusyError         T  a lock or a statement timed out: trying later may work
+        └── ConcurrentUpdateError  T  an expected version was stale: another writer got there first
 
     AimopsWarning                   the package's own warnings (errors in the test suite)
 
 Example:
     >>> from aimops.errors import AimopsError, MalformedUrnError
-    >>> issubclass(MalformedUrnError, AimopsError)
-    True
+    >>> issubclass(MalformedUrnError, AimopsError), MalformedUrnError.transient
+    (True, False)
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class AimopsError(Exception):
-    """Base of every error aimops raises on purpose."""
+    """Base of every error aimops raises on purpose.
+
+    ``transient`` says whether the same call may succeed later (retry) or never will (fail
+    now); a subclass that differs from its parent says so itself.
+    """
+
+    transient: ClassVar[bool] = False
 
 
 class ConfigurationError(AimopsError):
@@ -66,6 +78,8 @@ class UnknownRelationError(InvalidInputError):
 class MissingEntityError(InvalidInputError):
     """An operation names an entity that is not in the store."""
 
+    transient = True
+
 
 class InvalidDataError(InvalidInputError):
     """Labels, scores, weights or frames that cannot be evaluated: the message says which."""
@@ -73,6 +87,8 @@ class InvalidDataError(InvalidInputError):
 
 class NotFoundError(AimopsError, LookupError):
     """A lookup from a user-facing surface (CLI, operator, task) that found nothing."""
+
+    transient = True
 
 
 class GateFailedError(AimopsError):
@@ -90,13 +106,18 @@ class UnknownAnalyzerError(AimopsError, LookupError):
 class StoreError(AimopsError):
     """A failure of the AIM store itself."""
 
+    transient = True
+
 
 class StoreUnavailableError(StoreError):
     """The store cannot be opened or reached."""
 
 
 class SchemaError(StoreError):
-    """The store's schema does not match what this version of aimops expects."""
+    """The store's schema does not match what this version of aimops expects: a person must
+    initialise or upgrade it, so trying again does not help."""
+
+    transient = False
 
 
 class SchemaMissingError(SchemaError):

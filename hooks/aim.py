@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -187,3 +188,35 @@ def _password_of(url: str) -> str | None:
         return make_url(url).password
     except ArgumentError:
         return None
+
+
+_lookup: dict[str, Any] = {}
+RETRY_OPEN_SECONDS = 30.0
+
+
+def lookup_store() -> Any:
+    """The store the API server looks things up in (extra links, the AIM pages): the one the
+    ``aimops_default`` connection names, opened once with the capture's short timeout, never
+    created, and not asked again for ``RETRY_OPEN_SECONDS`` after it failed to open (None
+    until then)."""
+    if "store" in _lookup:
+        return _lookup["store"]
+    if time.monotonic() < _lookup.get("retry_at", 0.0):
+        return None
+    try:
+        from aimops.metadata.capture.sink import capture_timeout
+
+        url = AimHook().get_store_url()
+        _lookup["store"] = AimStore.open(url, create=False, timeout=capture_timeout())
+    except Exception:
+        _lookup["retry_at"] = time.monotonic() + RETRY_OPEN_SECONDS
+        return None
+    return _lookup["store"]
+
+
+def forget_lookup_store() -> None:
+    """Open the store anew at the next link (tests, a changed connection)."""
+    store = _lookup.pop("store", None)
+    _lookup.pop("retry_at", None)
+    if store is not None:
+        store.close()

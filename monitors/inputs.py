@@ -15,6 +15,7 @@ binary evaluation; 1 value(s) are neither, e.g. [2]
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -257,3 +258,21 @@ def require_columns(frame: Any, names: Sequence[Any], role: str) -> None:
     missing = [name for name in names if name not in frame.columns]
     if missing:
         raise InvalidDataError(f"{role} lacks column(s) {missing}")
+
+
+def is_real_number(value: object) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool, not NaN or infinite): a
+    setting such as a threshold must be one.
+
+    Example:
+        >>> is_real_number(0.1), is_real_number(True), is_real_number(float("nan"))
+        (True, False, False)
+    """
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def holds_numbers(series: Any) -> bool:
+    """Whether a pandas column holds numbers (booleans are categories, not numbers)."""
+    from pandas.api import types
+
+    return bool(types.is_numeric_dtype(series) and not types.is_bool_dtype(series))

@@ -155,7 +155,7 @@ def _links(ti: Any, check: str | None = None) -> dict[str, str]:
     one, and its AIM step page when ``$AIMOPS_UI_URL`` is set."""
     from aimops.metadata.urns import step_urn
     from aimops.operators.links import step_page
-    from aimops.operators.web.app import check_url
+    from aimops.operators.web.urls import check_url
 
     links: dict[str, str] = {}
     if ti is None:

@@ -12,7 +12,8 @@ the ``model_version_ref`` / ``dataset_ref`` an upstream TaskFlow task returned.
 - A failed gate fails the task at once, with the message naming each metric, its value and
   the bound; the evaluation is recorded first, with status ``failed``. Bad input fails at once
   too. Both would fail again, so they are not retried; the store or MLflow being unreachable,
-  a model version or file not there yet, keep the task's retries.
+  a model version or file not there yet, keep the task's retries (the task frame,
+  :mod:`aimops.tasks`, decides from the error).
 - ``execute`` returns the evaluation URN (the XCom); the "AIM report" link opens the report
   of that URN in Airflow (see :mod:`aimops.operators.web.app`).
 - The operators do not repeat the jobs' checks and defaults (the rows, the reports folder);
@@ -44,7 +45,8 @@ from aimops.operators.arguments import names as _names
 from aimops.operators.arguments import number as _number
 from aimops.operators.arguments import number_map as _bounds
 from aimops.operators.links import task_xcom
-from aimops.operators.web.app import report_url
+from aimops.operators.task_frame import headline, task_identity, task_key, task_result
+from aimops.operators.web.urls import report_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,26 +56,9 @@ if TYPE_CHECKING:
     from aimops.monitors.evaluation.jobs import Columns, EvaluationOutcome, MlflowLocation
 
 
-def evaluation_key(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
-    """The key of the evaluation a task records: the task instance's identity.
-
-    Example:
-        >>> evaluation_key("churn", "manual__1", "evaluate", 2)
-        'airflow/churn/manual__1/evaluate/2'
-    """
-    parts = ["airflow", dag_id, run_id, task_id]
-    if map_index is not None and map_index >= 0:
-        parts.append(str(map_index))
-    return "/".join(parts)
-
-
-def task_identity(ti: Any, key: str | None = None) -> tuple[str, str]:
-    """(key, producer) of what a running task instance records: ``key`` or the task's
-    identity (:func:`evaluation_key`), and its step's URN."""
-    from aimops.metadata.urns import step_urn
-
-    producer = step_urn("airflow", ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-    return key or evaluation_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index), str(producer)
+#: The key of the evaluation a task records: the task instance's identity (``airflow/<dag_id>/
+#: <run_id>/<task_id>[/<map_index>]``).
+evaluation_key = task_key
 
 
 def evaluation_of(key: str) -> Urn:
@@ -165,30 +150,21 @@ class _ModelEvaluation(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Context) -> str:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from aimops.errors import (
-            GateFailedError,
-            MissingEntityError,
-            UnknownAnalyzerError,
-        )
+        from aimops.errors import GateFailedError
         from aimops.hooks.aim import AimHook
+        from aimops.tasks import run_task
 
         key, producer = task_identity(context["ti"], self.key)
         hook = AimHook(self.aimops_conn_id)
         try:
-            outcome = self.evaluate(hook.get_store(), key=key, producer=producer)
-        except GateFailedError as exc:
-            self.log.error("recorded with failed gates; report: %s", report_url(evaluation_of(key)))
-            raise AirflowFailException(str(exc)) from exc
-        except MissingEntityError:
-            raise  # a model version the capture has not recorded yet: a retry may find it
-        except (InvalidInputError, UnknownAnalyzerError) as exc:
-            raise AirflowFailException(str(exc)) from exc
+            outcome = run_task(lambda: self.evaluate(hook.get_store(), key=key, producer=producer))
         finally:
             hook.close()
-        self.log_outcome(outcome)
-        return str(outcome.urn)
+        if isinstance(outcome.error, GateFailedError):  # recorded first, then failed
+            self.log.error("recorded with failed gates; report: %s", report_url(evaluation_of(key)))
+        evaluated = task_result(outcome)
+        self.log_outcome(evaluated)
+        return str(evaluated.urn)
 
     def evaluate(self, store: AimStore, *, key: str, producer: str) -> EvaluationOutcome:
         """Run the job; each operator calls its own."""
@@ -417,17 +393,3 @@ class CompareModelsOperator(_ModelEvaluation):
             self.log.info("%s: %s", metric, f"{winner} wins" if winner else "no clear winner")
         for name, urn in outcome.evaluations.items():
             self.log.info("evaluation of %s: %s", name, urn)
-
-
-def headline(metrics: Mapping[str, float]) -> str:
-    """``auroc=0.9977, aupr=...``: the headline metrics first, at most eight.
-
-    Example:
-        >>> headline({"r2": 0.5, "rmse": 1.25})
-        'rmse=1.25, r2=0.5'
-    """
-    from aimops.monitors.evaluation.result import HEADLINE_METRICS
-
-    names = [name for name in HEADLINE_METRICS if name in metrics]
-    names += [name for name in metrics if name not in names]
-    return ", ".join(f"{name}={metrics[name]:.4g}" for name in names[:8]) or "no metrics"

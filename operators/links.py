@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -53,7 +52,9 @@ class MlflowRunLink(BaseOperatorLink):
     name: ClassVar[str] = "MLflow run"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
-        store = _store()
+        from aimops.hooks.aim import lookup_store  # the store's machinery: only when asked
+
+        store = lookup_store()
         if store is None:
             return ""
         try:
@@ -96,35 +97,3 @@ def task_xcom(ti_key: Any, key: str) -> Any:
         return XCom.get_value(ti_key=ti_key, key=key)
     except ImportError:  # no task supervisor to ask: not inside a task's process
         return None
-
-
-_opened: dict[str, Any] = {}
-RETRY_OPEN_SECONDS = 30.0
-
-
-def _store() -> Any:
-    """The API server's store for link lookups: opened with the capture's short timeout,
-    never created, and not asked again for ``RETRY_OPEN_SECONDS`` after it failed to open."""
-    if "store" in _opened:
-        return _opened["store"]
-    if time.monotonic() < _opened.get("retry_at", 0.0):
-        return None
-    try:
-        from aimops.hooks.aim import AimHook
-        from aimops.metadata.capture.sink import capture_timeout
-        from aimops.metadata.store import AimStore
-
-        url = AimHook().get_store_url()
-        _opened["store"] = AimStore.open(url, create=False, timeout=capture_timeout())
-    except Exception:
-        _opened["retry_at"] = time.monotonic() + RETRY_OPEN_SECONDS
-        return None
-    return _opened["store"]
-
-
-def forget_store() -> None:
-    """Open the store anew at the next link (tests, a changed connection)."""
-    store = _opened.pop("store", None)
-    _opened.pop("retry_at", None)
-    if store is not None:
-        store.close()

@@ -16,8 +16,9 @@ The task returns the check URN and also pushes it as the XCom ``check_urn`` (a f
 returns nothing, and an alert callback wants it). A check whose status is in ``fail_on``
 (default: ``fail``) fails the task at once, after recording it, with a message naming what
 failed; bad input (missing columns, empty tables, NaN where numbers are needed) also fails at
-once, recording nothing. Neither is retried: it would fail again. A table or reference data
-not there yet, or the store unreachable, keep the task's retries.
+once, recording nothing. Neither is retried: it would fail again. A table, a model version or
+reference data not there yet, or the store unreachable, keep the task's retries (the task
+frame, :mod:`aimops.tasks`, decides from the error).
 
 Extra links: "AIM check" opens the check's page inside Airflow (served by the plugin,
 :mod:`aimops.operators.web.app`), "Evidently report" the saved Evidently report of a drift
@@ -47,9 +48,9 @@ from aimops.monitors.checks.base import STATUSES
 from aimops.operators.arguments import names as _names
 from aimops.operators.arguments import number as _number
 from aimops.operators.arguments import number_map as _numbers
-from aimops.operators.evaluation import headline, task_identity
 from aimops.operators.links import task_xcom
-from aimops.operators.web.app import check_url
+from aimops.operators.task_frame import headline, task_identity, task_result
+from aimops.operators.web.urls import check_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -136,33 +137,30 @@ class _CheckOperator(BaseOperator):
         self.aimops_conn_id = aimops_conn_id
 
     def execute(self, context: Context) -> str:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from aimops.errors import CheckFailedError
         from aimops.hooks.aim import AimHook
+        from aimops.tasks import run_task
 
         ti = context["ti"]
         key, producer = task_identity(ti, self.key)
         hook = AimHook(self.aimops_conn_id)
         try:
-            outcome = self.run_check(hook.get_store(), key=key, producer=producer)
-        except InvalidInputError as exc:  # bad input: recorded nothing, would fail again
-            raise AirflowFailException(f"{self.task_id}: {exc}") from exc
+            outcome = run_task(lambda: self.run_check(hook.get_store(), key=key, producer=producer))
         finally:
             hook.close()
-        ti.xcom_push(key=CHECK_URN_XCOM, value=str(outcome.urn))
-        ti.xcom_push(key=SAVED_REPORTS_XCOM, value=sorted(outcome.reports))
+        checked = task_result(outcome)
+        ti.xcom_push(key=CHECK_URN_XCOM, value=str(checked.urn))
+        ti.xcom_push(key=SAVED_REPORTS_XCOM, value=sorted(checked.reports))
         try:  # what comes after the verdict is recorded must not replace it
-            self.after_check(outcome, context)
-            self.log_outcome(outcome)
+            self.after_check(checked, context)
+            self.log_outcome(checked)
         except Exception:
             self.log.exception("the check is recorded; reporting on it failed")
-        try:
-            outcome.raise_for_status(self.fail_on)
-        except CheckFailedError as exc:  # what failed, also for an alert callback to read
-            ti.xcom_push(key=CHECK_FAILURE_XCOM, value=str(exc))
-            raise AirflowFailException(str(exc)) from exc
-        return str(outcome.urn)
+        verdict = run_task(lambda: checked.raise_for_status(self.fail_on))
+        if isinstance(verdict.error, CheckFailedError):  # what failed, for an alert to read
+            ti.xcom_push(key=CHECK_FAILURE_XCOM, value=str(verdict.error))
+        task_result(verdict)
+        return str(checked.urn)
 
     def run_check(self, store: AimStore, *, key: str, producer: str) -> CheckOutcome:
         """Run the job; each operator calls its own."""

@@ -11,7 +11,8 @@ from airflow.plugins_manager import AirflowPlugin
 
 from aimops.operators.capture.listener import listener
 from aimops.operators.links import AimStepLink, MlflowRunLink
-from aimops.operators.web.app import URL_PREFIX, report_app
+from aimops.operators.web.app import report_app
+from aimops.operators.web.urls import URL_PREFIX
 
 
 class AimopsPlugin(AirflowPlugin):

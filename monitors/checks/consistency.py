@@ -44,7 +44,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -56,7 +55,7 @@ from aimops.errors import InvalidDataError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
-from aimops.monitors.inputs import frame_rows, require_columns
+from aimops.monitors.inputs import frame_rows, holds_numbers, is_real_number, require_columns
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
@@ -202,22 +201,12 @@ def _check_settings(
     if unknown:
         raise InvalidDataError(f"thresholds name columns that are not compared: {unknown}")
     for name, threshold in thresholds.items():
-        if not _is_real(threshold) or not threshold >= 0:
+        if not is_real_number(threshold) or not threshold >= 0:
             raise InvalidDataError(f"threshold for column {name!r} must be a number >= 0")
-    if not _is_real(min_match_rate) or not 0 <= min_match_rate <= 1:
+    if not is_real_number(min_match_rate) or not 0 <= min_match_rate <= 1:
         raise InvalidDataError(f"min_match_rate must be in [0, 1], not {min_match_rate!r}")
     if skew_status not in ("fail", "warn"):
         raise InvalidDataError(f"skew_status must be 'fail' or 'warn', not {skew_status!r}")
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _holds_numbers(series: pd.Series[Any]) -> bool:
-    from pandas.api import types
-
-    return types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
 
 
 Joined = tuple["pd.DataFrame", "pd.DataFrame", KeyJoin]
@@ -248,8 +237,8 @@ def _compare_feature(
     joined: Joined | None,
     min_match_rate: float,
 ) -> FeatureConsistency:
-    numeric = _holds_numbers(training)
-    if numeric != _holds_numbers(serving):
+    numeric = holds_numbers(training)
+    if numeric != holds_numbers(serving):
         raise InvalidDataError(
             f"column {name!r} holds numbers on one side and not the other "
             f"(training {training.dtype}, serving {serving.dtype})"

@@ -66,7 +66,7 @@ from aimops.monitors.checks.drift_columns import (
 )
 from aimops.monitors.checks.drift_methods import DRIFT_METHODS, ColumnKind, default_method
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
-from aimops.monitors.inputs import frame_rows, require_columns
+from aimops.monitors.inputs import frame_rows, holds_numbers, is_real_number, require_columns
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
@@ -300,16 +300,12 @@ def _check_settings(
         if kinds[name] not in DRIFT_METHODS[method].kinds:
             raise InvalidDataError(f"method {method!r} does not apply to {kinds[name]} {name!r}")
     for name, threshold in thresholds.items():
-        if not _is_real(threshold) or not threshold >= 0:
+        if not is_real_number(threshold) or not threshold >= 0:
             raise InvalidDataError(f"threshold for column {name!r} must be a number >= 0")
-    if not _is_real(drift_share) or not 0 < drift_share <= 1:
+    if not is_real_number(drift_share) or not 0 < drift_share <= 1:
         raise InvalidDataError(f"drift_share must be in (0, 1], not {drift_share!r}")
     if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
         raise InvalidDataError(f"min_rows must be a whole number >= 1, not {min_rows!r}")
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _column_drift(
@@ -330,20 +326,14 @@ def _column_drift(
     return ColumnDrift(kind, method.name, threshold, score, method.drifted(score, threshold))
 
 
-def _holds_numbers(series: pd.Series[Any]) -> bool:
-    from pandas.api import types
-
-    return types.is_numeric_dtype(series) and not types.is_bool_dtype(series)
-
-
 def _column_values(
     name: Hashable, kind: ColumnKind, reference: pd.Series[Any], current: pd.Series[Any]
 ) -> ColumnValues:
     """The column's present values in both frames, prepared for the method choice and method:
     missing values dropped (and ``±inf`` when they are numbers), numbers sorted, others counted.
     """
-    numbers = _holds_numbers(reference)
-    if numbers != _holds_numbers(current):
+    numbers = holds_numbers(reference)
+    if numbers != holds_numbers(current):
         raise InvalidDataError(
             f"column {name!r} holds numbers in one frame and not the other "
             f"(reference {reference.dtype}, current {current.dtype})"

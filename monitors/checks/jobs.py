@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import secrets
@@ -48,6 +47,7 @@ from aimops.errors import CheckFailedError, InvalidInputError
 from aimops.metadata.urns import Urn
 from aimops.monitors.checks.recording import check_targets, check_urn, record_check
 from aimops.monitors.checks.registry import describe_failure
+from aimops.monitors.reports.page import report_path
 from aimops.monitors.sources import dataset_of, model_version_of, read_table, version_label
 
 if TYPE_CHECKING:
@@ -297,7 +297,7 @@ def _record(
     reports: dict[str, Path] = {}
     if report_dir is not None:  # only then are there reports written
         reports = {report: report_path(report_dir, urn, report) for report in written or {}}
-        reports[CHECK_PAGE] = report_path(report_dir, urn, CHECK_PAGE)
+        reports[CHECK_PAGE] = report_path(report_dir, urn)
     uris = {report: path.resolve().as_uri() for report, path in reports.items()}
     try:
         record_check(
@@ -338,25 +338,6 @@ def _write_page(
     except OSError as exc:
         log.warning("%s is recorded, but its page could not be written: %s", urn, exc)
         del reports[CHECK_PAGE]
-
-
-def report_path(report_dir: str | Path, urn: Urn, report: str) -> Path:
-    """Where the ``report`` (``check``, ``evidently``) of the check ``urn`` is written under
-    ``report_dir`` (``"default"``: ``$AIMOPS_HOME/reports``): a readable name from the URN's
-    key and a short hash of the whole URN, so that two checks never share a file.
-
-    Example:
-        >>> report_path("/reports", Urn.parse("urn:aim:check:nightly/drift"), "evidently").name
-        'check-nightly-drift-77306661-evidently.html'
-    """
-    from aimops.settings import default_reports_dir
-
-    folder = default_reports_dir() if report_dir == "default" else Path(report_dir)
-    name = "-".join(segment.replace("/", "_") for segment in urn.segments)
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name).strip("._")
-    digest = hashlib.sha256(str(urn).encode()).hexdigest()[:8]
-    suffix = "" if report == CHECK_PAGE else f"-{report}"
-    return folder / f"check-{cleaned[:120] or 'check'}-{digest}{suffix}.html"
 
 
 def _window(log: pd.DataFrame, served: str | None) -> tuple[datetime, datetime] | None:

@@ -57,7 +57,7 @@ def record_check(
     ``reports`` names the files saved beside the check (``{"evidently": "file:///..."}``).
     """
     document = result.to_dict()
-    check_kind(document.get("kind"))  # a registered kind, else the known ones are named
+    check_kind(str(document.get("kind")))  # a registered kind, else the known ones are named
     metrics = {k: float(v) for k, v in result.metrics.items() if v is not None}
     targets = check_targets(target)
     urn = check_urn(document, targets, key)

@@ -385,13 +385,6 @@ def _write_report(documents: list[dict[str, Any]], urn: Urn, report_dir: Any) ->
     if report_dir is None:
         return None
     from aimops.monitors.reports.evaluation_page import write_report
-    from aimops.settings import default_reports_dir
+    from aimops.monitors.reports.page import report_path
 
-    folder = default_reports_dir() if report_dir == "default" else Path(report_dir)
-    name = "-".join(urn.segments).replace("/", "_")
-    return write_report(documents, folder / f"{urn.type}-{_safe(name)}.html")
-
-
-def _safe(name: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return cleaned.strip("._")[:150] or "evaluation"
+    return write_report(documents, report_path(report_dir, urn))

@@ -53,6 +53,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aimops.errors import InvalidDataError
+from aimops.monitors.inputs import is_real_number
 from aimops.monitors.serving.logs import FEATURES_FILE, REQUESTS_FILE
 
 if TYPE_CHECKING:
@@ -166,14 +167,14 @@ def _check_arguments(features: Any, requests: int, regression_ms: float, share: 
         raise InvalidDataError("features must be a non-empty pandas DataFrame")
     if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
         raise InvalidDataError(f"requests must be a whole number >= 1, not {requests!r}")
-    if not _is_real(regression_ms) or regression_ms < 0:
+    if not is_real_number(regression_ms) or regression_ms < 0:
         raise InvalidDataError(f"latency_regression_ms must be >= 0, not {regression_ms!r}")
-    if not _is_real(share) or not 0 < share <= 1:
+    if not is_real_number(share) or not 0 < share <= 1:
         raise InvalidDataError(f"latency_regression_share must be in (0, 1], not {share!r}")
 
 
 def _check_rate(error_rate: float) -> None:
-    if not _is_real(error_rate) or not 0 <= error_rate <= 1:
+    if not is_real_number(error_rate) or not 0 <= error_rate <= 1:
         raise InvalidDataError(f"error_rate must be in [0, 1], not {error_rate!r}")
 
 
@@ -192,12 +193,8 @@ def _check_columns(
             raise InvalidDataError(f"drift names {name!r}, which is not a feature column")
         if not types.is_numeric_dtype(features[name]) or types.is_bool_dtype(features[name]):
             raise InvalidDataError(f"drift needs a numeric column; {name!r} is not one")
-        if not _is_real(shift):
+        if not is_real_number(shift):
             raise InvalidDataError(f"drift for {name!r} must be a finite number, not {shift!r}")
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _drifted(

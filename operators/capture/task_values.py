@@ -1,9 +1,9 @@
-"""The values of a try: rendered fields, inputs, error and return value, bounded and masked.
+"""The values of an Airflow try: rendered fields, inputs, error and return value, bounded and
+masked by Airflow's secrets masker (connection passwords, sensitive keys) before they are cut.
 
-A task's inputs can be large (an XCom holding a data frame's rows); the capture keeps a
-bounded sample of them (``MAX_ITEMS`` per container, ``MAX_DEPTH`` levels, ``MAX_TEXT``
-characters), so what it stores does not grow with the data. Airflow's secrets masker runs on
-each piece before it is cut, so a secret is never kept in part.
+The bounding and masking themselves are the capture's, for every orchestrator
+(:mod:`aimops.metadata.capture.values`); this module brings Airflow's masker and reads what
+only an Airflow task has (its templated fields, its post-execute hook).
 
 Example:
     >>> sample(list(range(1000)))[-1]
@@ -12,85 +12,59 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-MAX_ITEMS = 50
-MAX_DEPTH = 4
-MAX_TEXT = 2000
-MAX_ERROR_TEXT = 4000
+from aimops.metadata.capture import values
+from aimops.metadata.capture.values import MAX_TEXT, cut
+
+__all__ = ["MAX_TEXT", "NOT_SEEN", "AirflowMasker", "error_text", "mask_secrets", "sample"]
 
 # Per task instance: what the try's execute() returned (see watch_return_value).
 _returned: dict[str, Any] = {}
 NOT_SEEN = object()
 
 
-def sample(value: Any, depth: int = MAX_DEPTH, name: str | None = None) -> Any:
-    """A bounded, masked copy of ``value``: secrets are masked before anything is cut.
+class AirflowMasker:
+    """Airflow's secrets masker: the Task SDK's copy in a task, the core's in the scheduler."""
 
-    Text is masked whole (connection passwords and other registered secrets), then cut to
-    ``MAX_TEXT``; a value under a sensitive key (``password``, ``token``...) is ``***``;
-    containers keep ``MAX_ITEMS`` items; below ``MAX_DEPTH`` only their size is kept.
-    """
-    if name is not None and _sensitive(name):
-        return "***"
-    if isinstance(value, str):
-        return _cut(str(mask_secrets(value, name)))
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, Mapping):
-        if depth <= 0:
-            return f"<{type(value).__name__} of {len(value)} items>"
-        items = list(value.items())
-        copy: dict[Any, Any] = {
-            k: sample(v, depth - 1, k if isinstance(k, str) else None) for k, v in items[:MAX_ITEMS]
-        }
-        if len(items) > MAX_ITEMS:
-            copy["…"] = f"{len(items) - MAX_ITEMS} more"
-        return copy
-    if isinstance(value, list | tuple | set | frozenset):
-        if depth <= 0:
-            return f"<{type(value).__name__} of {len(value)} items>"
-        listed = list(value)
-        cut = [sample(v, depth - 1, name) for v in listed[:MAX_ITEMS]]
-        if len(listed) > MAX_ITEMS:
-            cut.append(f"… {len(listed) - MAX_ITEMS} more")
-        return tuple(cut) if isinstance(value, tuple) else cut
-    return _cut(str(mask_secrets(_repr(value), name)))
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
-
-
-def _repr(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception:  # a broken __repr__ must not break capture
-        return f"<{type(value).__name__}>"
-
-
-def _sensitive(name: str) -> bool:
-    try:
-        from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
-    except ImportError:  # pragma: no cover - the scheduler's copy
+    def hides(self, name: str) -> bool:
         try:
-            from airflow._shared.secrets_masker import should_hide_value_for_key
-        except ImportError:
-            return False
-    return bool(should_hide_value_for_key(name))  # type: ignore[no-untyped-call]
+            from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
+        except ImportError:  # pragma: no cover - the scheduler's copy
+            try:
+                from airflow._shared.secrets_masker import should_hide_value_for_key
+            except ImportError:
+                return values.BY_NAME.hides(name)
+        return bool(should_hide_value_for_key(name))  # type: ignore[no-untyped-call]
+
+    def redact(self, value: Any, name: str | None = None) -> Any:
+        try:
+            from airflow.sdk._shared.secrets_masker import redact as mask
+        except ImportError:  # pragma: no cover - the scheduler's copy
+            try:
+                from airflow._shared.secrets_masker import redact as mask
+            except ImportError:
+                return values.BY_NAME.redact(value, name)
+        return mask(value, name)
+
+
+MASKER = AirflowMasker()
+
+
+def sample(value: Any, depth: int = values.MAX_DEPTH, name: str | None = None) -> Any:
+    """A bounded copy of ``value``, masked by Airflow (see
+    :func:`aimops.metadata.capture.values.sample`)."""
+    return values.sample(value, depth, name, masker=MASKER)
 
 
 def mask_secrets(value: Any, name: str | None = None) -> Any:
     """Airflow's secrets masker over ``value`` (connection passwords, sensitive keys)."""
-    try:
-        from airflow.sdk._shared.secrets_masker import redact as mask
-    except ImportError:  # pragma: no cover - the scheduler's copy
-        try:
-            from airflow._shared.secrets_masker import redact as mask
-        except ImportError:
-            return value
-    return mask(value, name)
+    return MASKER.redact(value, name)
+
+
+def error_text(error: BaseException | str) -> str:
+    """The error as ``Type: message``, masked by Airflow and capped."""
+    return values.error_text(error, masker=MASKER)
 
 
 def rendered_fields(task: Any) -> dict[str, str] | None:
@@ -100,7 +74,7 @@ def rendered_fields(task: Any) -> dict[str, str] | None:
         value = getattr(task, name, None)
         if value is None or value == "" or value == [] or value == {}:
             continue
-        fields[name] = _cut(str(sample(value, name=name)))
+        fields[name] = cut(str(sample(value, name=name)))
     return fields or None
 
 
@@ -112,13 +86,6 @@ def template_fields(task: Any) -> tuple[str, ...]:
 def inputs(task: Any) -> list[Any]:
     """The task's rendered inputs, as they are (references are looked for in them)."""
     return [getattr(task, name, None) for name in template_fields(task)]
-
-
-def error_text(error: BaseException | str) -> str:
-    """The error as ``Type: message``, masked and capped."""
-    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    text = str(mask_secrets(text))  # masked whole, then cut
-    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "…"
 
 
 def watch_return_value(task: Any, key: str) -> None:

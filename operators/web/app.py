@@ -35,29 +35,25 @@ Airflow imports the plugin in every process; FastAPI (and the store) are loaded 
 request, in the API server only.
 
 Example:
-    >>> import os
-    >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com/"
-    >>> report_url("urn:aim:evaluation:airflow/churn/manual__1/evaluate")
-    'https://airflow.example.com/aimops/evaluations/urn:aim:evaluation:airflow/churn/manual__1/evaluate'
+    >>> security_headers()["X-Content-Type-Options"]
+    'nosniff'
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+
+from aimops.operators.web.access import may_read_dag
+from aimops.operators.web.pages import check_page, evaluation_page
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from aimops.metadata.store import AimStore
-    from aimops.metadata.urns import Urn
 
-URL_PREFIX = "/aimops"
-AIRFLOW_URL_ENV = "AIMOPS_AIRFLOW_URL"
 
 #: Headers of every answer besides its Content-Security-Policy.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
@@ -77,74 +73,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def airflow_url() -> str:
-    """The Airflow web address: ``$AIMOPS_AIRFLOW_URL``, else Airflow's ``[api] base_url``;
-    empty when neither is set (links are then relative to the server the UI came from)."""
-    configured = os.environ.get(AIRFLOW_URL_ENV, "").strip()
-    if not configured:
-        try:
-            from airflow.sdk.configuration import conf
-
-            configured = str(conf.get("api", "base_url", fallback="") or "").strip()
-        except Exception:  # no Airflow configuration here: a relative link still works
-            configured = ""
-    return configured.rstrip("/")
-
-
-def report_url(urn: str | Urn) -> str:
-    """Where the API server shows the report of the evaluation ``urn``."""
-    return f"{airflow_url()}{URL_PREFIX}/evaluations/{quote(str(urn), safe=':/')}"
-
-
-def check_url(urn: str | Urn, report: str | None = None) -> str:
-    """Where the API server shows the check ``urn``; with ``report``, that saved report of it.
-
-    Example:
-        >>> import os
-        >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com"
-        >>> check_url("urn:aim:check:airflow/monitor/manual__1/drift", "evidently")
-        'https://airflow.example.com/aimops/checks/urn:aim:check:airflow/monitor/manual__1/drift?report=evidently'
-    """
-    url = f"{airflow_url()}{URL_PREFIX}/checks/{quote(str(urn), safe=':/')}"
-    return f"{url}?report={quote(report, safe='')}" if report else url
-
-
-def keyed_dag(urn: Urn) -> str | None:
-    """The DAG the key of the evaluation ``urn`` names, when it is shaped as a task's identity
-    (``airflow/<dag_id>/<run_id>/<task_id>[/...]``, the operators' default key), else None.
-
-    The fingerprint URN of an evaluation of a model named ``airflow`` (``airflow/<version>/
-    <fingerprint>``) names no DAG: it has three segments, a task's identity at least four.
-
-    Example:
-        >>> from aimops.metadata.urns import Urn
-        >>> keyed_dag(Urn.parse("urn:aim:evaluation:airflow/churn/manual__1/evaluate"))
-        'churn'
-        >>> keyed_dag(Urn.parse("urn:aim:evaluation:weekly/churn")) is None
-        True
-        >>> keyed_dag(Urn.parse("urn:aim:evaluation:airflow/3/0123456789abcdef")) is None
-        True
-    """
-    if len(urn.segments) >= 4 and urn.segments[0] == "airflow":
-        return urn.segments[1]
-    return None
-
-
-def producing_dags(store: AimStore, urn: Urn) -> set[str]:
-    """The DAGs whose tasks produced the evaluation ``urn``: its ``producedBy`` edges to
-    Airflow steps (``urn:aim:step:airflow/<dag_id>/<run_id>/<task_id>[/<map_index>]``).
-    Empty when nothing in Airflow produced it, or it is not recorded."""
-    from aimops.metadata.urns import ORCHESTRATED_TYPES, Urn
-
-    dags: set[str] = set()
-    for producer in store.related(urn, "producedBy"):
-        if producer.type in ORCHESTRATED_TYPES:
-            segments = Urn.parse(producer.urn).segments
-            if segments[0] == "airflow":
-                dags.add(segments[1])
-    return dags
 
 
 def security_headers(page: str | None = None) -> dict[str, str]:
@@ -195,8 +123,8 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         response_class=HTMLResponse,
         summary="The interactive report of a recorded evaluation or comparison",
     )
-    def evaluation_report(urn: str, user: Any = Depends(get_user)) -> Any:  # noqa: B008
-        status, body = _report_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id))
+    def evaluation_route(urn: str, user: Any = Depends(get_user)) -> Any:  # noqa: B008
+        status, body = evaluation_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id))
         if status != 200:
             return PlainTextResponse(body, status_code=status)
         return HTMLResponse(body, headers=security_headers(body))
@@ -206,12 +134,12 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         response_class=HTMLResponse,
         summary="A recorded monitoring check, or (?report=NAME) a report saved with it",
     )
-    def check_page(
+    def check_route(
         urn: str,
         report: str | None = None,
         user: Any = Depends(get_user),  # noqa: B008
     ) -> Any:
-        status, body, saved = _check_page(
+        status, body, saved = check_page(
             opener, urn, report, lambda dag_id: may_read_dag(user, dag_id)
         )
         if status != 200:
@@ -221,143 +149,11 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
     return app
 
 
-def may_read_dag(user: Any, dag_id: str) -> bool:
-    """Whether Airflow's auth manager lets ``user`` read the DAG ``dag_id``, decided as the
-    REST API's ``requires_access_dag("GET")`` does (the team owning the DAG's bundle included)."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-    from airflow.models.dag import DagModel
-
-    details = DagDetails(id=dag_id, team_name=DagModel.get_team_name(dag_id))
-    return bool(get_auth_manager().is_authorized_dag(method="GET", details=details, user=user))
-
-
 def _connection_store() -> AimStore | None:
-    from aimops.operators.links import _store
+    from aimops.hooks.aim import lookup_store
 
-    store: AimStore | None = _store()
+    store: AimStore | None = lookup_store()
     return store
-
-
-def _report_page(
-    open_store: Callable[[], AimStore | None], urn: str, may_read: Callable[[str], bool]
-) -> tuple[int, str]:
-    """(HTTP status, page or plain message) for the report of ``urn``; ``may_read(dag_id)``
-    says whether the user may read a DAG: the one the key names (asked before the store is),
-    then each one that produced the evaluation (see the module's docstring)."""
-    from aimops.errors import NotFoundError
-    from aimops.monitors.evaluation.recording import load_evaluation
-    from aimops.monitors.reports.evaluation_page import render_report
-
-    found = _readable(open_store, urn, "evaluation", may_read)
-    if isinstance(found[0], int):
-        return found[0], str(found[1])
-    store, parsed = found
-    try:
-        document = load_evaluation(store, parsed)
-    except NotFoundError:
-        return _not_yours("evaluation", parsed)
-    title = f"{document.get('label') or document['kind']} · {document['kind']} · {parsed}"
-    return 200, render_report([document], title=title)
-
-
-def _check_page(
-    open_store: Callable[[], AimStore | None],
-    urn: str,
-    report: str | None,
-    may_read: Callable[[str], bool],
-) -> tuple[int, str, bool]:
-    """(HTTP status, page or message, whether it is a saved report) for the check ``urn``:
-    its page rendered from the store, or the saved ``report`` recorded with it; the same
-    access rules as for evaluations."""
-    from aimops.monitors.reports.check_page import render_check_report
-
-    found = _readable(open_store, urn, "check", may_read)
-    if isinstance(found[0], int):
-        return found[0], str(found[1]), False
-    store, parsed = found
-    info, result = store.get_aspect(parsed, "checkInfo"), store.get_aspect(parsed, "checkResult")
-    if info is None or result is None:
-        return (*_not_yours("check", parsed), False)
-    reports = dict(info.value.get("reports") or {})
-    if report is not None:
-        return (*_saved_report(parsed, report, reports), True)
-    links = {"Evidently report": "?report=evidently"} if "evidently" in reports else {}
-    page = render_check_report(
-        result.value["document"], title=str(parsed), links=links,
-        checked_at=str(info.value["checked_at"]), targets=list(info.value.get("targets", [])),
-    )  # fmt: skip
-    return 200, page, False
-
-
-def _saved_report(urn: Urn, report: str, reports: dict[str, str]) -> tuple[int, str]:
-    """The saved HTML report ``report`` of the check ``urn``, when it is still there.
-
-    Only the file the check's job writes is served: its name must be the one
-    :func:`~aimops.monitors.checks.jobs.report_path` gives this check and report (a hash of the
-    URN is part of it), and it must be a regular file, not a link. A check recorded with
-    another path (anyone may record checks) cannot make the server read another check's
-    report, or any other file."""
-    from urllib.parse import urlsplit
-    from urllib.request import url2pathname
-
-    from aimops.monitors.checks.jobs import CHECK_PAGE, report_path
-
-    if report not in reports or report == CHECK_PAGE:
-        known = ", ".join(sorted(set(reports) - {CHECK_PAGE})) or "none"
-        return 404, f"{urn} has no saved report {report!r} (saved: {known})"
-    parsed = urlsplit(reports[report])
-    path = url2pathname(parsed.path) if parsed.scheme == "file" and not parsed.netloc else ""
-    expected = report_path(".", urn, report).name
-    if os.path.basename(path) != expected or os.path.islink(path):
-        return 404, f"the {report} report of {urn} is not where aimops writes it"
-    if not os.path.isfile(path):
-        return 404, f"the {report} report of {urn} was saved at {reports[report]}; it is gone"
-    with open(path, encoding="utf-8") as handle:
-        return 200, handle.read()
-
-
-def _readable(
-    open_store: Callable[[], AimStore | None],
-    text: str,
-    kind: str,
-    may_read: Callable[[str], bool],
-) -> tuple[int, str] | tuple[AimStore, Urn]:
-    """(store, URN) when the user may read the ``kind`` ``text`` names, else (status, why):
-    the DAG its key names is asked before the store is opened, then the DAGs that produced
-    it; one that may not read them gets the answer of a missing one."""
-    parsed = _urn_of(text, kind)
-    if isinstance(parsed, str):
-        return 400, parsed
-    dag_id = keyed_dag(parsed)
-    if dag_id is not None and not may_read(dag_id):
-        return 403, f"{parsed} was recorded by the DAG {dag_id!r}, which you may not read"
-    store = open_store()
-    if store is None:
-        return 503, "the AIM store cannot be opened right now; try again in a minute"
-    if not all(may_read(producer) for producer in producing_dags(store, parsed) - {dag_id}):
-        return _not_yours(kind, parsed)
-    return store, parsed
-
-
-def _not_yours(kind: str, urn: Urn) -> tuple[int, str]:
-    return 404, f"no {kind} {urn} that you may read is recorded in the AIM store"
-
-
-def _urn_of(text: str, kind: str) -> Urn | str:
-    """``text`` as a URN of ``kind``, or why it is not one."""
-    from aimops.errors import InvalidInputError
-    from aimops.metadata.urns import Urn
-
-    try:
-        parsed = Urn.parse(text)
-    except InvalidInputError as exc:
-        return f"not an {kind} URN: {exc}" if kind[0] in "aeiou" else f"not a {kind} URN: {exc}"
-    if parsed.type != kind:
-        return (
-            f"{parsed} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} URN (urn:aim:{kind}:...)"
-        )
-    return parsed
 
 
 class LazyApp:

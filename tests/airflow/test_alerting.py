@@ -146,7 +146,7 @@ def test_the_failing_check_writes_one_alert_with_its_message_and_check(outcome: 
 
 
 def test_a_mapped_instance_s_alert_carries_its_own_check(outcome: Outcome) -> None:
-    from aimops.operators.web.app import check_url
+    from aimops.operators.web.urls import check_url
 
     [alert] = _alerts_of(outcome, "check_segment")  # only the failed instance alerted
     assert alert["title"] == f"{DAG_ID}.check_segment[2] failed"

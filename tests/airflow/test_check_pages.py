@@ -96,7 +96,7 @@ def client(recorded: Recorded, sign_in: Any) -> Iterator[Any]:
 
 def _path(urn: str, report: str | None = None) -> str:
     """Where the check's link points, as the browser asks for it."""
-    from aimops.operators.web.app import check_url
+    from aimops.operators.web.urls import check_url
 
     parts = urlsplit(check_url(urn, report))
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
@@ -249,7 +249,7 @@ def test_the_check_pages_want_a_signed_in_airflow_user(recorded: Recorded, clien
 def test_the_check_url_is_where_the_page_is(
     recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aimops.operators.web.app import check_url
+    from aimops.operators.web.urls import check_url
 
     monkeypatch.setenv("AIMOPS_AIRFLOW_URL", "https://airflow.example.com/")
     assert check_url(recorded.of_a_dag, "evidently") == (
@@ -339,7 +339,7 @@ def test_a_check_cannot_make_the_server_read_another_check_s_report_or_any_file(
         assert answer.text == f"the evidently report of {urn} is not where aimops writes it"
     # and a link named as aimops would name it is refused too
     from aimops.metadata.urns import Urn
-    from aimops.monitors.checks.jobs import report_path
+    from aimops.monitors.reports.page import report_path
 
     urn = Urn.parse("urn:aim:check:notebook/named")
     named = report_path(tmp_path, urn, "evidently")

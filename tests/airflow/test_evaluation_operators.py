@@ -240,7 +240,8 @@ def test_the_comparison_records_deltas_winners_and_passes_its_gate(demo: Demo) -
 def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: Any) -> None:
     from fastapi.testclient import TestClient
 
-    from aimops.operators.web.app import create_app, report_url
+    from aimops.operators.web.app import create_app
+    from aimops.operators.web.urls import report_url
 
     with AimStore.open(demo.store_url) as store:
         app = create_app(open_store=lambda: store)
@@ -255,7 +256,7 @@ def test_the_report_page_shows_the_comparison(demo: Demo, sign_in: Any) -> None:
 def test_the_reports_are_written_and_linked_from_each_task(
     demo: Demo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aimops.operators.web.app import report_url
+    from aimops.operators.web.urls import report_url
 
     monkeypatch.delenv("AIMOPS_AIRFLOW_URL", raising=False)
     reports = sorted(path.name for path in (demo.home / "reports").glob("*.html"))
@@ -276,7 +277,7 @@ def test_the_link_of_a_templated_key_opens_the_evaluation_the_task_returned(
 
     from aimops.monitors.evaluation.recording import load_evaluation
     from aimops.operators.evaluation import EvaluateModelOperator, evaluation_of
-    from aimops.operators.web.app import report_url
+    from aimops.operators.web.urls import report_url
 
     monkeypatch.delenv("AIMOPS_AIRFLOW_URL", raising=False)
     scored = tmp_path / "scored.csv"
@@ -545,7 +546,7 @@ def test_an_evaluation_a_dag_s_task_keyed_its_own_way_is_shown_only_to_who_may_r
     ],
 )
 def test_only_a_task_s_identity_as_key_names_a_dag(key: str, dag_id: str | None) -> None:
-    from aimops.operators.web.app import keyed_dag
+    from aimops.operators.web.access import keyed_dag
 
     assert keyed_dag(Urn.parse(f"urn:aim:evaluation:{key}")) == dag_id
 

@@ -54,13 +54,14 @@ def test_the_aim_step_link_needs_a_base_url(monkeypatch: pytest.MonkeyPatch) -> 
 def test_the_mlflow_link_follows_the_captured_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from aimops.hooks.aim import forget_lookup_store
     from aimops.metadata.capture.events import CaptureEvent, apply_event
     from aimops.operators import links
 
     url = f"sqlite:///{tmp_path / 'aim.db'}"
     monkeypatch.setenv("AIMOPS_STORE_URL", url)
     monkeypatch.setenv("AIMOPS_MLFLOW_UI_URL", "http://mlflow.local:5000")
-    links.forget_store()
+    forget_lookup_store()
     event = CaptureEvent(source="airflow")
     run = event.run(orchestrator="airflow", pipeline="train", run_id="manual__1")
     step = event.step(run, "fit")
@@ -71,7 +72,7 @@ def test_the_mlflow_link_follows_the_captured_run(
     link = links.MlflowRunLink().get_link(None, ti_key=_Key())
     assert link == "http://mlflow.local:5000/#/experiments/4/runs/abc"
     assert step == step_urn("airflow", "train", "manual__1", "fit")
-    links.forget_store()
+    forget_lookup_store()
 
 
 def test_spool_status_and_replay_from_the_cli(tmp_path: Path) -> None:

@@ -1,0 +1,55 @@
+"""Where the API server shows aimops' pages: the addresses operators, links and alerts point to.
+
+Pages live under :data:`URL_PREFIX` on Airflow's API server, at ``$AIMOPS_AIRFLOW_URL`` (else
+Airflow's ``[api] base_url``; relative when neither is set). Nothing here imports the web app.
+
+Example:
+    >>> import os
+    >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com/"
+    >>> report_url("urn:aim:evaluation:airflow/churn/manual__1/evaluate")
+    'https://airflow.example.com/aimops/evaluations/urn:aim:evaluation:airflow/churn/manual__1/evaluate'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from aimops.metadata.urns import Urn
+
+URL_PREFIX = "/aimops"
+AIRFLOW_URL_ENV = "AIMOPS_AIRFLOW_URL"
+
+
+def airflow_url() -> str:
+    """The Airflow web address: ``$AIMOPS_AIRFLOW_URL``, else Airflow's ``[api] base_url``;
+    empty when neither is set (links are then relative to the server the UI came from)."""
+    configured = os.environ.get(AIRFLOW_URL_ENV, "").strip()
+    if not configured:
+        try:
+            from airflow.sdk.configuration import conf
+
+            configured = str(conf.get("api", "base_url", fallback="") or "").strip()
+        except Exception:  # no Airflow configuration here: a relative link still works
+            configured = ""
+    return configured.rstrip("/")
+
+
+def report_url(urn: str | Urn) -> str:
+    """Where the API server shows the report of the evaluation ``urn``."""
+    return f"{airflow_url()}{URL_PREFIX}/evaluations/{quote(str(urn), safe=':/')}"
+
+
+def check_url(urn: str | Urn, report: str | None = None) -> str:
+    """Where the API server shows the check ``urn``; with ``report``, that saved report of it.
+
+    Example:
+        >>> import os
+        >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com"
+        >>> check_url("urn:aim:check:airflow/monitor/manual__1/drift", "evidently")
+        'https://airflow.example.com/aimops/checks/urn:aim:check:airflow/monitor/manual__1/drift?report=evidently'
+    """
+    url = f"{airflow_url()}{URL_PREFIX}/checks/{quote(str(urn), safe=':/')}"
+    return f"{url}?report={quote(report, safe='')}" if report else url
