@@ -1,4 +1,6 @@
-"""Shared fixtures: a store on each backend (SQLite file, real PostgreSQL).
+"""Shared fixtures: a store on each backend (SQLite file, real PostgreSQL), and Airflow's
+environment: a throwaway AIRFLOW_HOME set when this file is imported, before any test (of the
+hooks, the operators, the capture) imports Airflow, so no test ever touches ``~/airflow``.
 
 PostgreSQL comes from ``AIMOPS_TEST_POSTGRES_URL`` (``make test`` finds or starts a server and
 sets it). Each test session creates its own uniquely named database and drops it at the end.
@@ -8,6 +10,7 @@ Without a server the PostgreSQL tests are skipped, loudly; under ``CI=true`` the
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,19 @@ from pathlib import Path
 import pytest
 
 from aimops.metadata import AimStore
+
+_HOME = Path(tempfile.mkdtemp(prefix="aimops-test-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__OPENLINEAGE__DISABLED": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+)
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TABLES = "aim_points, aim_edges, aim_aspect_fields, aim_aspects, aim_entities"

@@ -60,12 +60,19 @@ def test_dag_files_and_provider_discovery_stay_light() -> None:
     assert _fresh_python(code) == ""
 
 
+#: What Airflow's plugin import must not load: the store and the capture's sink.
+LOADED_ON_FIRST_EVENT = ("aimops.metadata.store", "aimops.metadata.capture.sink")
+
+
 def test_the_capture_listener_loads_the_store_only_when_it_captures() -> None:
     """Airflow loads the plugin in every process; the store comes with the first event."""
+    import importlib.util
+
+    for module in LOADED_ON_FIRST_EVENT:  # a moved module would make the check below vacuous
+        assert importlib.util.find_spec(module) is not None, module
     code = (
         "import sys, aimops.operators.plugin\n"
-        "print('aimops.metadata.store' in sys.modules,"
-        " 'aimops.metadata.capture.sink' in sys.modules)"
+        f"print(*[name in sys.modules for name in {LOADED_ON_FIRST_EVENT!r}])"
     )
     assert _fresh_python(code).split() == ["False", "False"]
 

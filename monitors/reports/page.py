@@ -53,7 +53,7 @@ def html_page(*, title: str, body: str, css: str, scripts: Sequence[str] = ()) -
     """A whole page: ``title`` (escaped here), ``body`` (HTML as it is), the stylesheet
     ``css`` and inline ``scripts``, with the policy that allows exactly those."""
     return _SHELL.format(
-        policy=html.escape(content_security_policy(css, scripts)),
+        policy=html.escape(content_security_policy(css, scripts), quote=False),  # in "..."
         version=html.escape(__version__),
         title=html.escape(title),
         css=css,

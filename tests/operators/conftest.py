@@ -1,9 +1,9 @@
-"""Real Airflow for the capture tests: a throwaway AIRFLOW_HOME and metadata DB per session.
+"""Real Airflow for the operator and capture tests: its metadata DB, created once per session.
 
-The environment is set when this file is imported, before any test imports Airflow, so no
-test ever touches ``~/airflow``. ``run_dag`` writes a DAG defined in a test into Airflow's DB
-(``dag.test()`` only runs serialized DAGs) and runs it in-process, where the aimops listener
-(loaded from its entry point, as for any user) captures it.
+The throwaway AIRFLOW_HOME is set by ``tests/conftest.py`` when it is imported, before any test
+imports Airflow, so no test ever touches ``~/airflow``. ``run_dag`` writes a DAG defined in a test
+into Airflow's DB (``dag.test()`` only runs serialized DAGs) and runs it in-process, where the
+aimops listener (loaded from its entry point, as for any user) captures it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,19 +18,8 @@ from typing import Any
 
 import pytest
 
-_HOME = Path(tempfile.mkdtemp(prefix="aimops-test-airflow-"))
-os.environ.update(
-    {
-        "AIRFLOW_HOME": str(_HOME),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
-        "AIRFLOW__OPENLINEAGE__DISABLED": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "1",
-    }
-)
-GOLDEN = Path(__file__).with_name("golden")
+_HOME = Path(os.environ["AIRFLOW_HOME"])  # set by tests/conftest.py, before Airflow loads
+GOLDEN = Path(__file__).parent / "capture" / "golden"
 
 
 @pytest.fixture(scope="session")
@@ -144,7 +132,7 @@ def normalise(document: Any, run_id: str) -> Any:
             return f"<{key}>"
         if isinstance(value, str):
             value = value.replace(encoded, "<run_id>").replace(run_id, "<run_id>")
-            value = re.sub(r"/[^\s'\"]*/(tests/airflow/)", r"<repo>/\1", value)
+            value = re.sub(r"/[^\s'\"]*/(tests/operators/capture/)", r"<repo>/\1", value)
             return value
         return value
 
