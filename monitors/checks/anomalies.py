@@ -309,6 +309,7 @@ def _result(
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
+    """The series' settings, then the points it flagged."""
     points = document["points"]
     flagged = [point for point in points if blocks.get(point, "anomalous") is True]
     rows: list[blocks.Row] = [
@@ -338,6 +339,7 @@ def _page_sections(document: Mapping[str, Any]) -> list[str]:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
+    """The status and the headline numbers."""
     return f"anomaly check: {document['status']}, {document.get('metrics', {})}"
 
 

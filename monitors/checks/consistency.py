@@ -318,6 +318,7 @@ def exact_match_rate(training: pd.Series[Any], serving: pd.Series[Any], numeric:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
+    """``training/serving skew in 1 of 8 features: income (jensenshannon 0.31 > 0.1)``"""
     features = document["features"]
     details = []
     for name, feature in features.items():
@@ -344,6 +345,7 @@ _MEASURES = {
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
+    """Every feature with its measure and threshold, then the rows and the key join."""
     rows: list[blocks.Row] = []
     for name, feature in document["features"].items():
         method = blocks.get(feature, "method")

@@ -428,6 +428,7 @@ def _metrics(outcomes: tuple[ExpectationOutcome, ...]) -> dict[str, float]:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
+    """``data quality: 1 of 4 expectations not met: age between 0 and 120 [warn]: ...``"""
     failed = [e for e in document["expectations"] if e["status"] in ("fail", "warn")]
     parts = []
     for found in failed:
@@ -449,6 +450,7 @@ EXAMPLES_SHOWN = 5
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
+    """Every expectation: what it checks, how it came out, the unexpected values."""
     rows: list[blocks.Row] = []
     for outcome in document["expectations"]:
         count, percent = (

@@ -365,6 +365,7 @@ def _finite_numbers(series: pd.Series[Any]) -> Values:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
+    """``drift in 2 of 30 columns (share 0.0667 < 0.5): age (ks 0.001 <= 0.05), ...``"""
     columns = document["columns"]
     drifted = {name: column for name, column in columns.items() if column["drifted"]}
     details = wording.listed(
@@ -386,13 +387,12 @@ def _describe(document: Mapping[str, Any]) -> str:
 def _drift_rule(method: str) -> str:
     """How a drifted score compares with its threshold: ``>=`` for a distance, ``<`` or
     ``<=`` for a p-value (Evidently's text methods are distances too)."""
-    from aimops.monitors.checks.drift_methods import DRIFT_METHODS
-
     found = DRIFT_METHODS.get(method)
     return {"distance": ">=", "p<": "<", "p<=": "<="}[found.rule if found else "distance"]
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
+    """The data set's verdict, then every column, drifted ones first."""
     columns = list(document["columns"].items())
     columns.sort(key=lambda item: blocks.get(item[1], "drifted") is not True)  # drifted first
     shown = ("kind", "method", "threshold", "score", "drifted")

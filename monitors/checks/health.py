@@ -291,6 +291,7 @@ def _metrics(report: Mapping[str, VersionHealth]) -> dict[str, float]:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
+    """``service health: churn/4: p99 latency 1006 ms > 500 ms``"""
     parts = []
     for name, version in document["versions"].items():
         if version["status"] == "pass":
@@ -317,6 +318,7 @@ def _violation(objective: str, version: Mapping[str, Any], objectives: Mapping[s
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
+    """Each model version's traffic, latency and errors, then the objectives."""
     rows: list[blocks.Row] = []
     for name, version in document["versions"].items():
         measured = ("requests", "errors", "error_rate", "latency_p50_ms", "latency_p90_ms",
