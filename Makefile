@@ -28,14 +28,16 @@ demo: venv
 
 # Real Airflow (standalone on 127.0.0.1:8080) with the example DAGs, writing to the demo's store.
 # Ctrl-C stops it, and every process it started; `make airflow-stop` does the same from elsewhere.
+# The controller is the package scripts/airflow_local (installed into .venv by `make venv`);
+# `$(PY) -m airflow_local trigger DAG_ID --wait` triggers a DAG through the REST API.
 airflow: venv
-	$(PY) scripts/airflow_local.py start --foreground --quiet $(if $(PORT),--port $(PORT))
+	$(PY) -m airflow_local start --foreground --quiet $(if $(PORT),--port $(PORT))
 
-airflow-stop:
-	$(PY) scripts/airflow_local.py stop
+airflow-stop: venv
+	$(PY) -m airflow_local stop
 
-airflow-status:
-	$(PY) scripts/airflow_local.py status
+airflow-status: venv
+	$(PY) -m airflow_local status
 
 test: venv
 	scripts/run_tests.sh

@@ -19,7 +19,7 @@ and a fresh ``AIMOPS_HOME``:
   per event, joined with ``execution_timeout``).
 
 Inside the subprocess the DAG file is imported, written to Airflow's DB (``dag.test()`` only
-runs serialized DAGs; the same internal calls as ``tests/airflow/conftest.py``) and run with
+runs serialized DAGs; the same internal calls as ``tests/operators/conftest.py``) and run with
 ``dag.test()``, where every task and every listener hook runs in that one process. Before the
 run, pluggy hook-call monitoring is added to both listener managers (the Task SDK's, which
 fires the task-instance hooks, and the core one, which fires the DAG-run hooks): each
@@ -33,9 +33,10 @@ open and its cache of operations already written stays warm; in real Airflow (Lo
 Celery, Kubernetes) every task instance runs in a process of its own, whose first event also
 pays loading aimops' store modules and opening the store (and OpenLineage forks per event in
 every process). Two more modes measure that under a real ``airflow standalone`` (LocalExecutor,
-``AIRFLOW__CORE__PARALLELISM=2``, started and stopped with ``scripts/airflow_local.py`` in a
-fresh ``AIRFLOW_HOME`` and ``AIMOPS_HOME``), with ``--per-process-tasks`` tasks (12 by default,
-to keep the time down), where a LocalExecutor worker forks one process per task instance:
+``AIRFLOW__CORE__PARALLELISM=2``, started and stopped with the ``airflow_local`` controller
+(``scripts/airflow_local``) in a fresh ``AIRFLOW_HOME`` and ``AIMOPS_HOME``), with
+``--per-process-tasks`` tasks (12 by default, to keep the time down), where a LocalExecutor
+worker forks one process per task instance:
 
 - ``aimops-per-process``: capture on, OpenLineage disabled;
 - ``openlineage-per-process``: ``AIMOPS_CAPTURE=off``, OpenLineage in its default mode.
@@ -73,9 +74,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -84,11 +83,25 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench_support import working_directory
+from bench_support import (
+    environment,
+    fmt,
+    git_state,
+    log,
+    names_from,
+    render_table,
+    summary_ms,
+    working_directory,
+    write_figures,
+)
 from process_hooks import plugin_label
+
+if TYPE_CHECKING:
+    from airflow_local import AirflowClient
 
 HERE = Path(__file__).resolve().parent
 DAG_ID = "aimops_capture_bench"
@@ -137,36 +150,6 @@ MODES = (
     ),
 )
 MODE_NAMES = tuple(mode.name for mode in MODES)
-
-
-# -- small helpers ------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def summary(values_ms: list[float]) -> dict[str, Any]:
-    if not values_ms:
-        return {"n": 0}
-    return {
-        "n": len(values_ms),
-        "median_ms": statistics.median(values_ms),
-        "p95_ms": p95(values_ms),
-        "mean_ms": statistics.fmean(values_ms),
-        "min_ms": min(values_ms),
-        "max_ms": max(values_ms),
-        "first_ms": values_ms[0],
-    }
-
-
-def fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
 
 
 # -- the DAG and the subprocess environment -------------------------------------------------
@@ -379,7 +362,6 @@ def check(mode: Mode, result: dict[str, Any], tasks: int) -> list[str]:
 
 # -- per-process modes: real ``airflow standalone`` -------------------------------------------
 
-SCRIPT = HERE.parent / "scripts" / "airflow_local.py"
 PROCESS_HOOKS = HERE / "process_hooks.py"
 HOOK_LOG_ENV = "CAPTURE_BENCH_HOOK_LOG"  # process_hooks.LOG_ENV
 START_TIMEOUT = 150.0
@@ -399,21 +381,6 @@ _module.install()
 """
 
 
-def load_controller() -> Any:
-    """``scripts/airflow_local.py`` (start/stop/trigger), imported from its path."""
-    import importlib.util
-
-    name = "aimops_scripts_airflow_local"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up while they are built
-    spec.loader.exec_module(module)
-    return module
-
-
 def standalone_env(mode: Mode, workdir: Path) -> dict[str, str]:
     """:func:`mode_env`, plus the hook timing of ``process_hooks.py`` in every process."""
     env = mode_env(mode, workdir)
@@ -427,7 +394,8 @@ def standalone_env(mode: Mode, workdir: Path) -> dict[str, str]:
 
 def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
     """Run the DAG once under ``airflow standalone``; the hook calls of every process."""
-    controller = load_controller()
+    import airflow_local  # here: the ``--child`` processes of the other modes do without it
+
     workdir = root / mode.name
     workdir.mkdir(parents=True)
     home = workdir / "airflow"
@@ -440,9 +408,9 @@ def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"workdir": str(workdir), "stop_problems": []}
     started = time.perf_counter()
     try:
-        info = controller.start(
+        info = airflow_local.start(
             home,
-            port=controller.free_port(),
+            port=airflow_local.free_port(),
             dags=dags,
             aimops_home=workdir / "aimops",
             timeout=START_TIMEOUT,
@@ -457,7 +425,7 @@ def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
         result["parse_s"] = time.perf_counter() - mark
         client.set_paused(DAG_ID, False)
         mark = time.perf_counter()
-        run_id = client.trigger(DAG_ID, {})["dag_run_id"]
+        run_id = client.trigger(DAG_ID, {}).dag_run_id
         state, result["task_states"] = wait_for_run(client, run_id)
         result["dag_wall_s"] = time.perf_counter() - mark
         result["dag_run"] = {"run_id": run_id, "state": state}
@@ -468,7 +436,7 @@ def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
                 result["stop_problems"].append(f"the scheduler loop crashed: {crashed[0].strip()}")
     finally:
         mark = time.perf_counter()
-        stopped = controller.stop(home, out=out)
+        stopped = airflow_local.stop(home, out=out)
         result["stop_s"] = time.perf_counter() - mark
         driver_log.close()
         if not stopped.clean:
@@ -487,7 +455,7 @@ def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
     return result
 
 
-def wait_for_run(client: Any, run_id: str) -> tuple[str, dict[str, Any]]:
+def wait_for_run(client: AirflowClient, run_id: str) -> tuple[str, dict[str, Any]]:
     """The run's end state and its tasks' states; ``stuck`` when the tasks end but it does not.
 
     A run whose tasks all ended is given ``RUN_GRACE`` seconds to end too (the scheduler sees
@@ -496,7 +464,7 @@ def wait_for_run(client: Any, run_id: str) -> tuple[str, dict[str, Any]]:
     deadline = time.monotonic() + RUN_TIMEOUT
     tasks_ended: float | None = None
     while True:
-        state = client.get_run(DAG_ID, run_id)["state"]
+        state = client.get_run(DAG_ID, run_id).state.value
         tasks = client.task_states(DAG_ID, run_id)
         if state in ("success", "failed"):
             return state, tasks
@@ -603,7 +571,7 @@ def lifecycle_ms(result: dict[str, Any]) -> dict[str, Any]:
     for call in result["all_calls"]:
         if call["pid"] in task_pids and call["hook"] in ("on_starting", "before_stopping"):
             found.setdefault(call["hook"], []).append(call["ns"] / 1e6)
-    return {hook: summary(values) for hook, values in found.items()}
+    return {hook: summary_ms(values) for hook, values in found.items()}
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -647,19 +615,6 @@ def table_row(mode: Mode, figures: dict[str, Any], off_wall: float | None) -> li
         "-" if off_wall is None or mode.per_process else f"{wall / off_wall:.2f}x",
         mode.anchor,
     ]
-
-
-def render_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [list(HEADER), *rows]) for i in range(len(HEADER))]
-
-    def render(row: list[str]) -> str:
-        cells = [row[0].ljust(widths[0])]
-        cells += [row[i].rjust(widths[i]) for i in range(1, len(row) - 1)]
-        cells.append(row[-1].ljust(widths[-1]))
-        return " | ".join(cells).rstrip()
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([render(list(HEADER)), rule, *(render(row) for row in rows)])
 
 
 def ratio_lines(figures: dict[str, dict[str, Any]]) -> list[str]:
@@ -780,10 +735,10 @@ def anchor_lines() -> list[str]:
 def figures_of(result: dict[str, Any], mode: Mode) -> dict[str, Any]:
     first, later = by_process(result["calls"])
     figures = {
-        "task_events": summary(task_event_ms(result)),
-        "first_of_process": summary(first),
-        "later_events": summary(later),
-        "listener": summary(listener_ms(result, listener_of(mode))),
+        "task_events": summary_ms(task_event_ms(result)),
+        "first_of_process": summary_ms(first),
+        "later_events": summary_ms(later),
+        "listener": summary_ms(listener_ms(result, listener_of(mode))),
         "dag_wall_s": result.get("dag_wall_s"),
         "process_s": result["process_s"],
         "hooks": dict(Counter(c["hook"] for c in result.get("all_calls", result["calls"]))),
@@ -980,7 +935,7 @@ def load_dag(path: Path) -> Any:
 
 
 def write_dag_to_db(dag: Any) -> None:
-    """Serialize ``dag`` into Airflow's DB, as ``tests/airflow/conftest.py`` does."""
+    """Serialize ``dag`` into Airflow's DB, as ``tests/operators/conftest.py`` does."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.collection import update_dag_parsing_results_in_db
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
@@ -1059,29 +1014,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.tasks = args.tasks or (5 if args.quick else 30)
     args.per_process_tasks = args.per_process_tasks or (4 if args.quick else 12)
-    args.modes = [name.strip() for name in args.modes.split(",") if name.strip()]
-    unknown = set(args.modes) - set(MODE_NAMES)
-    if unknown:
-        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
+    args.modes = names_from(parser, args.modes, MODE_NAMES, "modes")
     return args
-
-
-def environment() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    def git(*command: str) -> str:
-        done = subprocess.run(["git", *command], cwd=HERE.parent, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "airflow": version("apache-airflow"),
-        "openlineage_provider": version("apache-airflow-providers-openlineage"),
-        "load_average_at_start": os.getloadavg(),
-        "git": {"commit": git("rev-parse", "HEAD"), "changed": git("status", "--short")},
-    }
 
 
 def should_profile(args: argparse.Namespace, figures: dict[str, dict[str, Any]]) -> bool:
@@ -1142,7 +1076,7 @@ def report(figures: dict[str, Any], tasks: int, per_process_tasks: int) -> None:
             "in its own forked process (DAG wall = trigger to run end)"
         )
     print()
-    print(render_table(rows))
+    print(render_table(HEADER, rows, left=(0, -1)))
     print()
     lines = [
         *ratio_lines(figures),
@@ -1170,8 +1104,12 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
         },
         "anchors": ANCHORS,
-        "environment": environment(),
+        "environment": environment(
+            airflow=version("apache-airflow"),
+            openlineage_provider=version("apache-airflow-providers-openlineage"),
+        ),
     }
+    results["environment"]["git"] = git_state()
     with working_directory(args.workdir, "aimops_capture_bench_") as root:
         figures, failures = run_all(args, root)
     results["modes"] = figures
@@ -1180,10 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
     results["environment"]["load_average_at_end"] = os.getloadavg()
     report(figures, args.tasks, args.per_process_tasks)
     print(f"\ntotal {results['total_s']:.0f} s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        print(f"figures in {args.json}")
+    write_figures(results, args.json)
     if failures:
         print("\nFAILED: a mode did not do its work:", file=sys.stderr)
         for failure in failures:

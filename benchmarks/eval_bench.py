@@ -44,18 +44,28 @@ but does not fail it, as the goals are set at that size.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_support import Timing, log, timed
+from bench_support import (
+    TIMING_HEADER,
+    TIMING_LEFT,
+    Timing,
+    config_of,
+    environment,
+    log,
+    names_from,
+    render_table,
+    timed,
+    timing_row,
+    write_figures,
+)
 
 from aimops.monitors.evaluation.binary import TABLE_THRESHOLDS, BinaryEvaluation, evaluate_binary
 
@@ -63,7 +73,6 @@ PREVALENCE = 0.15
 GOALS = {"speedup_vs_sklearn": 3.0, "slowdown_vs_argsort": 2.0}
 GOAL_ROWS = 10_000_000  # the size the goals are set at
 VARIANTS = ("ties", "no-ties")
-HEADER = ("measurement", "median s", "best s", "cold s", "vs aimops", "goal", "met?")
 TOLERANCE = 1e-9
 
 
@@ -242,10 +251,6 @@ def run_variant(variant: str, args: argparse.Namespace) -> dict[str, Any]:
 # -- report -------------------------------------------------------------------------------------
 
 
-def fmt(seconds: float) -> str:
-    return f"{seconds:.3f}"
-
-
 def goal_ratios(figures: dict[str, Any]) -> dict[str, float]:
     """What the goals judge, from the medians: how many times faster aimops is than the
     scikit-learn set, and how many times slower than the single argsort."""
@@ -284,18 +289,7 @@ def table_rows(figures: dict[str, Any]) -> list[list[str]]:
     ours = timings["aimops"]["median_s"]
 
     def row(name: str, goal: str = "", met: bool | None = None) -> list[str]:
-        timing = timings[name]
-        ratio = timing["median_s"] / ours
-        verdict = "" if met is None else ("yes" if met else "NO")
-        return [
-            name,
-            fmt(timing["median_s"]),
-            fmt(min(timing["seconds"])),
-            fmt(timing["cold_s"]),
-            f"{ratio:.2f}x",
-            goal,
-            verdict,
-        ]
+        return timing_row(name, timings[name], ours, goal, met)
 
     ratios, met = goal_ratios(figures), goals_met(figures)
     return [
@@ -314,19 +308,6 @@ def table_rows(figures: dict[str, Any]) -> list[list[str]]:
         ),
         row("aimops weighted", "(extra: argsort path)"),
     ]
-
-
-def render_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [list(HEADER), *rows]) for i in range(len(HEADER))]
-
-    def render(row: list[str]) -> str:
-        cells = [row[0].ljust(widths[0])]
-        cells += [row[i].rjust(widths[i]) for i in range(1, 5)]
-        cells += [row[i].ljust(widths[i]) for i in range(5, len(row))]
-        return " | ".join(cells).rstrip()
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([render(list(HEADER)), rule, *(render(row) for row in rows)])
 
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> None:
@@ -353,7 +334,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
             f"(equal to scikit-learn's within {TOLERANCE:g}, as are the table, the ROC points "
             "and the PR recalls and area)"
         )
-        print(render_table(table_rows(figures)))
+        print(render_table(TIMING_HEADER, table_rows(figures), left=TIMING_LEFT))
 
 
 # -- command line -----------------------------------------------------------------------------
@@ -370,35 +351,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args(argv)
     args.rows = args.rows or (200_000 if args.quick else 10_000_000)
-    args.variants = [name.strip() for name in args.variants.split(",") if name.strip()]
-    unknown = set(args.variants) - set(VARIANTS)
-    if unknown:
-        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    args.variants = names_from(parser, args.variants, VARIANTS, "variants")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     return args
-
-
-def environment() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "numpy": np.__version__,
-        "scikit-learn": version("scikit-learn"),
-        "load_average_at_start": os.getloadavg(),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "config": config_of(args),
         "goals": GOALS,
-        "environment": environment(),
+        "environment": environment(
+            numpy=np.__version__, **{"scikit-learn": version("scikit-learn")}
+        ),
         "variants": [run_variant(variant, args) for variant in args.variants],
     }
     results["total_s"] = time.perf_counter() - started
@@ -411,10 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     results["goal_misses"] = [miss for v in results["variants"] for miss in goal_misses(v)]
     report(results, args)
     print(f"\ntotal {results['total_s']:.0f} s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-        print(f"figures in {args.json}")
+    write_figures(results, args.json)
     return judge_goals(results["goal_misses"], args.rows)
 
 

@@ -49,18 +49,30 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_support import Timing, log, timed
+from bench_support import (
+    TIMING_HEADER,
+    TIMING_LEFT,
+    Timing,
+    config_of,
+    environment,
+    fmt,
+    log,
+    names_from,
+    render_table,
+    timed,
+    timing_row,
+    write_figures,
+)
 
 from aimops.monitors.checks.data_quality import EXAMPLES, check_data_quality
 from aimops.monitors.checks.drift import DriftResult, check_drift
@@ -71,7 +83,6 @@ GOAL_COLS = 50
 TOLERANCE = 1e-9
 EVIDENTLY_WARMUP_ROWS = 5_000
 PARTS = ("drift", "memory", "scaling", "quality")
-HEADER = ("measurement", "median s", "best s", "cold s", "vs aimops", "goal", "met?")
 #: Evidently's display names of its methods, as its resolved ValueDrift configs show them.
 EVIDENTLY_NAMES = {
     "Wasserstein distance (normed)": "wasserstein",
@@ -399,25 +410,6 @@ def run_quality(args: argparse.Namespace, frame: pd.DataFrame) -> dict[str, Any]
 # -- report -------------------------------------------------------------------------------------
 
 
-def fmt(seconds: float) -> str:
-    return f"{seconds:.3f}"
-
-
-def render_table(header: tuple[str, ...], rows: list[list[str]]) -> str:
-    """The first column and the goal columns left-aligned, the figures right-aligned."""
-    widths = [max(len(row[i]) for row in [list(header), *rows]) for i in range(len(header))]
-
-    def render(row: list[str]) -> str:
-        cells = []
-        for i, cell in enumerate(row):
-            numeric = i > 0 and (i < len(header) - 2 or header[-1] != "met?")
-            cells.append(cell.rjust(widths[i]) if numeric else cell.ljust(widths[i]))
-        return " | ".join(cells).rstrip()
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([render(list(header)), rule, *(render(row) for row in rows)])
-
-
 def drift_ratio(figures: dict[str, Any]) -> float:
     t = figures["timings"]
     return t["Evidently DataDriftPreset"]["median_s"] / t["aimops"]["median_s"]
@@ -426,20 +418,6 @@ def drift_ratio(figures: dict[str, Any]) -> float:
 def quality_overhead(figures: dict[str, Any]) -> float:
     t = figures["timings"]
     return t["aimops"]["median_s"] / t["GX directly"]["median_s"] - 1.0
-
-
-def timing_row(
-    name: str, timing: dict[str, Any], ours: float, goal: str, met: bool | None
-) -> list[str]:
-    return [
-        name,
-        fmt(timing["median_s"]),
-        fmt(min(timing["seconds"])),
-        fmt(timing["cold_s"]),
-        f"{timing['median_s'] / ours:.2f}x",
-        goal,
-        "" if met is None else ("yes" if met else "NO"),
-    ]
 
 
 def goal_misses(results: dict[str, Any]) -> list[tuple[str, bool]]:
@@ -494,7 +472,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         )
         print(
             render_table(
-                HEADER,
+                TIMING_HEADER,
                 [
                     timing_row("aimops check_drift", t["aimops"], ours, "(the reference)", None),
                     timing_row(
@@ -505,6 +483,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                         met,
                     ),
                 ],
+                left=TIMING_LEFT,
             )
         )
     memory = results.get("memory")
@@ -524,7 +503,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                         f"{m['rss_before_mib']:.0f}",
                         f"{m['peak_mib']:.0f}",
                         f"{m['over_frames_mib']:.0f}",
-                        fmt(m["seconds"]),
+                        fmt(m["seconds"], 3),
                     ]
                     for m in memory
                 ],
@@ -544,7 +523,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                 [
                     f"{point['rows']:,}",
                     str(point["cols"]),
-                    fmt(point["median_s"]),
+                    fmt(point["median_s"], 3),
                     f"{point['median_s'] / base['median_s']:.2f}x",
                     f"{cells / (base['rows'] * base['cols']):.2f}x",
                     f"{point['median_s'] / cells * 1e9:.1f}",
@@ -568,7 +547,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
         )
         print(
             render_table(
-                HEADER,
+                TIMING_HEADER,
                 [
                     timing_row(
                         "aimops check_data_quality", t["aimops"], ours, "(the reference)", None
@@ -581,6 +560,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
                         met,
                     ),
                 ],
+                left=TIMING_LEFT,
             )
         )
 
@@ -608,30 +588,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rows = args.rows or (100_000 if args.quick else 1_000_000)
     args.cols = args.cols or (20 if args.quick else 50)
     args.compare_rows = args.compare_rows or args.rows
-    args.parts = [name.strip() for name in args.parts.split(",") if name.strip()]
-    unknown = set(args.parts) - set(PARTS)
-    if unknown:
-        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    args.parts = names_from(parser, args.parts, PARTS, "parts")
     if args.repeat < 1 or args.evidently_repeat < 1:
         parser.error("--repeat and --evidently-repeat must be at least 1")
     if args.cols < 10:
         parser.error("--cols must be at least 10 (the quality suite uses the first 10)")
     return args
-
-
-def environment() -> dict[str, Any]:
-    from importlib.metadata import version
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "pandas": pd.__version__,
-        "scipy": version("scipy"),
-        "evidently": version("evidently"),
-        "great_expectations": version("great_expectations"),
-        "load_average_at_start": os.getloadavg(),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -641,9 +603,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     results: dict[str, Any] = {
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "config": config_of(args),
         "goals": GOALS,
-        "environment": environment(),
+        "environment": environment(
+            pandas=pd.__version__,
+            scipy=version("scipy"),
+            evidently=version("evidently"),
+            great_expectations=version("great_expectations"),
+        ),
     }
     frames = None
     if "drift" in args.parts:
@@ -673,10 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     results["goal_misses"] = [text for text, _ in misses]
     report(results, args)
     print(f"\ntotal {results['total_s']:.0f} s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        print(f"figures in {args.json}")
+    write_figures(results, args.json)
     return judge_goals(misses)
 
 

@@ -38,13 +38,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
-import platform
 import random
 import sqlite3
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,7 +50,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_support import working_directory
+from bench_support import (
+    config_of,
+    environment,
+    fmt,
+    git_state,
+    log,
+    names_from,
+    render_table,
+    summary_ms,
+    working_directory,
+    write_json,
+)
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
@@ -76,11 +84,7 @@ ANCHORS = {
 }
 
 
-# -- small helpers ------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+# -- timing -------------------------------------------------------------------------------
 
 
 def time_ms(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -93,21 +97,6 @@ def repeat_ms(call: Callable[[], Any], repeats: int, warmup: int = 2) -> list[fl
     for _ in range(warmup):
         call()
     return [time_ms(call)[0] for _ in range(repeats)]
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    return {
-        "median_ms": statistics.median(values),
-        "p95_ms": p95(values),
-        "min_ms": min(values),
-        "max_ms": max(values),
-        "n": len(values),
-    }
 
 
 # -- databases ----------------------------------------------------------------------------
@@ -218,8 +207,8 @@ def search_aimops(store: AimStore, repeats: int) -> dict[str, Any]:
 
     matches = len(search())
     return {
-        "search": summary(repeat_ms(search, repeats)),
-        "search_and_fetch_metrics": summary(repeat_ms(search_and_fetch, repeats)),
+        "search": summary_ms(repeat_ms(search, repeats)),
+        "search_and_fetch_metrics": summary_ms(repeat_ms(search_and_fetch, repeats)),
         "matches": matches,
     }
 
@@ -294,7 +283,7 @@ def bench_mlflow(workdir: Path, payloads: list[RunPayload], repeats: int) -> dic
     return {
         "runs": len(payloads),
         "runs_per_s": runs_per_s,
-        "search": summary(timings),
+        "search": summary_ms(timings),
         "matches": matches,
     }
 
@@ -592,8 +581,8 @@ def bench_lineage(
             expected = closure_size(builder.flow, builder.source_ids[pick], 10)
             if expected != len(graph.nodes):
                 mismatches.append({"urn": urn, "expected": expected, "got": len(graph.nodes)})
-    result = summary(timings)
-    result["closure"] = summary(closure_timings)
+    result = summary_ms(timings)
+    result["closure"] = summary_ms(closure_timings)
     result.update(
         median_nodes=statistics.median(nodes),
         median_us_per_node=statistics.median(
@@ -611,7 +600,7 @@ def bench_list_runs(store: AimStore, repeats: int, expected_newest: str) -> dict
     page = list_runs(store, limit=100)
     assert len(page) == 100 and page[0]["run_id"] == expected_newest, page[:1]
     assert page[0]["status"] is not None, "runInfo aspect not found for the newest run"
-    return summary(repeat_ms(lambda: list_runs(store, limit=100), repeats))
+    return summary_ms(repeat_ms(lambda: list_runs(store, limit=100), repeats))
 
 
 def lineage_on(backend: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -664,14 +653,6 @@ HEADER = (
     "ratio sqlite",
     "ratio postgres",
 )
-
-
-def fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.{digits}f}"
 
 
 def dig(data: Any, *path: str) -> Any:
@@ -812,53 +793,23 @@ def lineage_rows(lin: dict[str, Any]) -> list[list[str]]:
     ]
 
 
-def render_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in [list(HEADER), *rows]) for i in range(len(HEADER))]
-
-    def render(row: list[str]) -> str:
-        cells = [row[0].ljust(widths[0])]
-        cells += [row[i].rjust(widths[i]) for i in (1, 2, 3)]
-        cells += [row[i].ljust(widths[i]) for i in (4, 5, 6)]
-        return " | ".join(cells).rstrip()
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([render(list(HEADER)), rule, *(render(row) for row in rows)])
-
-
 def print_table(results: dict[str, Any]) -> None:
     rows = []
     if "recording" in results:
         rows += recording_rows(results["recording"])
     if "lineage" in results:
         rows += lineage_rows(results["lineage"])
-    print(render_table(rows))
+    print(render_table(HEADER, rows, left=(0, 4, 5, 6)))
 
 
-def git_state() -> dict[str, Any]:
-    """The commit measured and which files differed from it (others edit the core meanwhile)."""
-    import subprocess
-
-    def git(*command: str) -> str:
-        done = subprocess.run(["git", *command], cwd=HERE.parent, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    return {"commit": git("rev-parse", "HEAD"), "changed": git("status", "--short").splitlines()}
-
-
-def environment(args: argparse.Namespace) -> dict[str, Any]:
+def store_environment(args: argparse.Namespace) -> dict[str, Any]:
     import mlflow
     import sqlalchemy
 
-    info = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-        "mlflow": mlflow.__version__,
-        "load_average_at_start": os.getloadavg(),
-        "git": git_state(),
-    }
+    info = environment(
+        sqlite=sqlite3.sqlite_version, sqlalchemy=sqlalchemy.__version__, mlflow=mlflow.__version__
+    )
+    info["git"] = git_state()
     if "postgres" in args.backends:
         with _pg_admin(args.pg_url) as conn:
             info["postgres"] = conn.execute("SHOW server_version").fetchone()[0]
@@ -892,21 +843,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.repeats = args.repeats or defaults[2]
     args.lineage_sources = args.lineage_sources or defaults[3]
     args.mlflow_runs = min(args.mlflow_runs or args.record_runs, args.record_runs)
-    args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown:
-        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
+    args.backends = names_from(parser, args.backends, BACKENDS, "backends")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     results: dict[str, Any] = {
-        "config": config,
+        "config": config_of(args),
         "anchors": ANCHORS,
-        "environment": environment(args),
+        "environment": store_environment(args),
     }
     with working_directory(args.workdir, "aimops_bench_") as workdir:
         if not args.skip_recording:
@@ -918,8 +865,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(results)
     print(f"\ntotal {results['total_s']:.0f} s; results in {args.output}")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_json(args.output, results)
     return 0
 
 

@@ -1,7 +1,7 @@
 """End to end: real ``airflow standalone`` runs the example DAG, and aimops captures it.
 
-``scripts/airflow_local.py`` (imported from its path: the repository root is not on
-``sys.path``) starts Airflow in a temporary AIRFLOW_HOME on a free port, with a temporary DAGs
+The controller ``airflow_local`` (``scripts/airflow_local``, installed into the virtualenv as a
+dev dependency) starts Airflow in a temporary AIRFLOW_HOME on a free port, with a temporary DAGs
 folder holding ``dags_examples/train_model.py`` and ``evaluate_models.py`` and a temporary
 AIMOPS_HOME. The test waits
 for health and for the DAG to be parsed, unpauses and triggers it through REST API v2, waits
@@ -18,21 +18,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+import airflow_local
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "airflow_local.py"
 DAG_ID = "train_model"
 EXAMPLE = REPO / "dags_examples" / "train_model.py"
 EVALUATION_DAG = "evaluate_models"
@@ -48,20 +45,6 @@ TASKS = ("load_data", "validate_data", "train", "register_model")
 AIM_UI = "http://aim.example.test"
 MLFLOW_UI = "http://mlflow.example.test:5000"
 
-
-def _load_controller() -> ModuleType:
-    name = "aimops_scripts_airflow_local"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-controller = _load_controller()
 
 if importlib.util.find_spec("airflow") is None:
     pytest.skip("needs Airflow (aimops[airflow])", allow_module_level=True)
@@ -107,12 +90,12 @@ def check_aim_store(aimops_home: Path, dag_id: str, run_id: str) -> None:
         assert info["ended_at"] is not None
 
 
-def check_evaluation_report(client: Any) -> None:
+def check_evaluation_report(client: airflow_local.AirflowClient) -> None:
     """The evaluation example runs under the scheduler, and its comparison's "AIM report"
     link opens the interactive report from the API server, for a signed-in user only."""
     client.wait_for_dag(EVALUATION_DAG, timeout=PARSE_TIMEOUT)
-    assert client.set_paused(EVALUATION_DAG, False)["is_paused"] is False
-    run_id = client.trigger(EVALUATION_DAG, {})["dag_run_id"]
+    assert client.set_paused(EVALUATION_DAG, False).is_paused is False
+    run_id = client.trigger(EVALUATION_DAG, {}).dag_run_id
     state = client.wait_for_run(EVALUATION_DAG, run_id, timeout=RUN_TIMEOUT, out=print)
     assert state == "success", f"{EVALUATION_DAG} ended {state}: " + str(
         client.task_states(EVALUATION_DAG, run_id)
@@ -131,17 +114,17 @@ def check_evaluation_report(client: Any) -> None:
     assert status == 401
 
 
-def check_scheduled_monitoring(client: Any, aimops_home: Path) -> None:
+def check_scheduled_monitoring(client: airflow_local.AirflowClient, aimops_home: Path) -> None:
     """The scheduler runs the monitoring DAG on its own schedule: the simulator writes a day
     with a latency regression, monitor_model is unpaused and its scheduled run fails the
     health check alone, alerts, and links to the check's page and Evidently's report."""
     for dag_id in (SIMULATOR_DAG, MONITOR_DAG):
         client.wait_for_dag(dag_id, timeout=PARSE_TIMEOUT)
-    assert client.set_paused(SIMULATOR_DAG, False)["is_paused"] is False
-    simulated = client.trigger(SIMULATOR_DAG, {"latency_regression_ms": 900})["dag_run_id"]
+    assert client.set_paused(SIMULATOR_DAG, False).is_paused is False
+    simulated = client.trigger(SIMULATOR_DAG, {"latency_regression_ms": 900}).dag_run_id
     state = client.wait_for_run(SIMULATOR_DAG, simulated, timeout=RUN_TIMEOUT, out=print)
     assert state == "success", client.task_states(SIMULATOR_DAG, simulated)
-    assert client.set_paused(MONITOR_DAG, False)["is_paused"] is False  # @daily: it runs now
+    assert client.set_paused(MONITOR_DAG, False).is_paused is False  # @daily: it runs now
     deadline = time.monotonic() + PARSE_TIMEOUT
     while not (runs := client.request("GET", f"/api/v2/dags/{MONITOR_DAG}/dagRuns")["dag_runs"]):
         assert time.monotonic() < deadline, "the scheduler made no run of the monitoring DAG"
@@ -197,12 +180,12 @@ class Standalone:
     dags: Path
     aimops_home: Path
     port: int
-    info: Any = None
+    info: airflow_local.StartInfo | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
-    def start(self) -> Any:
+    def start(self) -> airflow_local.StartInfo:
         began = time.monotonic()
-        self.info = controller.start(
+        self.info = airflow_local.start(
             self.home,
             port=self.port,
             dags=self.dags,
@@ -213,9 +196,9 @@ class Standalone:
         self.timings["start_to_healthy"] = time.monotonic() - began
         return self.info
 
-    def stop(self) -> Any:
+    def stop(self) -> airflow_local.StopReport:
         began = time.monotonic()
-        report = controller.stop(self.home)
+        report = airflow_local.stop(self.home)
         self.timings.setdefault("stop", time.monotonic() - began)
         return report
 
@@ -233,7 +216,7 @@ def standalone(tmp_path: Path) -> Iterator[Standalone]:
         home=tmp_path / "airflow",
         dags=dags,
         aimops_home=tmp_path / "aimops",
-        port=controller.free_port(),
+        port=airflow_local.free_port(),
     )
     try:
         yield server
@@ -249,16 +232,16 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     assert info.url == f"http://127.0.0.1:{standalone.port}"
     assert info.username and info.password, "no generated SimpleAuthManager login"
     client = info.client()
-    assert client.health()["scheduler"]["status"] == "healthy"
+    assert client.health().scheduler.status == "healthy"
 
     began = time.monotonic()
     dag = client.wait_for_dag(DAG_ID, timeout=PARSE_TIMEOUT)
     standalone.timings["healthy_to_parsed"] = time.monotonic() - began
-    assert "aimops" in [tag["name"] for tag in dag["tags"]]
+    assert "aimops" in [tag.name for tag in dag.tags]
 
-    assert client.set_paused(DAG_ID, False)["is_paused"] is False
+    assert client.set_paused(DAG_ID, False).is_paused is False
     began = time.monotonic()
-    run_id = client.trigger(DAG_ID, {})["dag_run_id"]
+    run_id = client.trigger(DAG_ID, {}).dag_run_id
     state = client.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT, out=print)
     standalone.timings["trigger_to_success"] = time.monotonic() - began
     assert state == "success", f"run {run_id} ended {state}: {client.task_states(DAG_ID, run_id)}"
@@ -294,7 +277,7 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     pgid = standalone.pgid()
     report = standalone.stop()
     assert report.clean, f"survivors after stop: {report.survivors}"
-    assert controller.find_processes(standalone.home, pgid) == []
-    assert not (standalone.home / controller.PID_FILE).exists()
+    assert airflow_local.find_processes(standalone.home, pgid) == []
+    assert not (standalone.home / airflow_local.PID_FILE).exists()
 
     check_aim_store(standalone.aimops_home, DAG_ID, run_id)
