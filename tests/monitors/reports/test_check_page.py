@@ -31,7 +31,7 @@ from aimops.monitors import (
 )
 
 EVIL = "<img src=x onerror=alert(1)>"
-#: The pattern operators/report_app.py reads a page's policy with.
+#: The pattern operators/web/app.py reads a page's policy with.
 PAGE_POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)"')
 VOID_TAGS = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 

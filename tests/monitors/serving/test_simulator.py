@@ -15,12 +15,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from aimops.errors import InvalidDataError
-from aimops.monitors import (
-    check_drift,
-    check_feature_consistency,
-    check_health,
-    serving_simulator,
-)
+from aimops.monitors import check_drift, check_feature_consistency, check_health
+from aimops.monitors.serving import simulator
 from aimops.monitors.serving.simulator import (
     LOG_COLUMNS,
     ProbabilisticModel,
@@ -172,4 +168,4 @@ def test_arguments_that_cannot_be_simulated_are_refused(
 
 
 def test_the_docstring_example_runs() -> None:
-    assert doctest.testmod(serving_simulator).failed == 0
+    assert doctest.testmod(simulator).failed == 0
