@@ -190,33 +190,32 @@ def _password_of(url: str) -> str | None:
         return None
 
 
-_lookup: dict[str, Any] = {}
 RETRY_OPEN_SECONDS = 30.0
+_lookup_store: AimStore | None = None
+_retry_open_at = 0.0
 
 
-def lookup_store() -> Any:
+def lookup_store() -> AimStore | None:
     """The store the API server looks things up in (extra links, the AIM pages): the one the
     ``aimops_default`` connection names, opened once with the capture's short timeout, never
     created, and not asked again for ``RETRY_OPEN_SECONDS`` after it failed to open (None
     until then)."""
-    if "store" in _lookup:
-        return _lookup["store"]
-    if time.monotonic() < _lookup.get("retry_at", 0.0):
-        return None
+    global _lookup_store, _retry_open_at
+    if _lookup_store is not None or time.monotonic() < _retry_open_at:
+        return _lookup_store
     try:
         from aimops.metadata.capture.sink import capture_timeout
 
         url = AimHook().get_store_url()
-        _lookup["store"] = AimStore.open(url, create=False, timeout=capture_timeout())
+        _lookup_store = AimStore.open(url, create=False, timeout=capture_timeout())
     except Exception:
-        _lookup["retry_at"] = time.monotonic() + RETRY_OPEN_SECONDS
-        return None
-    return _lookup["store"]
+        _retry_open_at = time.monotonic() + RETRY_OPEN_SECONDS
+    return _lookup_store
 
 
 def forget_lookup_store() -> None:
     """Open the store anew at the next link (tests, a changed connection)."""
-    store = _lookup.pop("store", None)
-    _lookup.pop("retry_at", None)
+    global _lookup_store, _retry_open_at
+    store, _lookup_store, _retry_open_at = _lookup_store, None, 0.0
     if store is not None:
         store.close()

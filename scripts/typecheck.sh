@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mypy --strict over the packaged code, then over the local Airflow controller (scripts/airflow_local). The folders map onto aimops.* only through the
+# mypy --strict over the packaged code, then over the local Airflow controller
+# (scripts/airflow_local). The folders map onto aimops.* only through the
 # package-dir mapping, which mypy cannot follow, so check a tree of links laid out as installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -97,6 +97,7 @@ def readable_entity(
 
 
 def not_yours(kind: str, urn: Urn) -> tuple[int, str]:
+    """The answer for an entity the user may not read: the very 404 of a missing one."""
     return 404, f"no {kind} {urn} that you may read is recorded in the AIM store"
 
 

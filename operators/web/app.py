@@ -96,7 +96,9 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
     from fastapi import Depends, FastAPI, Request, Response
     from fastapi.responses import HTMLResponse, PlainTextResponse
 
-    opener = open_store or _connection_store
+    from aimops.hooks.aim import lookup_store
+
+    opener = open_store or lookup_store
     app = FastAPI(title="aimops reports", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.middleware("http")
@@ -147,13 +149,6 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         return HTMLResponse(body, headers=SAVED_REPORT_HEADERS if saved else security_headers(body))
 
     return app
-
-
-def _connection_store() -> AimStore | None:
-    from aimops.hooks.aim import lookup_store
-
-    store: AimStore | None = lookup_store()
-    return store
 
 
 class LazyApp:

@@ -21,7 +21,7 @@ def evaluation_page(
 ) -> tuple[int, str]:
     """(HTTP status, page or plain message) for the report of ``urn``; ``may_read(dag_id)``
     says whether the user may read a DAG: the one the key names (asked before the store is),
-    then each one that produced the evaluation (see the module's docstring)."""
+    then each one that produced the evaluation (see :mod:`aimops.operators.web.access`)."""
     from aimops.errors import NotFoundError
     from aimops.monitors.evaluation.recording import load_evaluation
     from aimops.monitors.reports.evaluation_page import render_report
