@@ -154,9 +154,15 @@ def runs_show_command(urn: str, store_url: str | None, as_json: bool) -> None:
             "inputs": [item["urn"] for item in step["inputs"]],
             "outputs": [item["urn"] for item in step["outputs"]],
         }
-        for step in details["steps"]
+        for step in sorted(details["steps"], key=_step_order)
     ]
-    emit_table(rows, ["task_id", "state", "tries", "inputs", "outputs"], "no steps recorded")
+    columns = ["task_id", "map_index", "state", "native_state", "tries", "inputs", "outputs"]
+    emit_table(rows, columns, "no steps recorded")
+
+
+def _step_order(step: dict[str, Any]) -> tuple[str, int]:
+    index = step["map_index"]
+    return step["task_id"], -1 if index is None else index
 
 
 @cli.command("lineage")

@@ -284,6 +284,82 @@ def record_attempt(
     return _apply(target, work)
 
 
+def record_final_steps(target: Target, run: UrnLike, steps: Iterable[Mapping[str, Any]]) -> int:
+    """Bring many steps of ``run`` to their final states at once (a run's end); how many.
+
+    Each item holds ``task_id``, ``native_state`` and optionally ``map_index``, ``operator``
+    and ``attempt`` (the try that ended the task: ``try_number``, ``native_state``, times,
+    ``hostname``, ``duration_s``). A step takes ``native_state`` whatever its tries say (a
+    task skipped after a clear keeps the tries it had); the attempt is merged into the tries
+    as :func:`record_attempt` merges one. Written in a few statements, whatever the count.
+    """
+    run_entity = Urn.parse(run)
+    if run_entity.type != "run":
+        raise InvalidInputError(f"steps belong to a run, not to {run_entity}")
+    orchestrator, pipeline, run_id = run_entity.segments
+    planned = []
+    for item in steps:
+        index = item.get("map_index")
+        index = index if index is not None and index >= 0 else None
+        urn = step_urn(orchestrator, pipeline, run_id, item["task_id"], index)
+        status, native = _state(orchestrator, None, item["native_state"])
+        planned.append((urn, index, status, native, item))
+
+    def work(tx: StoreWriter) -> int:
+        urns = [urn for urn, *_ in planned]
+        infos = tx.read_aspects(urns, "stepInfo")
+        tries = tx.read_aspects(urns, "stepAttempts")
+        writes: list[tuple[UrnLike, str, Any]] = []
+        for urn, index, status, native, item in planned:
+            info = dict(infos.get(str(urn), ({}, 0))[0] or {})
+            attempts = _merged_attempts(urn, tries.get(str(urn), ({}, 0))[0], item.get("attempt"))
+            if attempts is not None:
+                writes.append((urn, "stepAttempts", {"attempts": attempts}))
+            known = attempts if attempts is not None else _attempts_of(urn, tries, str(urn))
+            info.update(
+                task_id=item["task_id"],
+                map_index=index,
+                state=status,
+                native_state=native,
+                started_at=known[0].started_at if known else info.get("started_at"),
+                ended_at=(known[-1].ended_at if known else None) or info.get("ended_at"),
+            )
+            if item.get("operator"):
+                info["operator"] = item["operator"]
+            writes.append((urn, "stepInfo", info))
+        tx.put_many(writes)
+        tx.put_edges([(urn, "partOf", run_entity) for urn in urns])
+        return len(planned)
+
+    return _apply(target, work)
+
+
+def _attempts_of(urn: Urn, tries: Mapping[str, tuple[Any, int]], text: str) -> tuple[Attempt, ...]:
+    current = tries.get(text, ({}, 0))[0] or {}
+    return build_model(StepAttempts, current, f"stepAttempts of {urn}").attempts
+
+
+def _merged_attempts(
+    urn: Urn, current: Any, attempt: Mapping[str, Any] | None
+) -> tuple[Attempt, ...] | None:
+    """The tries with ``attempt`` merged in (None when there is none to merge)."""
+    if attempt is None:
+        return None
+    recorded = build_model(StepAttempts, current or {}, f"stepAttempts of {urn}")
+    by_number = {a.try_number: a for a in recorded.attempts}
+    number = int(attempt["try_number"])
+    status, native = _state(urn.segments[0], None, attempt.get("native_state"))
+    fields = {**attempt, "state": status, "native_state": native}
+    before = by_number.get(number)
+    base = before.model_dump() if before else {}
+    by_number[number] = build_model(
+        Attempt,
+        {**base, **{k: v for k, v in fields.items() if v is not None}},
+        f"attempt {number} of {urn}",
+    )
+    return tuple(by_number[n] for n in sorted(by_number))
+
+
 def _task_id(step: Urn) -> str:
     return step.segments[3]
 

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,19 @@ _LATEST = (
     .order_by(schema.aspects.c.version.desc())
     .limit(1)
 )
+ENTITIES_BY_URN = select(schema.entities.c.id, schema.entities.c.urn).where(
+    schema.entities.c.urn.in_(bindparam("urns", expanding=True))
+)
+_LATEST_OF_MANY = (
+    select(schema.aspects.c.entity_id, schema.aspects.c.version, schema.aspects.c.value)
+    .where(
+        schema.aspects.c.entity_id.in_(bindparam("ids", expanding=True)),
+        schema.aspects.c.aspect == bindparam("aspect"),
+    )
+    .order_by(schema.aspects.c.entity_id, schema.aspects.c.version)
+)
+#: How many values one IN (...) holds.
+CHUNK = 500
 _INSERT_ASPECT = insert(schema.aspects)
 _INSERT_ASPECT_IF_NEW = (  # PostgreSQL: a concurrent writer's row wins, and we are told
     postgresql.insert(schema.aspects)
@@ -56,11 +69,17 @@ _INSERT_FIELDS = insert(schema.aspect_fields)
 _FIELDS_SQL: dict[str, tuple[str, list[str] | None]] = {}  # per dialect: driver SQL, order
 
 
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
 @dataclass(frozen=True)
 class _Upserts:
     """Insert-if-absent statements of one dialect."""
 
     entity: Any
+    entity_rows: Any
     edges: Any
     points: Any
 
@@ -70,6 +89,7 @@ def _upserts(insert_for: Any) -> _Upserts:
         entity=insert_for(schema.entities)
         .on_conflict_do_nothing(index_elements=["urn"])
         .returning(schema.entities.c.id),
+        entity_rows=insert_for(schema.entities).on_conflict_do_nothing(index_elements=["urn"]),
         edges=insert_for(schema.edges).on_conflict_do_nothing(
             index_elements=["src_id", "relation", "dst_id"]
         ),
@@ -265,6 +285,127 @@ class StoreWriter:
         sql, order = _FIELDS_SQL[dialect.name]
         params = [tuple(row[key] for key in order) for row in rows] if order else rows
         self._connection.exec_driver_sql(sql, params)
+
+    # -- many entities at once (a run's end writes a hundred steps in one breath) -------------
+
+    def entity_ids(self, urns: Iterable[UrnLike]) -> dict[str, int]:
+        """The row ids of those of ``urns`` in the store, looked up together."""
+        texts = {str(Urn.parse(urn)) for urn in urns}
+        unknown = sorted(t for t in texts if t not in self._ids and t not in self._absent)
+        for chunk in _chunks(unknown):
+            found = self._connection.execute(ENTITIES_BY_URN, {"urns": chunk}).all()
+            self._ids.update({row.urn: row.id for row in found})
+            self._absent.update(set(chunk) - {row.urn for row in found})
+        return {text: self._ids[text] for text in texts if text in self._ids}
+
+    def put_entities(self, urns: Iterable[UrnLike]) -> dict[str, int]:
+        """Make sure every one of ``urns`` exists, in a few statements; their row ids."""
+        parsed = {str(urn): urn for urn in (Urn.parse(u) for u in urns)}
+        known = self.entity_ids(parsed)
+        missing = [parsed[text] for text in sorted(set(parsed) - set(known))]
+        if missing:
+            now = datetime.now(UTC)
+            self._connection.execute(
+                self._statements.entity_rows,
+                [{"urn": str(urn), "type": urn.type, "created_at": now} for urn in missing],
+            )
+            texts = [str(urn) for urn in missing]
+            self._absent.difference_update(texts)
+            for chunk in _chunks(texts):
+                found = self._connection.execute(ENTITIES_BY_URN, {"urns": chunk}).all()
+                self._ids.update({row.urn: row.id for row in found})
+                self._created.update(row.id for row in found)  # as good as new: no aspects
+            known = {text: self._ids[text] for text in parsed}
+        return known
+
+    def read_aspects(self, urns: Iterable[UrnLike], aspect: str) -> dict[str, tuple[Any, int]]:
+        """The latest value and version of ``aspect`` for each of ``urns`` that has it."""
+        ids = self.entity_ids(urns)
+        self._load_latest(list(ids.values()), aspect)
+        found = {}
+        for text, entity_id in ids.items():
+            version, document = self._latest(entity_id, aspect)
+            if document is not None:
+                found[text] = (json.loads(document), version)
+        return found
+
+    def _load_latest(self, entity_ids: list[int], aspect: str) -> None:
+        """Read the latest version of ``aspect`` of many entities into the transaction's memory."""
+        wanted = [
+            i
+            for i in entity_ids
+            if (i, aspect) not in self._latest_known
+            and not (i in self._created and aspect not in self._written.get(i, ()))
+        ]
+        for chunk in _chunks(wanted):
+            rows = self._connection.execute(_LATEST_OF_MANY, {"ids": chunk, "aspect": aspect})
+            seen = set()
+            for row in rows:
+                self._latest_known[(row.entity_id, aspect)] = (row.version, row.value)
+                seen.add(row.entity_id)
+            for entity_id in set(chunk) - seen:
+                self._latest_known[(entity_id, aspect)] = (0, None)
+
+    def put_many(self, items: Iterable[tuple[UrnLike, str, Any]]) -> list[int]:
+        """Write ``(urn, aspect, value)`` for many entities in a few statements; each version.
+
+        Each value behaves as in :meth:`put_aspect` (validated first; kept when it equals the
+        latest); nothing is written unless every value is valid.
+        """
+        parsed = [(Urn.parse(urn), aspect, value) for urn, aspect, value in items]
+        data = [to_jsonable(aspect, value, urn.type) for urn, aspect, value in parsed]
+        ids = self.put_entities(urn for urn, _, _ in parsed)
+        for aspect in {aspect for _, aspect, _ in parsed}:
+            self._load_latest([ids[str(u)] for u, a, _ in parsed if a == aspect], aspect)
+        now = datetime.now(UTC)
+        versions, rows, written = [], [], []
+        for (urn, aspect, _), value in zip(parsed, data, strict=True):
+            entity_id = ids[str(urn)]
+            document = dump_canonical(value)
+            latest_version, latest_value = self._latest(entity_id, aspect)
+            version = latest_version if latest_value == document else latest_version + 1
+            self._latest_known[(entity_id, aspect)] = (version, document)
+            versions.append(version)
+            if version != latest_version:
+                rows.append(
+                    {
+                        "entity_id": entity_id,
+                        "aspect": aspect,
+                        "version": version,
+                        "value": document,
+                        "actor": self.actor,
+                        "created_at": now,
+                    }
+                )
+                written.append((entity_id, aspect, value, version, urn))
+        if self._guard_inserts:
+            for row, (*_, urn) in zip(rows, written, strict=True):
+                self._insert_versions([row], urn)
+        elif rows:
+            self._connection.execute(_INSERT_ASPECT, rows)
+        replaced = [
+            {"entity_id": entity_id, "aspect": aspect}
+            for entity_id, aspect, _, version, _ in written
+            if version > 1
+        ]
+        if replaced:
+            self._connection.execute(_DELETE_FIELDS, replaced)
+        fields = []
+        for entity_id, aspect, value, _, _ in written:
+            self._written.setdefault(entity_id, set()).add(aspect)
+            fields += [
+                {
+                    "entity_id": entity_id,
+                    "aspect": aspect,
+                    "field": field,
+                    "num_value": number,
+                    "text_value": text,
+                }
+                for field, number, text in index_rows(aspect, value)
+            ]
+        if fields:
+            self._insert_fields(fields)
+        return versions
 
     def put_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> None:
         """Record ``src relation dst``; both entities must exist. Idempotent."""

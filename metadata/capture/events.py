@@ -90,6 +90,12 @@ class CaptureEvent:
         """Record try ``try_number`` of ``step``."""
         self.add("attempt", step=str(step), try_number=try_number, **arguments)
 
+    def final_steps(self, run: Urn, steps: Iterable[Mapping[str, Any]]) -> None:
+        """Bring many steps of ``run`` to their final states (``recording.record_final_steps``)."""
+        items = [dict(step) for step in steps]
+        if items:
+            self.add("steps", run=str(run), steps=items)
+
     def io(
         self, step: Urn, *, consumed: Iterable[Urn | str] = (), produced: Iterable[Urn | str] = ()
     ) -> None:
@@ -175,6 +181,12 @@ def apply_event(target: AimStore | StoreWriter, event: CaptureEvent) -> None:
         target.write(work)
 
 
+def sets_state(op: Operation) -> bool:
+    """True for an operation that sets a state (which may come back, so is never skipped)."""
+    name, arguments = op
+    return name == "steps" or "state" in arguments or "native_state" in arguments
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: timestamps as ISO 8601 text, URNs as text, containers recursively."""
     if isinstance(value, datetime | date):
@@ -195,6 +207,7 @@ OPERATIONS = frozenset(
         "aspect",
         "run",
         "step",
+        "steps",
         "attempt",
         "dataset",
         "artifact",
@@ -216,6 +229,7 @@ def _handlers() -> dict[str, Handler]:
         "aspect": lambda tx, a: tx.put_aspect(a["urn"], a["aspect"], a["value"]),
         "run": lambda tx, a: r.record_run(tx, **a),
         "step": lambda tx, a: r.record_step(tx, a.pop("run"), a.pop("task_id"), **a),
+        "steps": lambda tx, a: r.record_final_steps(tx, a["run"], a["steps"]),
         "attempt": lambda tx, a: r.record_attempt(tx, a.pop("step"), a.pop("try_number"), **a),
         "dataset": lambda tx, a: r.record_dataset(tx, a.pop("name"), **a),
         "artifact": lambda tx, a: r.record_artifact(tx, a.pop("name"), **a),

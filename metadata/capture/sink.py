@@ -28,10 +28,11 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 from aimops.errors import AimopsError, InvalidInputError
-from aimops.metadata.capture.events import CaptureEvent, Operation, apply_event
+from aimops.metadata.capture.events import CaptureEvent, Operation, apply_event, sets_state
 from aimops.metadata.capture.spool import RETRY_LATER, Spool
 from aimops.metadata.engine import redact
 from aimops.metadata.store import AimStore
@@ -47,10 +48,18 @@ WRITTEN_MEMORY = 4096
 DRAIN_BATCH = 25
 
 Outcome = Literal["stored", "spooled", "dropped"]
+T = TypeVar("T")
 log = logging.getLogger("aimops.capture")
 
 
-def _op_key(op: Operation) -> str:
+def _op_key(op: Operation) -> str | None:
+    """The op's identity for skipping repeats; None for an op that sets a state.
+
+    A state may come back (a run that ran, ended and is cleared runs again), so writing it
+    again is never skipped: only what is written the same way every time is.
+    """
+    if sets_state(op):
+        return None
     name, arguments = op
     return f"{name}:{json.dumps(arguments, sort_keys=True, separators=(',', ':'))}"
 
@@ -85,7 +94,7 @@ class CaptureSink:
         self._logged: set[str] = set()
         self._lock = threading.Lock()
         self._written: OrderedDict[str, None] = OrderedDict()
-        self._keys: dict[int, tuple[Operation, str]] = {}
+        self._keys: dict[int, tuple[Operation, str | None]] = {}
 
     def emit(self, event: CaptureEvent) -> Outcome:
         """Record ``event`` now, or spool it; never raises.
@@ -106,7 +115,11 @@ class CaptureSink:
             self.spool.append(event)
             return "spooled"
         keys = [self._key(op) for op in event.ops]
-        news = [op for op, key in zip(event.ops, keys, strict=True) if key not in self._written]
+        news = [
+            op
+            for op, key in zip(event.ops, keys, strict=True)
+            if key is None or key not in self._written
+        ]
         if not news:
             return "stored"  # all of it was written before by this sink
         try:
@@ -121,7 +134,22 @@ class CaptureSink:
         self._remember(keys)
         return "stored"
 
-    def _key(self, op: Operation) -> str:
+    def read(self, work: Callable[[AimStore], T]) -> T | None:
+        """``work(store)`` on the sink's store; None when the store cannot answer now.
+
+        For an adapter that must see what is recorded before it decides what to add (a run's
+        end); failures are logged once, as for events.
+        """
+        with self._lock:
+            try:
+                return work(self._open())
+            except RETRY_LATER as exc:
+                self._store_failed(exc)
+            except Exception as exc:
+                self._log_once(type(exc).__name__, "capture could not read the store: %r", exc)
+            return None
+
+    def _key(self, op: Operation) -> str | None:
         """The op's identity; computed once for an op object that events share (a pipeline)."""
         cached = self._keys.get(id(op))
         if cached is not None and cached[0] is op:
@@ -132,8 +160,8 @@ class CaptureSink:
         self._keys[id(op)] = (op, key)
         return key
 
-    def _remember(self, keys: list[str]) -> None:
-        for key in keys:
+    def _remember(self, keys: list[str | None]) -> None:
+        for key in filter(None, keys):
             self._written[key] = None
             self._written.move_to_end(key)
         while len(self._written) > WRITTEN_MEMORY:

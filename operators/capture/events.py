@@ -76,7 +76,7 @@ def add_dag_run(event: CaptureEvent, dag_id: str, dag_run: Any, native: str | No
         native_state=native,
         started_at=getattr(dag_run, "start_date", None),
         ended_at=ended,
-        run_type=_text(getattr(dag_run, "run_type", None)),
+        run_type=airflow_word(getattr(dag_run, "run_type", None)),
         conf=task_values.mask_secrets(task_values.sample(conf)) or None,
     )
 
@@ -91,7 +91,7 @@ def dag_run_changed(dag: Any, dag_run: Any, native: str) -> CaptureEvent:
 
 def native_state(ti: Any, *, default: str) -> str:
     """Airflow's word for the task instance's state (``up_for_retry`` when it will retry)."""
-    return _text(getattr(ti, "state", None)) or default
+    return airflow_word(getattr(ti, "state", None)) or default
 
 
 def task_started(ti: Any) -> CaptureEvent:
@@ -126,6 +126,9 @@ def task_finished(
     """The event of a try ending: its state, end, duration, error, outputs and MLflow links."""
     key = _ti_key(ti)
     event = CaptureEvent(source=ORCHESTRATOR)
+    if (ti.try_number or 0) < 1:  # set by hand before it ever ran: a state, no try
+        _step(event, ti, native_state=state)
+        return event
     step = _step(event, ti)
     started = getattr(ti, "start_date", None)
     ended = getattr(ti, "end_date", None) or datetime.now(UTC)
@@ -169,7 +172,7 @@ def _outputs(event: CaptureEvent, ti: Any, step: Urn, returned: Any) -> None:
     event.io(step, produced=[p for p in produced if p])
 
 
-def _step(event: CaptureEvent, ti: Any) -> Urn:
+def _step(event: CaptureEvent, ti: Any, native_state: str | None = None) -> Urn:
     """Pipeline, run and step of a task instance; the same ops at every event of one try.
 
     The step's state is left to its attempts (the latest try's), so these ops repeat
@@ -185,7 +188,13 @@ def _step(event: CaptureEvent, ti: Any) -> Urn:
         add_dag_run(event, ti.dag_id, dag_run, None)
     else:
         event.run(orchestrator=ORCHESTRATOR, pipeline=ti.dag_id, run_id=ti.run_id)
-    return event.step(run, ti.task_id, map_index=_map_index(ti), operator=operator_name(task))
+    return event.step(
+        run,
+        ti.task_id,
+        map_index=_map_index(ti),
+        operator=operator_name(task),
+        native_state=native_state,
+    )
 
 
 def _dag_run(ti: Any) -> Any:
@@ -220,7 +229,8 @@ def _ti_key(ti: Any) -> str:
     return f"{ti.dag_id}\x1f{ti.run_id}\x1f{ti.task_id}\x1f{getattr(ti, 'map_index', -1)}"
 
 
-def _text(value: Any) -> str | None:
+def airflow_word(value: Any) -> str | None:
+    """Airflow's word for a state or run type (an enum's value), as text."""
     if value is None:
         return None
     raw = getattr(value, "value", value)

@@ -1,11 +1,13 @@
 """The capture listener: Airflow tells it what runs; it records what opted-in DAGs do.
 
 Task-instance hooks run in the task's own process, DAG-run hooks in the scheduler (both in
-the test process under ``dag.test()``). Each hook builds one capture event and hands it to a
-per-process :class:`~aimops.metadata.capture.sink.CaptureSink`, which writes it to the AIM store
-with a short timeout or spools it. Nothing here raises into Airflow: a failure is logged once
-and the task carries on. ``AIMOPS_CAPTURE=off`` (or ``[aimops] capture = off`` in Airflow's config)
-turns capture off.
+the test process under ``dag.test()``). Each task hook builds one capture event and hands it to
+a per-process :class:`~aimops.metadata.capture.sink.CaptureSink`, which writes it to the AIM
+store with a short timeout or spools it. A DAG-run hook only queues the run for a background
+worker (:mod:`~aimops.operators.capture.run_end`), which records the run and, at its end, every
+task instance that no task hook saw (skips, ``upstream_failed``, ``EmptyOperator`` s, states set
+by hand). Nothing here raises into Airflow: a failure is logged once and the task carries on.
+``AIMOPS_CAPTURE=off`` (or ``[aimops] capture = off`` in Airflow's config) turns capture off.
 
 The plugin registers :data:`listener`; nothing else needs to be configured.
 """
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.listeners import hookimpl
 
 from aimops.metadata.capture.events import CaptureEvent
-from aimops.operators.capture import dag_facts, events
+from aimops.operators.capture import dag_facts, events, run_end
 from aimops.settings import CAPTURE_ENV, capture_enabled
 
 if TYPE_CHECKING:  # the store's machinery loads with the first event of an opted-in DAG
@@ -64,6 +66,7 @@ def sink() -> CaptureSink:
 def reset_sink() -> None:
     """Forget the process's sink and what it recorded (the next event starts afresh)."""
     global _sink
+    run_end.worker.wait()  # what is queued goes to the store it was meant for
     with _sink_lock:
         if _sink is not None:
             _sink.close()
@@ -210,11 +213,36 @@ class AimopsListener:
         self._dag_run(dag_run, "failed")
 
     def _dag_run(self, dag_run: Any, state: str) -> None:
-        dag = _run_dag(dag_run)
-        if dag_facts.opted_in(dag):
-            # Only attributes the scheduler already loaded are read: a query through its
-            # DagRun (say, for the tasks that never ran) detaches it and stops its loop.
-            _emit(lambda: events.dag_run_changed(dag, dag_run, state), f"a DAG run {state}")
+        # The scheduler waits on this hook: it only copies what the scheduler already loaded
+        # and queues it (run_end explains why nothing here may query through its DagRun).
+        try:
+            dag = _run_dag(dag_run)
+            if dag_facts.opted_in(dag) and capture_on():
+                run = run_end.snapshot(dag, dag_run, state)
+                run_end.worker.submit(
+                    lambda: _record_run_change(run), f"DAG run {run.dag_id}/{run.run_id} {state}"
+                )
+        except Exception as exc:  # capture never changes what the scheduler does
+            _log_once("dag run", "aimops capture skipped a DAG run %s: %r", state, exc)
+
+
+def _record_run_change(run: run_end.RunSnapshot) -> None:
+    """In the background worker: the run, and at its end every task instance that differs."""
+    current = sink()
+    run_end.record_run_change(run, current.emit, current.read)
+
+
+def flush_capture(timeout: float = 10.0) -> bool:
+    """Wait until this process has recorded the DAG-run starts and ends it has seen.
+
+    DAG-run events are recorded by a background worker; a process that reads the store right
+    after ``dag.test()`` returns (a test, a notebook) calls this first. False on timeout.
+
+    Example:
+        >>> flush_capture(1.0)
+        True
+    """
+    return run_end.worker.wait(timeout)
 
 
 listener = AimopsListener()

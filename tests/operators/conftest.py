@@ -55,6 +55,8 @@ def run_dag(airflow_db: Path) -> Callable[..., Any]:
         from airflow.serialization.serialized_objects import LazyDeserializedDAG
         from airflow.utils.session import create_session
 
+        from aimops.operators.capture.listener import flush_capture
+
         with create_session() as session:
             DagBundlesManager().sync_bundles_to_db(session=session)
             session.commit()
@@ -70,7 +72,10 @@ def run_dag(airflow_db: Path) -> Callable[..., Any]:
         kwargs: dict[str, Any] = {"run_conf": conf}
         if run_after is not None:
             kwargs.update(run_after=run_after, logical_date=run_after)
-        return dag.test(**kwargs)
+        dag_run = dag.test(**kwargs)
+        # The run's end is recorded by the listener's background worker: let it finish.
+        assert flush_capture(30.0), "the capture worker did not finish the run's end in 30 s"
+        return dag_run
 
     return run
 
@@ -99,7 +104,7 @@ def captured(store: Any, run: str) -> dict[str, Any]:
         mentioned.update(consumed, produced, made)
         document["steps"][step] = {
             "stepInfo": store.get_aspect(step, "stepInfo").value,
-            "attempts": store.get_aspect(step, "stepAttempts").value["attempts"],
+            "attempts": (_value(store.get_aspect(step, "stepAttempts")) or {}).get("attempts", []),
             "mlflowRun": _value(store.get_aspect(step, "mlflowRun")),
             "consumed": consumed,
             "produced": produced,
