@@ -44,9 +44,10 @@ test: venv
 
 bench: venv
 	$(PY) benchmarks/store_bench.py
-	$(PY) benchmarks/capture_bench.py
-	$(PY) benchmarks/eval_bench.py
-	$(PY) benchmarks/monitor_bench.py
+	$(PY) benchmarks/capture_bench.py --json benchmarks/results/capture_bench.json
+	$(PY) benchmarks/run_end_bench.py --json benchmarks/results/run_end_bench.json
+	$(PY) benchmarks/eval_bench.py --json benchmarks/results/eval_bench.json
+	$(PY) benchmarks/monitor_bench.py --json benchmarks/results/monitor_bench.json
 
 lint: venv
 	$(VENV)/bin/ruff check .

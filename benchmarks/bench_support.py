@@ -1,6 +1,7 @@
 """Small pieces the benchmark scripts share (imported from the scripts' own folder).
 
 - the run: :func:`working_directory`, :func:`log`, :func:`names_from` (``--modes a,b``);
+- Airflow: :func:`write_dag_to_db`;
 - timing: :class:`Timing` and :func:`timed`; :func:`p95` and :func:`summary_ms` of samples;
 - reporting: :func:`fmt`, :func:`render_table`, :func:`environment`, :func:`git_state`,
   :func:`config_of` and :func:`write_figures` (the ``--json`` file).
@@ -191,6 +192,22 @@ def config_of(args: argparse.Namespace) -> dict[str, Any]:
     return {
         key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()
     }
+
+
+def write_dag_to_db(dag: Any) -> None:
+    """Serialize ``dag`` into Airflow's DB (``dag.test()`` only runs serialized DAGs), as
+    ``tests/operators/conftest.py`` does."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+        session.commit()
+        update_dag_parsing_results_in_db(
+            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session
+        )
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

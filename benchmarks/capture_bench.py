@@ -96,6 +96,7 @@ from bench_support import (
     render_table,
     summary_ms,
     working_directory,
+    write_dag_to_db,
     write_figures,
 )
 from process_hooks import plugin_label
@@ -932,21 +933,6 @@ def load_dag(path: Path) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.dag
-
-
-def write_dag_to_db(dag: Any) -> None:
-    """Serialize ``dag`` into Airflow's DB, as ``tests/operators/conftest.py`` does."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
-        session.commit()
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session
-        )
 
 
 def child_main(spec_path: Path) -> int:

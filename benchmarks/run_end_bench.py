@@ -46,6 +46,7 @@ from bench_support import (
     render_table,
     summary_ms,
     working_directory,
+    write_dag_to_db,
     write_figures,
 )
 
@@ -89,20 +90,6 @@ def empty_dag(tasks: int) -> Any:
         for number in range(tasks):
             EmptyOperator(task_id=f"empty_{number:03d}")
     return dag
-
-
-def write_dag_to_db(dag: Any) -> None:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
-        session.commit()
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session
-        )
 
 
 def end_run(dag_id: str, number: int) -> tuple[Any, float]:

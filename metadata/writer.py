@@ -69,6 +69,20 @@ _INSERT_FIELDS = insert(schema.aspect_fields)
 _FIELDS_SQL: dict[str, tuple[str, list[str] | None]] = {}  # per dialect: driver SQL, order
 
 
+def _field_rows(entity_id: int, aspect: str, data: Any) -> list[dict[str, Any]]:
+    """The searchable-field rows of an aspect's JSON data."""
+    return [
+        {
+            "entity_id": entity_id,
+            "aspect": aspect,
+            "field": field,
+            "num_value": number,
+            "text_value": text,
+        }
+        for field, number, text in index_rows(aspect, data)
+    ]
+
+
 def _chunks(values: list[Any]) -> Iterator[list[Any]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
@@ -263,16 +277,7 @@ class StoreWriter:
             self._written.setdefault(entity_id, set()).add(aspect)
             if version > 1:
                 self._connection.execute(_DELETE_FIELDS, {"entity_id": entity_id, "aspect": aspect})
-            rows += [
-                {
-                    "entity_id": entity_id,
-                    "aspect": aspect,
-                    "field": field,
-                    "num_value": number,
-                    "text_value": text,
-                }
-                for field, number, text in index_rows(aspect, data)
-            ]
+            rows += _field_rows(entity_id, aspect, data)
         if rows:
             self._insert_fields(rows)
 
@@ -393,16 +398,7 @@ class StoreWriter:
         fields = []
         for entity_id, aspect, value, _, _ in written:
             self._written.setdefault(entity_id, set()).add(aspect)
-            fields += [
-                {
-                    "entity_id": entity_id,
-                    "aspect": aspect,
-                    "field": field,
-                    "num_value": number,
-                    "text_value": text,
-                }
-                for field, number, text in index_rows(aspect, value)
-            ]
+            fields += _field_rows(entity_id, aspect, value)
         if fields:
             self._insert_fields(fields)
         return versions
