@@ -416,6 +416,7 @@ def run_standalone(mode: Mode, dags: Path, root: Path) -> dict[str, Any]:
             aimops_home=workdir / "aimops",
             timeout=START_TIMEOUT,
             env=standalone_env(mode, workdir),
+            mlflow_ui=False,  # the no-op tasks log nothing to MLflow
             out=out,
         )
         result["start_s"] = time.perf_counter() - started

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -140,7 +139,7 @@ def _train_and_register(
     from mlflow.models import infer_signature
 
     from aimops import model_version_ref
-    from aimops.monitors.sources import read_table
+    from aimops.monitors.sources import read_table, without_airflow_shim_warnings
 
     _use_mlflow()
     version = _registered_before(role)
@@ -150,10 +149,7 @@ def _train_and_register(
         model.fit(features, table[TARGET])
         with mlflow.start_run(run_name=f"{DAG_ID}:{role}:{_run_id()}"):
             mlflow.log_params({"role": role, "model": type(model).__name__, "seed": SEED})
-            with warnings.catch_warnings():
-                # skops looks scipy's ufuncs up in every loaded module, which trips Airflow's
-                # deprecated-module shims (~1,000 "The `airflow.utils...` is deprecated").
-                warnings.filterwarnings("ignore", message=r"The `airflow\.", category=FutureWarning)
+            with without_airflow_shim_warnings():  # skops' first import floods the log
                 info = mlflow.sklearn.log_model(
                     model,
                     name="model",

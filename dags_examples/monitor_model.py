@@ -16,8 +16,11 @@ as a check of the model version, with its headline numbers as time series:
   (success rate ≥ 99 %, p99 ≤ 500 ms), with a link to the team's dashboard when
   ``$AIMOPS_DASHBOARD_URL_TEMPLATE`` (or the ``dashboard_url_template`` param) is set.
 
-A failing check fails its task (not retried: it would fail again) with a message naming what
-failed, and :class:`~aimops.operators.alerting.AlertOnFailure` raises the alert: a line in
+Until there is a day to check (no version registered yet, or ``train_model`` has just moved
+``@candidate`` to a version nothing served yet) the run skips its checks and succeeds, and
+``find_serving_day``'s log says why in one line. A failing check fails its task (not retried:
+it would fail again) with a message naming what failed, and
+:class:`~aimops.operators.alerting.AlertOnFailure` raises the alert: a line in
 ``$AIMOPS_ALERT_LOG`` (default ``$AIMOPS_HOME/alerts.log``) and a POST to
 ``$AIMOPS_ALERT_WEBHOOK`` when set. Each task's "AIM check" link opens the check in Airflow.
 
@@ -27,7 +30,7 @@ Run it: ``airflow dags test monitor_model``; ``aimops checks list`` shows the re
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.sdk import Param, dag, task
 
@@ -71,23 +74,51 @@ For the version in the `model_version` param, on the newest day of served reques
 
 A red task has failed its check (it is not retried): the log says what failed, the
 **AIM check** link shows every number, and an alert went to the alert log and webhook.
+Skipped (pink) checks had nothing to check: no day served by the version yet. Trigger
+**simulate_serving**, then this DAG again; **find_serving_day**'s log names the version.
 `aimops checks list --model breast_cancer_classifier` shows the history.
 """
+
+
+def _skip_checks(reason: str) -> NoReturn:
+    """Skip this task and the checks after it, saying why in one line of its log (printed: a
+    skip's own reason is folded away in the log's "Post Execute" group)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    print(f"nothing to check: {reason}")
+    raise AirflowSkipException
 
 
 @task(multiple_outputs=True)
 def find_serving_day(model_version: str, serving_root: str) -> dict[str, str]:
     """The newest day of serving of the version: ``model_version`` (``name/version``),
-    ``day``, and the ``requests`` log and ``features`` snapshot files."""
+    ``day``, and the ``requests`` log and ``features`` snapshot files.
+
+    Skipped, and the checks with it, while there is nothing to check: no such version in the
+    registry yet (``train_model`` registers it), or no day served by it yet (``simulate_serving``
+    writes one; ``train_model`` moving ``@candidate`` to a new version starts it afresh)."""
+    from aimops.errors import NotFoundError
     from aimops.hooks.mlflow import MlflowHook
     from aimops.monitors.serving.logs import latest_day
     from aimops.monitors.sources import registered_version
 
     tracking_uri, registry_uri = MlflowHook().model_location()
-    version = registered_version(
-        model_version, tracking_uri=tracking_uri, registry_uri=registry_uri
-    )
-    found = latest_day(version, root=serving_root or None)
+    try:
+        version = registered_version(
+            model_version, tracking_uri=tracking_uri, registry_uri=registry_uri
+        )
+    except NotFoundError:
+        _skip_checks(
+            f"{model_version} is not in the MLflow registry yet (train_model registers it, "
+            "then simulate_serving writes a day of serving)"
+        )
+    try:
+        found = latest_day(version, root=serving_root or None)
+    except NotFoundError:
+        _skip_checks(
+            f"no day of serving of {version} ({model_version}) yet; simulate_serving writes "
+            "one, then run monitor_model again"
+        )
     print(f"checking {version} on {found.day}: {found.requests}")
     return {
         "model_version": version,

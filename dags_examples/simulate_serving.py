@@ -4,7 +4,8 @@ No model is served here: this DAG stands in for a serving fleet and its log ship
 ``monitor_model`` has something real to watch. It
 
 1. resolves the model version (``breast_cancer_classifier@candidate`` by default, as
-   ``train_model`` registers it) in the MLflow registry;
+   ``train_model`` registers it) in the MLflow registry; while there is none, the run skips
+   its tasks (and succeeds);
 2. registers the version's reference data in the AIM store unless it has some: the training
    split ``train_model`` used (same data, same seed), as the training pipeline would;
 3. simulates one day of requests (:func:`aimops.monitors.simulate_serving_day`): rows of the
@@ -38,7 +39,9 @@ DOC_MD = """
 # A simulated day of serving (not a real fleet)
 
 Writes the request log and feature snapshot a serving fleet would leave for one day, from
-the real registered model, so that **monitor_model** can check them. Faults are injected
+the real registered model, so that **monitor_model** can check them. Run it after every
+**train_model** run: that moves `@candidate` to a new version, which has served nothing yet.
+Before any model is registered the run skips its tasks. Faults are injected
 from the run's conf: `latency_regression_ms`, `error_rate`, `drift` (`{feature: shift in
 standard deviations}`), `requests`.
 """
@@ -59,14 +62,26 @@ def _breast_cancer() -> tuple[Any, Any]:
 
 @task
 def resolve_model_version(model_version: str) -> str:
-    """The model version as ``name/version`` (an alias or ``latest`` resolved by MLflow)."""
+    """The model version as ``name/version`` (an alias or ``latest`` resolved by MLflow);
+    skipped, with the rest of the run, while the registry has no such version yet."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from aimops.errors import NotFoundError
     from aimops.hooks.mlflow import MlflowHook
     from aimops.monitors.sources import registered_version
 
     tracking_uri, registry_uri = MlflowHook().model_location()
-    resolved = registered_version(
-        model_version, tracking_uri=tracking_uri, registry_uri=registry_uri
-    )
+    try:
+        resolved = registered_version(
+            model_version, tracking_uri=tracking_uri, registry_uri=registry_uri
+        )
+    except NotFoundError:
+        # Printed: a skip's own reason is folded away in the log's "Post Execute" group.
+        print(
+            f"nothing to serve: {model_version} is not in the MLflow registry yet "
+            "(train_model registers it)"
+        )
+        raise AirflowSkipException from None
     print(f"{model_version} is {resolved}")
     return resolved
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -233,6 +232,7 @@ def train(validated: dict[str, Any]) -> dict[str, Any]:
     from sklearn.preprocessing import StandardScaler
 
     from aimops import artifact_ref
+    from aimops.monitors.sources import without_airflow_shim_warnings
 
     train_table, test_table = _read_split(validated["train"]), _read_split(validated["test"])
     x_train, y_train = train_table.drop(columns=[TARGET]), train_table[TARGET]
@@ -266,10 +266,7 @@ def train(validated: dict[str, Any]) -> dict[str, Any]:
         )
         mlflow.log_params({**params, "model": "StandardScaler+LogisticRegression"})
         mlflow.log_metrics(metrics)
-        with warnings.catch_warnings():
-            # skops looks scipy's ufuncs up in every loaded module, which trips Airflow's
-            # deprecated-module shims: ~1,000 "The `airflow.utils...` is deprecated" lines.
-            warnings.filterwarnings("ignore", message=r"The `airflow\.", category=FutureWarning)
+        with without_airflow_shim_warnings():  # skops' first import floods the log otherwise
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",

@@ -10,6 +10,8 @@ Where the store is, first match wins:
    ``$AIMOPS_STORE_URL``, then ``$AIMOPS_HOME/aim.db``. A connection id named explicitly must
    exist: falling back would write somewhere the DAG author did not ask for.
 
+A process asks Airflow for each connection once (:mod:`aimops.hooks.connections`).
+
 Connections as environment variables (JSON or URI)::
 
     AIRFLOW_CONN_AIMOPS_DEFAULT='{"conn_type": "aimops",
@@ -30,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +42,7 @@ from sqlalchemy.exc import ArgumentError
 
 from aimops.errors import AimopsError, ConfigurationError
 from aimops.hooks import field_behaviour, form_widgets, register_secret, scrub
+from aimops.hooks.connections import find_connection
 from aimops.metadata.engine import redact
 from aimops.metadata.store import AimStore
 from aimops.settings import default_store_url
@@ -89,18 +93,14 @@ class AimHook(BaseHook):
         return url
 
     def _find_connection(self) -> Connection | None:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            return self.get_connection(self.aimops_conn_id)
-        except AirflowNotFoundException:
-            if self.aimops_conn_id == self.default_conn_name:
-                return None
+        connection = find_connection(self.aimops_conn_id)  # once per process
+        if connection is None and self.aimops_conn_id != self.default_conn_name:
             raise ConfigurationError(
                 f"no Airflow connection {self.aimops_conn_id!r} for the AIM store: define it "
                 f"(AIRFLOW_CONN_{self.aimops_conn_id.upper()} or the UI), or leave the "
                 f"connection id at {self.default_conn_name!r} to use AIMOPS_STORE_URL"
-            ) from None
+            )
+        return connection
 
     def _secret(self, secret: str | None) -> None:
         if secret:
@@ -190,6 +190,7 @@ def _password_of(url: str) -> str | None:
         return None
 
 
+log = logging.getLogger("aimops.hooks")
 RETRY_OPEN_SECONDS = 30.0
 _lookup_store: AimStore | None = None
 _retry_open_at = 0.0
@@ -208,7 +209,14 @@ def lookup_store() -> AimStore | None:
 
         url = AimHook().get_store_url()
         _lookup_store = AimStore.open(url, create=False, timeout=capture_timeout())
-    except Exception:
+    except Exception as exc:  # links and pages go without the store: say why, once
+        if not _retry_open_at:
+            log.warning(
+                "aimops cannot open the AIM store for links and pages (%s); trying again "
+                "every %g s",
+                exc,
+                RETRY_OPEN_SECONDS,
+            )
         _retry_open_at = time.monotonic() + RETRY_OPEN_SECONDS
     return _lookup_store
 

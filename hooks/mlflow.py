@@ -12,6 +12,7 @@ From the connection:
 
 Without an ``mlflow_default`` connection the hook follows MLflow's own environment
 (``MLFLOW_TRACKING_URI``, ``MLFLOW_REGISTRY_URI``). A connection id named explicitly must exist.
+A process asks Airflow for each connection once (:mod:`aimops.hooks.connections`).
 
 Connections as environment variables (JSON or URI)::
 
@@ -41,6 +42,7 @@ from airflow.sdk import BaseHook
 
 from aimops.errors import ConfigurationError
 from aimops.hooks import field_behaviour, form_widgets, register_secret, scrub
+from aimops.hooks.connections import find_connection
 from aimops.settings import temporary_environment
 
 if TYPE_CHECKING:
@@ -94,18 +96,15 @@ class MlflowHook(BaseHook):
         return self._resolved
 
     def _resolve(self) -> _Settings:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            connection = self.get_connection(self.mlflow_conn_id)
-        except AirflowNotFoundException:
-            if self.mlflow_conn_id != self.default_conn_name:
-                raise ConfigurationError(
-                    f"no Airflow connection {self.mlflow_conn_id!r} for MLflow: define it "
-                    f"(AIRFLOW_CONN_{self.mlflow_conn_id.upper()} or the UI)"
-                ) from None
-            return _from_environment()
-        return _from_connection(connection)
+        connection = find_connection(self.mlflow_conn_id)  # once per process
+        if connection is not None:
+            return _from_connection(connection)
+        if self.mlflow_conn_id != self.default_conn_name:
+            raise ConfigurationError(
+                f"no Airflow connection {self.mlflow_conn_id!r} for MLflow: define it "
+                f"(AIRFLOW_CONN_{self.mlflow_conn_id.upper()} or the UI)"
+            )
+        return _from_environment()
 
     def _secrets(self) -> set[str]:
         settings = self._resolved

@@ -15,7 +15,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -158,6 +160,33 @@ def model_scores(model_uri: str, table: Any, *, tracking_uri: str, registry_uri:
     return scores.reshape(-1) if scores.ndim == 2 and scores.shape[1] == 1 else scores
 
 
+@contextlib.contextmanager
+def without_airflow_shim_warnings() -> Iterator[None]:
+    """Save or load a scikit-learn model without a flood of Airflow deprecation warnings.
+
+    MLflow keeps scikit-learn models in skops' format, and the first ``import skops.io`` of a
+    process looks each of scipy's ~230 ufuncs up in every loaded module. Inside an Airflow task
+    every lookup in one of Airflow's deprecated-module shims warns (``DeprecatedImportWarning``,
+    a ``FutureWarning``: "The `airflow.utils.timezone.agm` attribute is deprecated"), which
+    opens the task's log with ~1,160 such lines. Only those warnings are ignored, only inside
+    the block; everything else still warns.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     with without_airflow_shim_warnings():
+        ...         warnings.warn("The `airflow.utils.timezone.agm` attribute is deprecated.",
+        ...                       FutureWarning)
+        ...         warnings.warn("something else", FutureWarning)
+        >>> [str(warning.message) for warning in caught]
+        ['something else']
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The `airflow\.", category=FutureWarning)
+        yield
+
+
 def load_model(model_uri: str, *, tracking_uri: str, registry_uri: str) -> Any:
     """The model behind ``model_uri``: its scikit-learn object when it has that flavour, else
     its pyfunc. It is fetched with the given URIs (MLflow's process-wide tracking and registry
@@ -233,9 +262,10 @@ def _load_model(model_uri: str, folder: str, tracking_uri: str, registry_uri: st
             tracking_uri=tracking_uri,
         )
     flavors = mlflow.models.Model.load(local).flavors
-    if "sklearn" in flavors:
-        return mlflow.sklearn.load_model(local)
-    return mlflow.pyfunc.load_model(local)
+    with without_airflow_shim_warnings():
+        if "sklearn" in flavors:
+            return mlflow.sklearn.load_model(local)
+        return mlflow.pyfunc.load_model(local)
 
 
 def _artifact_location(model_uri: str, client: Any) -> str:

@@ -1,9 +1,12 @@
 """Extra links on every task: its AIM step page and the MLflow run it logged to.
 
-Both are global operator extra links (the plugin registers them), resolved by Airflow's API
-server when the UI asks. The AIM link needs ``AIMOPS_UI_URL`` (no link without it); the MLflow
-link appears once the capture linked the step to an MLflow run and a web UI is known
-(``AIMOPS_MLFLOW_UI_URL``, the ``mlflow_default`` connection's UI, or an http(s) tracking URI).
+Both are global operator extra links (the plugin registers :func:`task_links`), resolved by
+Airflow's API server when the UI asks. The AIM link is registered only when ``AIMOPS_UI_URL``
+says where AIM pages are (read when Airflow loads the plugin): Airflow lists every registered
+link under a task's "Extra Links", so a link that could point nowhere is not registered at all.
+The MLflow link has a URL once the capture linked the step to an MLflow run and a web UI is
+known (``AIMOPS_MLFLOW_UI_URL``, the ``mlflow_default`` connection's UI, or an http(s) tracking
+URI); until then the UI leaves its button out.
 
 Example:
     >>> import os
@@ -64,6 +67,25 @@ class MlflowRunLink(BaseOperatorLink):
         if found is None:
             return ""
         return mlflow_run_page(found.value) or ""
+
+
+def task_links() -> list[BaseOperatorLink]:
+    """The links every task gets, as this process's environment has them: "AIM step" only
+    with ``AIMOPS_UI_URL``, "MLflow run" always.
+
+    Example:
+        >>> import os
+        >>> os.environ.pop("AIMOPS_UI_URL", None) and None
+        >>> [link.name for link in task_links()]
+        ['MLflow run']
+        >>> os.environ["AIMOPS_UI_URL"] = "https://aim.example.com"
+        >>> [link.name for link in task_links()]
+        ['AIM step', 'MLflow run']
+    """
+    links: list[BaseOperatorLink] = [MlflowRunLink()]
+    if os.environ.get(UI_URL_ENV, "").strip():
+        links.insert(0, AimStepLink())
+    return links
 
 
 def mlflow_run_page(run: dict[str, Any]) -> str | None:

@@ -7,10 +7,12 @@ with the tag ``aimops``. The API server mounts the evaluation reports under ``/a
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
 from aimops.operators.capture.listener import listener
-from aimops.operators.links import AimStepLink, MlflowRunLink
+from aimops.operators.links import task_links
 from aimops.operators.web.app import report_app
 from aimops.operators.web.urls import URL_PREFIX
 
@@ -21,5 +23,11 @@ class AimopsPlugin(AirflowPlugin):
 
     name = "aimops"
     listeners = [listener]
-    global_operator_extra_links = [AimStepLink(), MlflowRunLink()]
+    global_operator_extra_links = task_links()
     fastapi_apps = [{"app": report_app, "url_prefix": URL_PREFIX, "name": "aimops reports"}]
+
+    @classmethod
+    def on_load(cls, *args: Any, **kwargs: Any) -> None:
+        """Airflow loads the plugin once per process: the links follow the environment then
+        ("AIM step" only with ``AIMOPS_UI_URL``)."""
+        cls.global_operator_extra_links = task_links()

@@ -10,12 +10,13 @@ is ``python -m airflow_local`` (:mod:`airflow_local.cli`); tests and benchmarks 
     client = info.client()  # AirflowClient: REST API v2 through apache-airflow-client
     run = client.trigger("train_model")
     assert client.wait_for_run("train_model", run.dag_run_id) == "success"
-    assert airflow_local.stop(home).clean
+    info.mlflow_ui_url  # MLflow's web UI, started beside Airflow (mlflow_ui=False: not)
+    assert airflow_local.stop(home).clean  # Airflow, its workers and MLflow's UI
 
 Modules: :mod:`~airflow_local.client` (REST API), :mod:`~airflow_local.processes` (the
 process tree, through psutil), :mod:`~airflow_local.home` (paths, state files, login),
-:mod:`~airflow_local.health` (is it up?), :mod:`~airflow_local.standalone` (start, stop),
-:mod:`~airflow_local.cli`.
+:mod:`~airflow_local.health` (is it up?), :mod:`~airflow_local.mlflow_server` (MLflow's UI),
+:mod:`~airflow_local.standalone` (start, stop), :mod:`~airflow_local.cli`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from airflow_local.home import (
     read_credentials,
 )
 from airflow_local.processes import Proc, StopReport, find_processes
-from airflow_local.standalone import StartInfo, free_port, running_state, start, stop
+from airflow_local.standalone import (
+    StartInfo,
+    free_port,
+    isolated_env,
+    running_state,
+    start,
+    stop,
+)
 
 __all__ = [
     "DEFAULT_AIMOPS_HOME",
@@ -50,6 +58,7 @@ __all__ = [
     "StopReport",
     "find_processes",
     "free_port",
+    "isolated_env",
     "read_credentials",
     "running_state",
     "start",

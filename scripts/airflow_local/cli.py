@@ -3,13 +3,16 @@
 Usage (with the project's virtualenv, e.g. ``.venv/bin/python -m airflow_local ...``)::
 
     start   [--home DIR] [--port 8080] [--dags DIR] [--aimops-home DIR] [--timeout S]
-            [--foreground [--quiet]]
+            [--no-mlflow-ui] [--foreground [--quiet]]
     stop    [--home DIR] [--grace S]
     status  [--home DIR]
     trigger DAG_ID [--home DIR] [--port N] [--conf JSON] [--wait] [--timeout S]
 
+``start`` also runs MLflow's web UI on the examples' tracking store, for the tasks' "MLflow run"
+links (not with ``--no-mlflow-ui``, nor when ``AIMOPS_MLFLOW_UI_URL`` names one already).
 ``start --foreground`` stays attached: Ctrl-C, SIGTERM or SIGHUP stop Airflow and every process
-it started (``make airflow``). Errors are printed in one line, exit status 2.
+it started, MLflow's UI included (``make airflow``). Errors are printed in one line, exit
+status 2.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import quote
 
+from airflow_local import mlflow_server
 from airflow_local.client import AirflowClient
 from airflow_local.errors import AirflowLocalError
 from airflow_local.health import REQUIRED_COMPONENTS, START_TIMEOUT, component_states
@@ -78,7 +82,12 @@ def _cmd_start(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stop)
     info = start(
-        home, port=args.port, dags=args.dags, aimops_home=args.aimops_home, timeout=args.timeout
+        home,
+        port=args.port,
+        dags=args.dags,
+        aimops_home=args.aimops_home,
+        timeout=args.timeout,
+        mlflow_ui=args.mlflow_ui,
     )
     if not args.foreground:
         return 0
@@ -116,17 +125,23 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print_line(
         f"  UI http://{HOST}:{state.port}/  DAGs {state.dags}  AIMOPS_HOME {state.aimops_home}"
     )
+    if state.mlflow_ui_url:
+        print_line(f"  MLflow UI {state.mlflow_ui_url.rstrip('/')}/")
     client = AirflowClient(f"http://{HOST}:{state.port}")
     try:
         states = component_states(client, datetime.fromisoformat(state.started_at))
     except (AirflowLocalError, ValueError) as exc:
         print_line(f"  health: API not answering ({exc})")
         return 2
+    if state.mlflow_ui_started and state.mlflow_ui_url:
+        answers = mlflow_server.answers(state.mlflow_ui_url)
+        states["mlflow_ui"] = "healthy" if answers else "not answering"
     print_line("  health: " + ", ".join(f"{k}={v}" for k, v in states.items()))
     with contextlib.suppress(AirflowLocalError):
         username, password = read_credentials(home)
         print_line(f"  login: {username} / {password}")
-    return 0 if all(states.get(n) == "healthy" for n in REQUIRED_COMPONENTS) else 2
+    required = (*REQUIRED_COMPONENTS, *(["mlflow_ui"] if "mlflow_ui" in states else []))
+    return 0 if all(states.get(n) == "healthy" for n in required) else 2
 
 
 def _client_for(home: Path, port: int | None) -> AirflowClient:
@@ -184,6 +199,12 @@ def _add_start(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--timeout", type=float, default=START_TIMEOUT, help="seconds to wait for health"
+    )
+    p.add_argument(
+        "--no-mlflow-ui",
+        dest="mlflow_ui",
+        action="store_false",
+        help="do not run MLflow's web UI beside Airflow",
     )
     p.add_argument(
         "--foreground", action="store_true", help="stay attached; Ctrl-C/SIGTERM stop it"

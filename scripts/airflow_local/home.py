@@ -41,6 +41,9 @@ class State:
     started_at: str
     worker_log_port: int
     trigger_log_port: int
+    #: The MLflow UI the tasks' links use (None: none known), and whether ``start`` runs it.
+    mlflow_ui_url: str | None = None
+    mlflow_ui_started: bool = False
 
 
 def read_state(home: Path) -> State | None:

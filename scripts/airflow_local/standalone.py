@@ -2,9 +2,11 @@
 
 :func:`start` runs it in its own process group (Airflow home ``<repo>/.airflow`` by default,
 DAGs from ``<repo>/dags_examples``, the AIM store in ``<repo>/.aimops-demo`` like ``make
-demo``), waits until the scheduler and the DAG processor report healthy
-(:mod:`airflow_local.health`), and prints the UI address and login. :func:`stop` ends every
-process of the group or the home (:mod:`airflow_local.processes`) and verifies that none is
+demo``), with MLflow's web UI beside it on the examples' tracking store
+(:mod:`airflow_local.mlflow_server`, its address exported as ``AIMOPS_MLFLOW_UI_URL``), waits until
+the scheduler and the DAG processor report healthy (:mod:`airflow_local.health`) and the MLflow
+UI answers, and prints both addresses and the login. :func:`stop` ends every process of the
+group or the home (:mod:`airflow_local.processes`), MLflow's included, and verifies that none is
 left.
 
 Example::
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow_local import processes
+from airflow_local import mlflow_server, processes
 from airflow_local.client import AirflowClient
 from airflow_local.errors import AirflowLocalError
 from airflow_local.health import START_TIMEOUT, wait_healthy
@@ -70,6 +72,8 @@ class StartInfo:
     seconds: float
     already_running: bool = False
     process: subprocess.Popen[bytes] | None = None
+    #: MLflow's web UI the tasks' "MLflow run" links open (None: none known).
+    mlflow_ui_url: str | None = None
 
     def client(self) -> AirflowClient:
         return AirflowClient(self.url, self.username, self.password)
@@ -104,6 +108,22 @@ def free_port(exclude: tuple[int, ...] = ()) -> int:
             port = int(sock.getsockname()[1])
         if port not in exclude and _port_free(port):
             return port
+
+
+def isolated_env(aimops_home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) without the caller's Airflow, aimops and
+    MLflow store settings (MLflow's own ``set_tracking_uri`` exports one into ``os.environ``),
+    with ``AIMOPS_HOME`` set: what tests and benchmarks start a throwaway Airflow with. No
+    ``AIMOPS_UI_URL`` (no "AIM step" link) and no ``AIMOPS_MLFLOW_UI_URL`` (:func:`start` runs
+    MLflow's UI and exports its address)."""
+    env = {
+        key: value
+        for key, value in (os.environ if base is None else base).items()
+        if not key.startswith(("AIRFLOW_", "AIRFLOW__", "AIMOPS_"))
+        and key not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    }
+    env["AIMOPS_HOME"] = str(aimops_home)
+    return env
 
 
 def airflow_env(
@@ -202,6 +222,7 @@ def _already_running(home: Path, state: State, port: int, out: Printer) -> Start
     out(f"Airflow for {home} is already running (pid {state.pid}).")
     url = f"http://{HOST}:{port}"
     info = StartInfo(home, port, url, username, password, state.pid, home / LOG_FILE, 0.0, True)
+    info.mlflow_ui_url = state.mlflow_ui_url
     _print_banner(info, state.dags, state.aimops_home, out)
     return info
 
@@ -235,9 +256,12 @@ def start(
     aimops_home: Path | str | None = None,
     timeout: float = START_TIMEOUT,
     env: Mapping[str, str] | None = None,
+    mlflow_ui: bool = True,
     out: Printer = print_line,
 ) -> StartInfo:
-    """Start ``airflow standalone`` for ``home`` and wait until it is healthy.
+    """Start ``airflow standalone`` for ``home``, and MLflow's UI beside it unless
+    ``mlflow_ui`` is false (or ``env`` names one already, see :func:`mlflow_server.plan`); wait
+    until both answer.
 
     ``env`` replaces ``os.environ`` as the base environment (tests pass their own);
     ``aimops_home`` defaults to its AIMOPS_HOME, else ``<repo>/.aimops-demo``. On any
@@ -268,6 +292,13 @@ def start(
         trigger_log_port=trigger_log_port,
         base=env,
     )
+    ui = mlflow_server.plan(
+        run_env,
+        Path(run_env["AIMOPS_HOME"]).expanduser().resolve(),
+        free_port(exclude=(port, worker_log_port, trigger_log_port)) if mlflow_ui else None,
+    )
+    if ui.url is not None:  # the user's, or the one started here: the links' target
+        run_env[mlflow_server.UI_URL_ENV] = ui.url
     since = datetime.now(UTC) - timedelta(seconds=1)
     log = home / LOG_FILE
     out(f"starting airflow standalone: home {home}, port {port}, DAGs {dags}")
@@ -282,16 +313,22 @@ def start(
         started_at=since.isoformat(),
         worker_log_port=worker_log_port,
         trigger_log_port=trigger_log_port,
+        mlflow_ui_url=ui.url,
+        mlflow_ui_started=ui.serves is not None,
     )
     write_state(home, state)
     out(f"  pid / process group {process.pid} (written to {home / PID_FILE})")
 
     try:
+        ui_process = _launch_mlflow_ui(home, ui, run_env, out)
         client = AirflowClient(f"http://{HOST}:{port}")
         seconds = wait_healthy(
             client, process, log, since, timeout=timeout, log_offset=log_offset, out=out
         )
         username, password = _wait_for_credentials(home, process, timeout=10.0)
+        if ui_process is not None and ui.url is not None:
+            ui_log = home / mlflow_server.LOG_FILE
+            mlflow_server.wait_ready(ui.url, ui_process, ui_log, max(10.0, timeout - seconds))
     except BaseException as exc:
         reason = "start failed" if isinstance(exc, Exception) else f"interrupted ({exc!r})"
         out(f"{reason}: stopping what was started")
@@ -300,9 +337,23 @@ def start(
         raise
     url = f"http://{HOST}:{port}"
     info = StartInfo(home, port, url, username, password, process.pid, log, seconds, False, process)
+    info.mlflow_ui_url = state.mlflow_ui_url
     out(f"healthy after {seconds:.1f} s")
     _print_banner(info, str(dags), run_env["AIMOPS_HOME"], out)
     return info
+
+
+def _launch_mlflow_ui(
+    home: Path, ui: mlflow_server.UiPlan, env: Mapping[str, str], out: Printer
+) -> subprocess.Popen[bytes] | None:
+    """Start MLflow's UI when ``ui`` says so (it serves ``ui.serves``); None otherwise."""
+    if ui.serves is None:
+        return None
+    process = mlflow_server.launch(home, ui, env)
+    processes.CHILDREN[process.pid] = process
+    out(f"starting MLflow's UI on {ui.serves}: {ui.url}/")
+    out(f"  log: {home / mlflow_server.LOG_FILE}")
+    return process
 
 
 def stop(
@@ -346,6 +397,8 @@ def _print_banner(info: StartInfo, dags: str, aimops_home: str, out: Printer) ->
     home_arg = "" if info.home == DEFAULT_HOME else f" --home {info.home}"
     out("")
     out(f"  Airflow UI:   {info.url}/")
+    if info.mlflow_ui_url:
+        out(f"  MLflow UI:    {info.mlflow_ui_url.rstrip('/')}/")
     out(f"  login:        {info.username} / {info.password}")
     out(f"                (from {info.home / PASSWORDS_FILE})")
     out(f"  DAGs folder:  {dags}")

@@ -1,15 +1,19 @@
-"""End to end: real ``airflow standalone`` runs the example DAG, and aimops captures it.
+"""End to end: real ``airflow standalone`` runs the example DAGs, and aimops captures them.
 
 The controller ``airflow_local`` (``scripts/airflow_local``, installed into the virtualenv as a
-dev dependency) starts Airflow in a temporary AIRFLOW_HOME on a free port, with a temporary DAGs
-folder holding ``dags_examples/train_model.py`` and ``evaluate_models.py`` and a temporary
-AIMOPS_HOME. The test waits
-for health and for the DAG to be parsed, unpauses and triggers it through REST API v2, waits
-for success, clears the whole run as a user would and waits for every task's second try,
-runs the evaluation example and opens its "AIM report" link as the UI would, then stops
-Airflow, checks that no process of its group or home survives, and reads the AIM
-store: the run (ended by the scheduler's listener), one step per task with two attempts
-(captured in each task's own process), the MLflow link and the lineage to the model
+dev dependency) starts Airflow in a temporary AIRFLOW_HOME on a free port, with MLflow's web UI
+beside it, a temporary DAGs folder holding the four examples and a temporary AIMOPS_HOME. The
+test waits for health and for the DAG to be parsed, unpauses and triggers ``train_model``
+through REST API v2, waits for success, clears the whole run as a user would and waits for
+every task's second try, and opens the train task's "MLflow run" link in the MLflow UI that
+was started. Then it runs the other examples in the order a user might: ``monitor_model``
+right after training (nothing served yet: it skips its checks and succeeds, triggered and
+scheduled), the evaluation example (its "AIM report" link opened as the UI would), the serving
+simulator with a latency regression, and ``monitor_model`` again, whose health check fails
+and alerts. Every task's log is read through the REST API: no warning flood. Then it stops
+Airflow, checks that no process of its group or home (MLflow's UI included) survives, and
+reads the AIM store: the run (ended by the scheduler's listener), one step per task with two
+attempts (captured in each task's own process), the MLflow link and the lineage to the model
 versions. Airflow is stopped in the fixture's teardown too, whatever happens.
 """
 
@@ -17,12 +21,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+from urllib.request import urlopen
 
 import airflow_local
 import pytest
@@ -42,8 +46,9 @@ START_TIMEOUT = 120.0
 PARSE_TIMEOUT = 60.0
 RUN_TIMEOUT = 240.0
 TASKS = ("load_data", "validate_data", "train", "register_model")
-AIM_UI = "http://aim.example.test"
-MLFLOW_UI = "http://mlflow.example.test:5000"
+CHECK_TASKS = ("data_quality", "drift", "feature_consistency", "health")
+#: A task log with this many lines mentioning a warning is a flood (skops' was ~1,160).
+WARNING_FLOOD = 5
 
 
 if importlib.util.find_spec("airflow") is None:
@@ -100,6 +105,7 @@ def check_evaluation_report(client: airflow_local.AirflowClient) -> None:
     assert state == "success", f"{EVALUATION_DAG} ended {state}: " + str(
         client.task_states(EVALUATION_DAG, run_id)
     )
+    check_quiet_logs(client, EVALUATION_DAG, run_id)
     run_path = f"/api/v2/dags/{EVALUATION_DAG}/dagRuns/{quote(run_id, safe='')}"
     task = f"{run_path}/taskInstances/compare_with_champion"
     link = client.request("GET", f"{task}/links")["extra_links"]["AIM report"]
@@ -114,24 +120,88 @@ def check_evaluation_report(client: airflow_local.AirflowClient) -> None:
     assert status == 401
 
 
-def check_scheduled_monitoring(client: airflow_local.AirflowClient, aimops_home: Path) -> None:
-    """The scheduler runs the monitoring DAG on its own schedule: the simulator writes a day
-    with a latency regression, monitor_model is unpaused and its scheduled run fails the
-    health check alone, alerts, and links to the check's page and Evidently's report."""
-    for dag_id in (SIMULATOR_DAG, MONITOR_DAG):
-        client.wait_for_dag(dag_id, timeout=PARSE_TIMEOUT)
+def check_quiet_logs(client: airflow_local.AirflowClient, dag_id: str, run_id: str) -> None:
+    """Every task that ran has a log (read as the UI reads it), with no warning flood."""
+    run_path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+    instances = client.request("GET", f"{run_path}/taskInstances")["task_instances"]
+    read = 0
+    for ti in instances:
+        if not ti["try_number"]:
+            continue  # skipped by the scheduler without running: no log
+        path = f"{run_path}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}"
+        lines = client.request("GET", f"{path}?full_content=true")["content"]
+        text = [json.dumps(line) for line in lines]
+        ran = any("::group::Pre Execute" in line for line in text)
+        assert ran or ti["state"] == "skipped", f"no log of {dag_id}.{ti['task_id']}: {text}"
+        warned = [line for line in text if "Warning" in line]
+        assert len(warned) < WARNING_FLOOD, (dag_id, ti["task_id"], len(warned), warned[:3])
+        read += ran
+    assert read, f"no task of {dag_id} {run_id} ran"
+
+
+def task_log(client: airflow_local.AirflowClient, dag_id: str, run_id: str, task: str) -> str:
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task}/logs/1"
+    lines = client.request("GET", f"{path}?full_content=true")["content"]
+    return "\n".join(str(line.get("event", "")) for line in lines)
+
+
+def check_mlflow_link(client: airflow_local.AirflowClient, mlflow_ui: str, run_path: str) -> None:
+    """The train task's "MLflow run" link opens the run in the MLflow UI ``start`` started;
+    no "AIM step" link is listed without AIMOPS_UI_URL (it would point nowhere)."""
+    links = client.request("GET", f"{run_path}/taskInstances/train/links")["extra_links"]
+    assert "AIM step" not in links
+    link = links["MLflow run"]
+    assert link.startswith(f"{mlflow_ui}/#/experiments/"), link
+    page, _, route = link.partition("#")
+    with urlopen(page, timeout=30) as response:  # the UI's page (the run is in the fragment)
+        assert response.status == 200 and "text/html" in response.headers["Content-Type"]
+    _, experiment_id, _, mlflow_run_id = route.strip("/").split("/")
+    with urlopen(f"{mlflow_ui}/api/2.0/mlflow/runs/get?run_id={mlflow_run_id}", timeout=30) as got:
+        assert got.status == 200
+        info = json.load(got)["run"]["info"]
+    assert (info["run_id"], info["experiment_id"]) == (mlflow_run_id, experiment_id)
+    load_links = client.request("GET", f"{run_path}/taskInstances/load_data/links")
+    assert not load_links["extra_links"]["MLflow run"]  # no MLflow run, no link
+
+
+def check_monitoring_right_after_training(client: airflow_local.AirflowClient) -> None:
+    """A user who monitors right after training (train_model moved @candidate to a version
+    nothing served yet) gets runs that skip their checks and succeed: the one they trigger and
+    the one the scheduler adds when they unpause the DAG; the log says what to run."""
+    client.wait_for_dag(MONITOR_DAG, timeout=PARSE_TIMEOUT)
+    assert client.set_paused(MONITOR_DAG, False).is_paused is False  # @daily: it runs now
+    triggered = client.trigger(MONITOR_DAG, {}).dag_run_id
+    deadline = time.monotonic() + PARSE_TIMEOUT
+    while True:
+        runs = client.request("GET", f"/api/v2/dags/{MONITOR_DAG}/dagRuns")["dag_runs"]
+        scheduled = [run["dag_run_id"] for run in runs if run["run_type"] == "scheduled"]
+        if scheduled:
+            break
+        assert time.monotonic() < deadline, "the scheduler made no run of the monitoring DAG"
+        time.sleep(1)
+    skipped = dict.fromkeys(("find_serving_day", *CHECK_TASKS), "skipped")
+    for run_id in (triggered, *scheduled):
+        state = client.wait_for_run(MONITOR_DAG, run_id, timeout=RUN_TIMEOUT, out=print)
+        states = client.task_states(MONITOR_DAG, run_id)
+        assert (state, states) == ("success", skipped), (run_id, state, states)
+        check_quiet_logs(client, MONITOR_DAG, run_id)
+    log = task_log(client, MONITOR_DAG, triggered, "find_serving_day")
+    said = "nothing to check: no day of serving of breast_cancer_classifier/2 "
+    assert said in log and "simulate_serving writes one" in log, log[-2000:]
+
+
+def check_monitoring_of_a_served_day(
+    client: airflow_local.AirflowClient, aimops_home: Path
+) -> None:
+    """The simulator writes a day with a latency regression; the next monitor_model run fails
+    the health check alone, alerts, and links to the check's page and Evidently's report."""
+    client.wait_for_dag(SIMULATOR_DAG, timeout=PARSE_TIMEOUT)
     assert client.set_paused(SIMULATOR_DAG, False).is_paused is False
     simulated = client.trigger(SIMULATOR_DAG, {"latency_regression_ms": 900}).dag_run_id
     state = client.wait_for_run(SIMULATOR_DAG, simulated, timeout=RUN_TIMEOUT, out=print)
     assert state == "success", client.task_states(SIMULATOR_DAG, simulated)
-    assert client.set_paused(MONITOR_DAG, False).is_paused is False  # @daily: it runs now
-    deadline = time.monotonic() + PARSE_TIMEOUT
-    while not (runs := client.request("GET", f"/api/v2/dags/{MONITOR_DAG}/dagRuns")["dag_runs"]):
-        assert time.monotonic() < deadline, "the scheduler made no run of the monitoring DAG"
-        time.sleep(1)
-    (run,) = runs
-    assert run["run_type"] == "scheduled"
-    run_id = run["dag_run_id"]
+    check_quiet_logs(client, SIMULATOR_DAG, simulated)
+    run_id = client.trigger(MONITOR_DAG, {}).dag_run_id
     state = client.wait_for_run(MONITOR_DAG, run_id, timeout=RUN_TIMEOUT, out=print)
     states = client.task_states(MONITOR_DAG, run_id)
     assert state == "failed" and states == {
@@ -141,6 +211,7 @@ def check_scheduled_monitoring(client: airflow_local.AirflowClient, aimops_home:
         "feature_consistency": "success",
         "health": "failed",
     }, states
+    check_quiet_logs(client, MONITOR_DAG, run_id)
     run_path = f"/api/v2/dags/{MONITOR_DAG}/dagRuns/{quote(run_id, safe='')}"
     health_links = client.request("GET", f"{run_path}/taskInstances/health/links")["extra_links"]
     status, page = client.get_page(urlsplit(health_links["AIM check"]).path)
@@ -157,21 +228,6 @@ def check_scheduled_monitoring(client: airflow_local.AirflowClient, aimops_home:
     ]
     assert alert["title"] == "monitor_model.health failed"
     assert "p99 latency" in alert["message"] and "ms > 500 ms" in alert["message"]
-
-
-def _isolated_env(aimops_home: Path) -> dict[str, str]:
-    """This process's environment without the developer's Airflow, aimops and MLflow store
-    settings (MLflow's own ``set_tracking_uri`` exports one into ``os.environ``)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AIRFLOW_", "AIRFLOW__", "AIMOPS_"))
-        and key not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    }
-    env["AIMOPS_HOME"] = str(aimops_home)
-    env["AIMOPS_UI_URL"] = AIM_UI
-    env["AIMOPS_MLFLOW_UI_URL"] = MLFLOW_UI
-    return env
 
 
 @dataclass
@@ -191,7 +247,7 @@ class Standalone:
             dags=self.dags,
             aimops_home=self.aimops_home,
             timeout=START_TIMEOUT,
-            env=_isolated_env(self.aimops_home),
+            env=airflow_local.isolated_env(self.aimops_home),
         )
         self.timings["start_to_healthy"] = time.monotonic() - began
         return self.info
@@ -264,20 +320,23 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     assert client.wait_for_run(DAG_ID, run_id, timeout=RUN_TIMEOUT, out=print) == "success"
     assert client.task_states(DAG_ID, run_id) == dict.fromkeys(TASKS, "success")
 
-    # The extra links, resolved by the real API server as the UI asks for them.
-    links = client.request("GET", f"{run_path}/taskInstances/train/links")["extra_links"]
-    assert links["AIM step"].startswith(f"{AIM_UI}/steps/urn%3Aaim%3Astep%3Aairflow%2Ftrain_model")
-    assert links["MLflow run"].startswith(f"{MLFLOW_UI}/#/experiments/")
-    load_links = client.request("GET", f"{run_path}/taskInstances/load_data/links")
-    assert not load_links["extra_links"]["MLflow run"]  # no MLflow run, no link
+    check_quiet_logs(client, DAG_ID, run_id)
 
+    # The extra links, resolved by the real API server as the UI asks for them.
+    assert info.mlflow_ui_url is not None, "start ran no MLflow UI"
+    check_mlflow_link(client, info.mlflow_ui_url, run_path)
+
+    # The other examples, in the order a user might trigger them.
+    check_monitoring_right_after_training(client)
     check_evaluation_report(client)
-    check_scheduled_monitoring(client, standalone.aimops_home)
+    check_monitoring_of_a_served_day(client, standalone.aimops_home)
 
     pgid = standalone.pgid()
     report = standalone.stop()
     assert report.clean, f"survivors after stop: {report.survivors}"
     assert airflow_local.find_processes(standalone.home, pgid) == []
     assert not (standalone.home / airflow_local.PID_FILE).exists()
+    with pytest.raises(OSError):  # MLflow's UI stopped with Airflow
+        urlopen(f"{info.mlflow_ui_url}/health", timeout=5)
 
     check_aim_store(standalone.aimops_home, DAG_ID, run_id)

@@ -21,6 +21,7 @@ import pytest
 import aimops
 from aimops.errors import ConfigurationError
 from aimops.hooks.aim import AimHook
+from aimops.hooks.connections import find_connection, forget_connections
 from aimops.hooks.mlflow import MlflowHook
 from aimops.metadata.store import AimStore
 from aimops.operators.provider import get_provider_info
@@ -46,11 +47,31 @@ def _free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No connection or MLflow setting from the developer's shell leaks into a test."""
+def _no_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No connection or MLflow setting from the developer's shell leaks into a test, and no
+    connection a test defined outlives it (a process keeps what it looked up)."""
     for name in ("AIRFLOW_CONN_AIMOPS_DEFAULT", "AIRFLOW_CONN_MLFLOW_DEFAULT", *MLFLOW_ENV):
         monkeypatch.setenv(name, "")  # recorded, so whatever a hook exports is undone
         monkeypatch.delenv(name)
+    forget_connections()
+    yield
+    forget_connections()
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The connection ids asked of Airflow, in order."""
+    from airflow.sdk import BaseHook
+
+    asked: list[str] = []
+    ask_airflow = BaseHook.get_connection
+
+    def counted(cls: type, conn_id: str) -> Any:
+        asked.append(conn_id)
+        return ask_airflow(conn_id)
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(counted))
+    return asked
 
 
 # -- AimHook: where the store is -------------------------------------------------------------
@@ -104,6 +125,71 @@ def test_without_connection_or_url_the_home_store_is_used(tmp_path: Path) -> Non
 def test_a_connection_id_named_explicitly_must_exist() -> None:
     with pytest.raises(ConfigurationError, match="no Airflow connection 'aim_missing'"):
         AimHook("aim_missing").get_store_url()
+
+
+# -- one lookup per process, quietly ---------------------------------------------------------
+
+
+def test_each_optional_connection_is_looked_up_once_per_process(
+    lookups: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for _ in range(3):  # every capture event, task, operator and extra link makes its hooks
+        assert AimHook().get_store_url() == f"sqlite:///{tmp_path / 'home' / 'aim.db'}"
+        assert MlflowHook().get_ui_url() is None
+    assert lookups == ["aimops_default", "mlflow_default"]  # absent: remembered as absent
+    # without a connection the settings are still read at each use
+    monkeypatch.setenv("AIMOPS_STORE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://mlflow.example.com")
+    assert AimHook().get_store_url() == f"sqlite:///{tmp_path / 'other.db'}"
+    assert MlflowHook().get_ui_url() == "https://mlflow.example.com"
+    assert lookups == ["aimops_default", "mlflow_default"]
+
+
+def test_a_found_connection_is_kept_for_the_process(
+    lookups: list[str], monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    conn = {"conn_type": "aimops", "extra": {"store_url": sqlite_url}}
+    _connection(monkeypatch, "aimops_default", conn)
+    assert [AimHook().get_store_url() for _ in range(3)] == [sqlite_url] * 3
+    assert lookups == ["aimops_default"]
+
+
+def test_a_missing_connection_named_explicitly_stays_an_error(lookups: list[str]) -> None:
+    for _ in range(2):
+        with pytest.raises(ConfigurationError, match="no Airflow connection 'aim_missing'"):
+            AimHook("aim_missing").get_store_url()
+        with pytest.raises(ConfigurationError, match="no Airflow connection 'mlflow_missing'"):
+            MlflowHook("mlflow_missing").get_tracking_uri()
+    assert lookups == ["aim_missing", "mlflow_missing"]
+
+
+def test_an_absent_default_connection_is_looked_up_quietly(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    AimHook().get_store_url()
+    MlflowHook().get_tracking_uri()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert loud == []
+    told = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [m for m in told if "_default" in m or "not found" in m.lower()]
+    captured = capsys.readouterr()
+    assert "_default" not in captured.out + captured.err
+
+
+def test_a_forked_process_looks_the_connection_up_for_itself(lookups: list[str]) -> None:
+    assert find_connection("aimops_default") is None
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's answer may be old, it asks once for itself
+        find_connection("aimops_default")
+        find_connection("aimops_default")
+        os.write(write, str(len(lookups)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"2"  # the parent's lookup and the child's own
+    assert find_connection("aimops_default") is None and len(lookups) == 1
 
 
 def test_airflow_builds_the_hook_from_the_connection_type(
@@ -340,3 +426,19 @@ def test_airflow_discovers_the_provider_and_its_connection_forms() -> None:
     widgets = manager.connection_form_widgets
     assert widgets["extra__aimops__store_url"].field["schema"]["title"] == "Store URL"
     assert "extra__mlflow__tracking_uri" in widgets
+
+
+def test_a_store_links_cannot_open_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from aimops.hooks import aim
+
+    monkeypatch.setenv("AIMOPS_STORE_URL", f"sqlite:///{tmp_path / 'never-created.db'}")
+    aim.forget_lookup_store()
+    with caplog.at_level(logging.WARNING, logger="aimops.hooks"):
+        assert aim.lookup_store() is None
+        monkeypatch.setattr(aim, "_retry_open_at", 0.5)  # the retry is due: it fails again
+        assert aim.lookup_store() is None
+    aim.forget_lookup_store()
+    said = [r.getMessage() for r in caplog.records if r.name == "aimops.hooks"]
+    assert len(said) == 1 and "cannot open the AIM store for links and pages" in said[0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from aimops.errors import InvalidDataError, NotFoundError
-from aimops.monitors.sources import model_scores
+from aimops.monitors.sources import model_scores, without_airflow_shim_warnings
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, pd.Dat
         patch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
         patch.setattr(mlflow.tracking._model_registry.utils, "_registry_uri", None)
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        with mlflow.start_run(experiment_id=experiment):
+        with mlflow.start_run(experiment_id=experiment), without_airflow_shim_warnings():
             info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
         version = mlflow.register_model(info.model_uri, "churn").version
     client.set_registered_model_alias("churn", "champion", version)
@@ -184,3 +184,32 @@ def test_load_model_gives_the_registered_object_whose_files_go_with_it(
     with pytest.raises(NotFoundError, match=r"^cannot load models:/churn/9 from MLflow at "):
         load_model("models:/churn/9", tracking_uri=uri, registry_uri=uri)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_loading_a_registered_model_in_an_airflow_task_does_not_flood_its_log(
+    registry: tuple[str, str, pd.DataFrame, object],
+) -> None:
+    """skops' first import looks scipy's ufuncs up in every loaded module; in a process that
+    loaded Airflow (a task) each lookup in a deprecated-module shim used to warn: ~1,160 lines.
+    A fresh process, because skops.io does that once per process."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, warnings\n"
+        "import airflow.sdk, airflow.utils, airflow.models  # what a task process has loaded\n"
+        "from aimops.monitors.sources import load_model\n"
+        "assert 'skops.io' not in sys.modules\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    load_model('models:/churn@champion', tracking_uri=sys.argv[1],"
+        " registry_uri=sys.argv[1])\n"
+        "assert 'skops.io' in sys.modules\n"
+        "print(json.dumps([f'{type(w.message).__name__}: {w.message}' for w in caught]))\n"
+    )
+    uri = registry[0]
+    done = subprocess.run([sys.executable, "-c", code, uri], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    caught = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [line for line in caught if line.startswith("DeprecatedImportWarning")] == []

@@ -31,7 +31,7 @@ def test_airflow_finds_the_plugin_and_the_provider(airflow_db: Path) -> None:
     info = {plugin["name"]: plugin for plugin in plugins_manager.get_plugin_info()}
     assert "aimops" in info and plugins_manager.get_import_errors() == {}
     links = {type(link).__name__ for link in plugins_manager.get_global_operator_extra_links()}
-    assert {"AimStepLink", "MlflowRunLink"} <= links
+    assert "MlflowRunLink" in links  # and AimStepLink when AIMOPS_UI_URL was set, see below
     assert "aimops" in ProvidersManager().providers
 
 
@@ -49,6 +49,21 @@ def test_the_aim_step_link_needs_a_base_url(monkeypatch: pytest.MonkeyPatch) -> 
     assert (
         link == "https://aim.example.com/steps/urn%3Aaim%3Astep%3Aairflow%2Ftrain%2Fmanual__1%2Ffit"
     )
+
+
+def test_the_aim_step_link_is_listed_only_with_a_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow shows every listed link's name under a task's Extra Links, so a link with no
+    target is not listed at all: the plugin reads AIMOPS_UI_URL when Airflow loads it."""
+    from aimops.operators.plugin import AimopsPlugin
+
+    monkeypatch.setattr(AimopsPlugin, "global_operator_extra_links", [])  # restored after
+    monkeypatch.delenv("AIMOPS_UI_URL", raising=False)
+    AimopsPlugin.on_load()
+    assert [link.name for link in AimopsPlugin().global_operator_extra_links] == ["MLflow run"]
+    monkeypatch.setenv("AIMOPS_UI_URL", "https://aim.example.com")
+    AimopsPlugin.on_load()
+    names = [link.name for link in AimopsPlugin().global_operator_extra_links]
+    assert names == ["AIM step", "MLflow run"]
 
 
 def test_the_mlflow_link_follows_the_captured_run(

@@ -31,6 +31,7 @@ MODEL = "breast_cancer_classifier"
 CHECK_TASKS = ("data_quality", "drift", "feature_consistency", "health")
 DASHBOARD = "https://grafana.example.com/d/serving?var-model={model}&var-version={version}&from={start_ms}&to={end_ms}"
 FIRST_DAY = datetime.date(2026, 3, 1)
+ONE_DAY = datetime.timedelta(days=1)
 #: The covariate drift injected: every "mean" and "worst" feature shifted by 1.5 deviations.
 DRIFTED = 1.5
 
@@ -101,13 +102,14 @@ def _register_model(mlflow_uri: str, folder: Path, store_url: str) -> str:
     from sklearn.preprocessing import StandardScaler
 
     import aimops
+    from aimops.monitors.sources import without_airflow_shim_warnings
 
     frame = _breast_cancer()
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     model.fit(frame.drop(columns=["target"]), frame["target"])
     client = mlflow.MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     experiment = client.create_experiment("monitoring", artifact_location=(folder / "a").as_uri())
-    with mlflow.start_run(experiment_id=experiment):
+    with mlflow.start_run(experiment_id=experiment), without_airflow_shim_warnings():
         info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
     version = mlflow.register_model(info.model_uri, MODEL).version
     client.set_registered_model_alias(MODEL, "candidate", version)
@@ -231,6 +233,45 @@ def _recorded(monitoring: Monitoring, scenario: str) -> dict[str, dict[str, Any]
             assert result is not None
             found[task_id] = {**info.value, "document": result.value["document"]}
         return found
+
+
+# -- in any order ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_before_a_day_was_served_the_examples_skip_their_work_and_succeed(
+    run_dag: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user may trigger the examples in any order: the simulator before any training, the
+    monitor before anything was served, or right after train_model moved @candidate on."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from aimops.operators.capture import listener
+
+    home, mlflow_uri = tmp_path / "aimops", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    day = FIRST_DAY - datetime.timedelta(days=30)
+    with pytest.MonkeyPatch.context() as mp:
+        _environment(mp, home, mlflow_uri)
+        nothing_to_serve = run_dag(_dag("simulate_serving"), run_after=_at(day))
+        nothing_trained = run_dag(_dag("monitor_model"), run_after=_at(day))
+        version = _register_model(mlflow_uri, tmp_path, f"sqlite:///{home / 'aim.db'}")
+        nothing_served = run_dag(_dag("monitor_model"), run_after=_at(day + ONE_DAY))
+        find_serving_day = _dag("monitor_model").get_task("find_serving_day")
+        capsys.readouterr()
+        with pytest.raises(AirflowSkipException):
+            find_serving_day.python_callable(f"{MODEL}@candidate", "")
+        said = capsys.readouterr().out
+        listener.reset_sink()
+    assert nothing_to_serve.state == "success"
+    assert set(_states(nothing_to_serve).values()) == {"skipped"}
+    for run in (nothing_trained, nothing_served):
+        assert run.state == "success"
+        assert _states(run) == dict.fromkeys(("find_serving_day", *CHECK_TASKS), "skipped")
+    assert said == (  # one line in the task's log, outside the folded groups
+        f"nothing to check: no day of serving of {version} ({MODEL}@candidate) yet; "
+        "simulate_serving writes one, then run monitor_model again\n"
+    )
+    assert not (home / "alerts.log").exists()  # nothing failed, nothing alerted
 
 
 # -- the clean day -----------------------------------------------------------------------------
