@@ -13,6 +13,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,24 +46,41 @@ def _psycopg_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the test server, dropped after the session."""
+@contextmanager
+def _fresh_database(prefix: str) -> Iterator[str]:
+    """A new database on the test server (its URL), dropped afterwards."""
     admin = _admin_url()
     if not admin:
         _unavailable("AIMOPS_TEST_POSTGRES_URL is empty (no server was found or started)")
     import psycopg
 
-    name = f"aimops_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         with psycopg.connect(_psycopg_url(admin), autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
         _unavailable(f"cannot create a test database on {admin}: {exc}")
     base, _, _ = admin.rpartition("/")
-    yield f"{base}/{name}"
-    with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(_psycopg_url(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the test server, dropped after the session."""
+    with _fresh_database("aimops_test") as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A database of the test's own on the test server, as SQLAlchemy's psycopg 3 URL (the
+    one Airflow's metadata DB takes), dropped after the test."""
+    with _fresh_database("aimops_airflow") as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def _unavailable(reason: str) -> None:
@@ -113,10 +131,14 @@ MLFLOW_STORE_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Never touch the user's ~/.aimops or their AIMOPS_STORE_URL; and MLflow's setters, which
-    export the URIs they are given into os.environ, leak nothing into the next test."""
+    export the URIs they are given into os.environ, leak nothing into the next test, nor does
+    an Airflow connection the hooks looked up (a process keeps those answers)."""
+    from aimops.hooks.connections import forget_connections
+
     monkeypatch.setenv("AIMOPS_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("AIMOPS_STORE_URL", raising=False)
     before = {name: os.environ.get(name) for name in MLFLOW_STORE_VARIABLES}
+    forget_connections()
     yield
     for name, value in before.items():
         if value is None:
