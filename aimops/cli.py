@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from aimops.errors import AimopsError, NotFoundError
-from aimops.output import emit_json, emit_table
+from aimops.output import emit_json, emit_table, printable, say
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,7 +108,7 @@ def _report(data: dict[str, Any], as_json: bool, template: str) -> None:
     if as_json:
         emit_json(data)
     else:
-        click.echo(template.format(**data))
+        say(template.format(**data))
 
 
 @cli.group("runs")
@@ -146,7 +146,7 @@ def runs_show_command(urn: str, store_url: str | None, as_json: bool) -> None:
         emit_json(details)
         return
     started, ended = details["started_at"] or "-", details["ended_at"] or "-"
-    click.echo(f"{details['urn']}  {details['status']}  {started} -> {ended}")
+    say(f"{details['urn']}  {details['status']}  {started} -> {ended}")
     rows = [
         {
             **step,
@@ -188,11 +188,11 @@ def lineage_command(
     if as_json:
         emit_json(graph.to_dict())
         return
-    click.echo(f"lineage of {graph.root} ({graph.direction}, depth {graph.depth})")
+    say(f"lineage of {graph.root} ({graph.direction}, depth {graph.depth})")
     emit_table([node.to_dict() for node in graph.nodes], ["depth", "type", "urn"], "no nodes")
     if no_edges:
         return
-    click.echo("")
+    say("")
     emit_table([edge.to_dict() for edge in graph.edges], ["src", "relation", "dst"], "no edges")
 
 
@@ -253,7 +253,7 @@ def models_show_command(name: str, store_url: str | None, as_json: bool) -> None
     if as_json:
         emit_json(details)
         return
-    click.echo(f"model {details['name']} ({details['urn']})")
+    say(f"model {details['name']} ({details['urn']})")
     emit_table(details["versions"], ["version", "created_at", "uri", "produced_by"], "no versions")
 
 
@@ -278,7 +278,7 @@ def _write_html(
 
     written = write_report([document], html_file, **title)
     if not as_json:
-        click.echo(f"report: {written}")
+        say(f"report: {written}")
 
 
 @cli.command("compare")
@@ -333,7 +333,7 @@ def _print_comparison(comparison: dict[str, Any]) -> None:
         rows.append(row)
     methods = sorted({f"{d['metric']} by {d['method']}" for d in comparison["deltas"]})
     intervals = ", ".join(methods) if comparison.get("confidence") else comparison["method"]
-    click.echo(f"baseline {comparison['baseline']}; intervals: {intervals}")
+    say(f"baseline {comparison['baseline']}; intervals: {intervals}")
     emit_table(rows, ["metric", *names, "winner"], "no metrics in common")
 
 
@@ -406,13 +406,13 @@ def evaluations_show_command(
     if as_json:
         emit_json(document)
         return
-    click.echo(f"{document['urn']}  {document['kind']}  {document['status']}")
+    say(f"{document['urn']}  {document['kind']}  {document['status']}")
     for key in ("model_version", "dataset", "evaluated_at"):
-        click.echo(f"{key}: {document.get(key) or '-'}")
+        say(f"{key}: {document.get(key) or '-'}")
     rows = [{"metric": name, "value": value} for name, value in document["metrics"].items()]
     emit_table(rows, ["metric", "value"], "no metrics")
     for gate in document.get("gates", []):
-        click.echo(("PASS " if gate["passed"] else "FAIL ") + gate["message"])
+        say(("PASS " if gate["passed"] else "FAIL ") + gate["message"])
 
 
 @cli.group("checks")
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except AimopsError as exc:
-        click.echo(f"aimops: error: {exc}", err=True)
+        click.echo(f"aimops: error: {printable(str(exc))}", err=True)
         return 1
     return result if isinstance(result, int) else 0
 

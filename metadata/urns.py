@@ -99,11 +99,24 @@ def _check_structure(entity_type: str, segments: tuple[str, ...]) -> None:
     for segment in segments:
         if not isinstance(segment, str) or not segment:
             raise MalformedUrnError(f"empty key segment in {entity_type} key {segments!r}")
+        if not segment.isascii() and not _is_utf8(segment):
+            raise MalformedUrnError(
+                f"key segment {segment!r} of a {entity_type} holds a lone surrogate: it is not "
+                "text that can be stored or printed"
+            )
     if entity_type in ORCHESTRATED_TYPES and segments[0] not in ORCHESTRATORS:
         raise MalformedUrnError(
             f"a {entity_type} key starts with the orchestrator ({', '.join(ORCHESTRATORS)}), "
             f"got {segments[0]!r}"
         )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def make_urn(entity_type: str, *segments: str | int) -> Urn:
