@@ -250,8 +250,19 @@ def _text(value: object) -> str | None:
 
 
 def _redact(uri: str) -> str:
+    """The URI without credentials: the user part's password, and secret query parameters."""
+    from urllib.parse import parse_qsl, urlencode
+
+    from aimops.metadata.engine import REDACTED, secret_parameter
+
     parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if parts.password is None and not parts.query:
+        return uri  # nothing to hide (and urlunsplit would drop sqlite:////'s slashes)
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        hidden = [(k, REDACTED if secret_parameter(k) else v) for k, v in pairs]
+        parts = parts._replace(query=urlencode(hidden))
+    return urlunsplit(parts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,16 @@ _GAVE_UP_SQLSTATES = {"55P03", "57014"}  # lock_not_available, query_canceled
 
 
 def parse_url(url: str) -> URL:
-    """Parse a store URL, mapping bare ``postgresql://`` onto the psycopg 3 driver."""
+    """Parse a store URL, mapping bare ``postgresql://`` onto the psycopg 3 driver.
+
+    A password with an unencoded ``@`` is refused: a parser would read its end as the host,
+    and the driver's error would then print that part of it.
+    """
+    if _password_has_at(url.strip()):
+        raise ConfigurationError(
+            f"the password in store URL {redact(url)} holds an unencoded '@': write it as %40 "
+            "(or pass the password through the connection's password field)"
+        )
     try:
         parsed = make_url(url.strip())
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
@@ -56,13 +66,58 @@ def normalize_url(url: str) -> str:
     return parse_url(url).render_as_string(hide_password=False)
 
 
+#: Query parameters whose values are credentials (``?password=``, ``sslpassword``, tokens).
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|auth", re.IGNORECASE)
+REDACTED = "redacted"
+
+
 def redact(url: URL | str) -> str:
-    """The URL with any password hidden, for messages and logs."""
+    """The URL with every credential hidden, for messages and logs.
+
+    The password however it is given: in the user part (also with an unencoded ``@`` or
+    ``/`` in it, which a URL parser would read as part of the host) or as a query parameter
+    (``?password=``, ``sslpassword``, ``token``...).
+
+    Example:
+        >>> redact("postgresql+psycopg://ml:p@ss/word@db:5432/aim?sslpassword=x&sslmode=require")
+        'postgresql+psycopg://ml:***@db:5432/aim?sslmode=require&sslpassword=redacted'
+    """
     try:
-        parsed = url if isinstance(url, URL) else make_url(url.strip())
-    except (ArgumentError, ValueError):
+        parsed = url if isinstance(url, URL) else make_url(_hide_user_part(url.strip()))
+        query = {
+            key: REDACTED if secret_parameter(key) else value for key, value in parsed.query.items()
+        }
+        return parsed.set(query=query).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
         return "<unparseable store URL>"
-    return parsed.render_as_string(hide_password=True)
+
+
+def secret_parameter(name: str) -> bool:
+    """True for a query parameter whose value is a credential."""
+    return _SECRET_PARAMETER.search(name) is not None
+
+
+def _split_user_part(text: str) -> tuple[str, str, str] | None:
+    """``(scheme, user part, rest from its last @)`` of a URL with a user part, else None."""
+    scheme, separator, rest = text.partition("://")
+    if not separator or rest.startswith("/"):
+        return None  # no user part (a SQLite path)
+    at = rest.split("?", 1)[0].rfind("@")
+    return (scheme, rest[:at], rest[at:]) if at >= 0 else None
+
+
+def _password_has_at(text: str) -> bool:
+    split = _split_user_part(text)
+    return split is not None and "@" in split[1].partition(":")[2]
+
+
+def _hide_user_part(text: str) -> str:
+    """``scheme://user:***@host...``: the password up to the LAST ``@`` before the query."""
+    split = _split_user_part(text)
+    if split is None or ":" not in split[1]:
+        return text
+    scheme, user_part, rest = split
+    return f"{scheme}://{user_part.partition(':')[0]}:***{rest}"
 
 
 def open_engine(url: str, *, timeout: float | None = None) -> Engine:
