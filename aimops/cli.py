@@ -67,6 +67,10 @@ def cli(context: click.Context, store_url: str | None, actor: str | None) -> Non
     context.obj = {"store_url": store_url, "actor": actor}
 
 
+#: ``--limit`` / ``--offset``: what a database's 64-bit integer holds.
+COUNT = click.IntRange(min=0, max=2**63 - 1)
+
+
 @cli.command("init")
 @store_options
 def init_command(store_url: str | None, as_json: bool) -> None:
@@ -118,8 +122,8 @@ def runs_group() -> None:
 
 @runs_group.command("list")
 @store_options
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--limit", default=100, show_default=True, type=COUNT)
+@click.option("--offset", default=0, show_default=True, type=COUNT)
 def runs_list_command(store_url: str | None, as_json: bool, limit: int, offset: int) -> None:
     """List runs, newest first."""
     from aimops.metadata.views import list_runs
@@ -167,20 +171,24 @@ def _step_order(step: dict[str, Any]) -> tuple[str, int]:
 
 @cli.command("lineage")
 @click.argument("urn")
-@click.option("--upstream", "direction", flag_value="upstream", help="Only what it came from.")
-@click.option("--downstream", "direction", flag_value="downstream", help="Only what came of it.")
+@click.option("--upstream", is_flag=True, help="Only what it came from.")
+@click.option("--downstream", is_flag=True, help="Only what came of it.")
 @click.option("--depth", default=5, show_default=True, type=click.IntRange(0, 50))
 @click.option("--no-edges", is_flag=True, help="Only the entities reached, not the edges.")
 @store_options
 def lineage_command(
     urn: str,
-    direction: str | None,
+    upstream: bool,
+    downstream: bool,
     depth: int,
     no_edges: bool,
     store_url: str | None,
     as_json: bool,
 ) -> None:
     """Show the lineage around URN (both directions unless one is given)."""
+    if upstream and downstream:
+        raise click.UsageError("choose one of --upstream and --downstream (neither: both ways)")
+    direction = "upstream" if upstream else "downstream" if downstream else None
     store = _open(store_url)
     if store.get_entity(urn) is None:
         raise NotFoundError(f"no entity {urn} in the store")
@@ -227,8 +235,8 @@ def models_group() -> None:
 
 @models_group.command("list")
 @store_options
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--limit", default=100, show_default=True, type=COUNT)
+@click.option("--offset", default=0, show_default=True, type=COUNT)
 def models_list_command(store_url: str | None, as_json: bool, limit: int, offset: int) -> None:
     """List models with their number of versions."""
     from aimops.metadata.views import list_models
@@ -365,7 +373,7 @@ def evaluations_group() -> None:
 @evaluations_group.command("list")
 @store_options
 @click.option("--model", default=None, help="Only evaluations of this model's versions.")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+@click.option("--limit", default=100, show_default=True, type=COUNT)
 def evaluations_list_command(
     store_url: str | None, as_json: bool, model: str | None, limit: int
 ) -> None:
@@ -450,7 +458,7 @@ def _check_kinds() -> list[str]:
     type=CheckKindType(),
     help="Only checks of this kind.",
 )
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+@click.option("--limit", default=100, show_default=True, type=COUNT)
 def checks_list_command(
     store_url: str | None, as_json: bool, model: str | None, kind: str | None, limit: int
 ) -> None:
@@ -473,7 +481,10 @@ def metrics_command(
     urn: str, metric: str, since: str | None, store_url: str | None, as_json: bool
 ) -> None:
     """The time series METRIC of URN (e.g. check.drift.drift_share on a model version)."""
-    points = _open(store_url).get_points(urn, metric, since=_since(since))
+    store = _open(store_url)
+    if store.get_entity(urn) is None:
+        raise NotFoundError(f"no entity {urn} in the store")
+    points = store.get_points(urn, metric, since=_since(since))
     rows = [{"timestamp": p.timestamp.isoformat(), "value": p.value} for p in points]
     if as_json:
         emit_json(rows)
@@ -489,7 +500,10 @@ def _since(text: str | None) -> Any:
         return None
     units = {"d": "days", "h": "hours", "m": "minutes"}
     if text[-1] in units and text[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        try:
+            return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+        except OverflowError:  # further back than datetime reaches: everything
+            return datetime.min.replace(tzinfo=UTC)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -536,8 +550,21 @@ def spool_replay_command(store_url: str | None, as_json: bool) -> None:
     )
 
 
+def _is_text(argument: str) -> bool:
+    try:
+        argument.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: bytes that were not UTF-8
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning aimops errors into one line on stderr."""
+    for number, argument in enumerate(sys.argv[1:] if argv is None else argv, start=1):
+        if not argument.isascii() and not _is_text(argument):
+            shown = printable(argument[:80])
+            click.echo(f"aimops: error: argument {number} ({shown}) is not valid UTF-8", err=True)
+            return 2
     try:
         result = cli.main(args=argv, prog_name="aimops", standalone_mode=False)
     except click.exceptions.Abort:
@@ -547,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except AimopsError as exc:
+        click.echo(f"aimops: error: {printable(str(exc))}", err=True)
+        return 1
+    except OSError as exc:  # a file the command was told to write or read (--html, a table)
         click.echo(f"aimops: error: {printable(str(exc))}", err=True)
         return 1
     return result if isinstance(result, int) else 0

@@ -31,6 +31,8 @@ from aimops.errors import (
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _POSTGRES_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
+#: The drivers aimops connects with (an async or another sync driver is refused by name).
+_DRIVERS = {"postgresql+psycopg", "sqlite", "sqlite+pysqlite"}
 #: PostgreSQL aborted the transaction because of another writer; running it again may work.
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 #: The server is there but a statement gave up: lock_timeout, statement_timeout, cancel.
@@ -57,6 +59,12 @@ def parse_url(url: str) -> URL:
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
         raise ConfigurationError(
             f"unsupported store URL {redact(parsed)}: use sqlite:///path or postgresql://..."
+        )
+    if parsed.drivername not in _DRIVERS:
+        raise ConfigurationError(
+            f"store URL {redact(parsed)} names the driver {parsed.get_driver_name()!r}; aimops "
+            "connects through psycopg 3 and Python's sqlite3: write postgresql://... or "
+            "sqlite:///path (the driver comes with aimops[postgres])"
         )
     return parsed
 

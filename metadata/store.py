@@ -41,6 +41,10 @@ T = TypeVar("T")
 WRITE_RETRIES = 5
 
 
+#: The largest limit or offset a query takes (a database's 64-bit integer).
+MAX_COUNT = 2**63 - 1
+
+
 class AimStore:
     """A connection to one AIM store (SQLite file or PostgreSQL database)."""
 
@@ -271,8 +275,10 @@ class AimStore:
 
         ``where`` holds ``("metrics.auroc", ">", 0.9)``-style conditions on indexed fields.
         """
-        if limit < 0 or offset < 0:
-            raise InvalidInputError("limit and offset must not be negative")
+        if not (0 <= limit <= MAX_COUNT and 0 <= offset <= MAX_COUNT):
+            raise InvalidInputError(
+                f"limit and offset must be between 0 and {MAX_COUNT:,}, got {limit} and {offset}"
+            )
         query = search_query(entity_type, where, tags or {}).limit(limit).offset(offset)
         with self._connect(write=False) as connection:
             rows = connection.execute(query).all()
