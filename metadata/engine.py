@@ -19,11 +19,18 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from aimops.errors import (
     ConcurrentUpdateError,
     ConfigurationError,
+    InvalidInputError,
     StoreBusyError,
     StoreError,
     StoreUnavailableError,
@@ -217,6 +224,10 @@ def translate_errors(label: str) -> Iterator[None]:
                 f"cannot reach the AIM store at {label}: {_first_line(exc.orig)}"
             ) from exc
         raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
+    except DataError as exc:  # a value this backend cannot hold: it never will
+        raise InvalidInputError(
+            f"the AIM store at {label} cannot hold a value: {_first_line(exc.orig)}"
+        ) from exc
     except DBAPIError as exc:
         raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from aimops.errors import InvalidInputError
 from aimops.metadata import schema
+from aimops.metadata.aspects.registry import MAX_FIELD_NAME, check_name
 from aimops.metadata.store_values import Point
 
 
@@ -27,6 +28,7 @@ def point_rows(
     """Rows for ``aim_points``; a non-finite value or a non-timestamp raises InvalidInputError."""
     if not metric:
         raise InvalidInputError("a time-series metric needs a name")
+    check_name("time-series metric", metric, MAX_FIELD_NAME)
     rows = []
     for position, (timestamp, value) in enumerate(points):
         if not isinstance(timestamp, datetime):

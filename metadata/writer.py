@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from aimops.errors import ConcurrentUpdateError, MissingEntityError
+from aimops.errors import ConcurrentUpdateError, InvalidInputError, MissingEntityError
 from aimops.metadata import schema
 from aimops.metadata.aspects import dump_canonical, index_rows, to_jsonable
 from aimops.metadata.relations import flow_endpoints
@@ -67,6 +67,20 @@ _DELETE_FIELDS = delete(schema.aspect_fields).where(
 )
 _INSERT_FIELDS = insert(schema.aspect_fields)
 _FIELDS_SQL: dict[str, tuple[str, list[str] | None]] = {}  # per dialect: driver SQL, order
+
+
+#: The longest URN the entity table holds.
+MAX_URN = 1024
+
+
+def _storable_urn(urn: Urn) -> str:
+    text = str(urn)
+    if len(text) > MAX_URN:
+        raise InvalidInputError(
+            f"a URN may have at most {MAX_URN} characters (encoded), this {urn.type} has "
+            f"{len(text)}: {text[:80]}..."
+        )
+    return text
 
 
 def _field_rows(entity_id: int, aspect: str, data: Any) -> list[dict[str, Any]]:
@@ -160,7 +174,7 @@ class StoreWriter:
         existing = self.entity_id(parsed)
         if existing is not None:
             return existing
-        text = str(parsed)
+        text = _storable_urn(parsed)
         created = self._connection.execute(
             self._statements.entity,
             {"urn": text, "type": parsed.type, "created_at": datetime.now(UTC)},
@@ -308,6 +322,8 @@ class StoreWriter:
         parsed = {str(urn): urn for urn in (Urn.parse(u) for u in urns)}
         known = self.entity_ids(parsed)
         missing = [parsed[text] for text in sorted(set(parsed) - set(known))]
+        for urn in missing:
+            _storable_urn(urn)
         if missing:
             now = datetime.now(UTC)
             self._connection.execute(

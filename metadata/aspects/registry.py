@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from aimops.errors import InvalidAspectError, UnknownAspectError
+from aimops.errors import InvalidAspectError, InvalidInputError, UnknownAspectError
 
 IndexRow = tuple[str, float | None, str | None]
 MAX_INDEXED_TEXT = 512
@@ -137,7 +137,7 @@ def index_rows(name: str, data: Mapping[str, Any]) -> Iterator[IndexRow]:
         wanted: tuple[str, ...] = getattr(spec.model, "indexed", ())
         fields = {field: data.get(field) for field in wanted}
     for field, value in fields.items():
-        row = _index_value(field, value)
+        row = _index_value(check_name(f"{name} key", field, MAX_FIELD_NAME), value)
         if row is not None:
             yield row
 
@@ -149,6 +149,25 @@ def _index_value(field: str, value: Any) -> IndexRow | None:
         return (field, float(value), str(value).lower())
     if isinstance(value, int | float):
         return (field, float(value), None)
-    if isinstance(value, str):
-        return (field, None, value[:MAX_INDEXED_TEXT])
+    if isinstance(value, str):  # PostgreSQL's text holds no NUL: the index shows U+FFFD there
+        return (field, None, value[:MAX_INDEXED_TEXT].replace("\x00", "\ufffd"))
     return None
+
+
+#: The longest name of a searchable field (a params, metrics or tags key), in characters.
+MAX_FIELD_NAME = 256
+
+
+def check_name(what: str, name: str, limit: int) -> str:
+    """``name`` when both backends can store it (no NUL, at most ``limit`` characters).
+
+    Example:
+        >>> check_name("metric", "auroc", 256)
+        'auroc'
+    """
+    if "\x00" in name or len(name) > limit:
+        raise InvalidInputError(
+            f"a {what} name must have at most {limit} characters and no NUL byte: "
+            f"{name[:60]!r}{'...' if len(name) > 60 else ''} ({len(name)} characters)"
+        )
+    return name

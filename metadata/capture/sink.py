@@ -128,8 +128,14 @@ class CaptureSink:
             self._store_failed(exc)
             self.spool.append(event)
             return "spooled"
-        except InvalidInputError as exc:
-            self._log_once("invalid", "capture dropped an event it could not record: %s", exc)
+        except InvalidInputError as exc:  # never storable: set aside, the next ones go in
+            self.spool.set_aside(event.to_json(), exc)
+            self._log_once(
+                "invalid",
+                "capture set aside an event the store can never hold (in %s): %s",
+                self.spool.directory,
+                exc,
+            )
             return "dropped"
         self._remember(keys)
         return "stored"

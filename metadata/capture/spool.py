@@ -148,7 +148,7 @@ class Spool:
                 except RETRY_LATER:  # the store, not the event: stop here, replay again later
                     raise
                 except Exception as exc:  # this event can never be applied: set it aside
-                    self._reject(line, exc)
+                    self.set_aside(line, exc)
                     rejected += 1
             _write_offset(path, number + 1)
         if end == len(lines):
@@ -156,9 +156,12 @@ class Spool:
             _offset_file(path).unlink(missing_ok=True)
         return applied, rejected
 
-    def _reject(self, line: str, error: Exception) -> None:
+    def set_aside(self, line: str, error: Exception) -> None:
+        """Keep an event that can never be stored in ``rejected.jsonl``, after its reason."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        reason = " ".join(f"{type(error).__name__}: {error}".split())  # one comment line
         with (self.directory / REJECTED).open("a", encoding="utf-8") as sink:
-            sink.write(f"# {type(error).__name__}: {error}\n{line}\n")
+            sink.write(f"# {reason}\n{line}\n")
 
     def _replaying_files(self) -> list[Path]:
         return sorted(p for p in self.directory.glob(f"{REPLAYING_PREFIX}*.jsonl") if p.is_file())
