@@ -8,9 +8,11 @@
   ``m = (p + q) / 2`` (scipy's ``jensenshannon(p, q, base=2)``). ``p`` and ``q`` are the shares
   of training and serving values in the same buckets: the training side's deciles (quantiles
   0.1 ... 0.9, numpy's linear interpolation, duplicates merged) cut the line into at most
-  10 buckets; the outer buckets are open, so serving values beyond the training range count
-  in the first or last one; a value equal to an edge falls in the bucket above it. TFDV also
-  bins by the training side's quantiles (its ``num_quantiles_histogram_buckets``, 10 by default).
+  10 open buckets, and each decile value is a bucket of its own (so a constant or
+  near-constant training feature, whose deciles sit on one value, still tells a serving
+  value that moved off it); the outer buckets are open, so serving values beyond the training
+  range count in the first or last one. TFDV also bins by the training side's quantiles (its
+  ``num_quantiles_histogram_buckets``, 10 by default).
 - Everything else (strings, booleans, categories, objects): the L-infinity distance, the
   largest absolute difference between the two normalized value-frequency vectors (TFDV's
   ``infinity_norm`` comparator). A value seen on one side only has share 0 on the other.
@@ -274,11 +276,28 @@ def _present_values(
 def bucket_shares(
     training: npt.NDArray[np.float64], serving: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """The shares of ``training`` and ``serving`` in the buckets cut by the training deciles."""
+    """The shares of ``training`` and ``serving`` in the buckets cut by the training deciles.
+
+    Each decile value is a bucket of its own, between the open intervals around it: a feature
+    that is (nearly) constant in training has all its deciles on one value, and a serving value
+    that moved off it must land in another bucket (training all 0.0, serving all 1.0 is as far
+    apart as two distributions get).
+
+    Example:
+        >>> shares = bucket_shares(np.zeros(100), np.ones(100))
+        >>> round(jensen_shannon_distance(*shares), 3)
+        1.0
+    """
     edges = np.unique(np.quantile(training, BUCKET_QUANTILES))
-    buckets = len(edges) + 1
-    train_counts = np.bincount(np.searchsorted(edges, training, side="right"), minlength=buckets)
-    serve_counts = np.bincount(np.searchsorted(edges, serving, side="right"), minlength=buckets)
+    buckets = 2 * len(edges) + 1
+
+    def bucket(values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        below = np.searchsorted(edges, values, side="left")
+        at_edge = np.searchsorted(edges, values, side="right") > below
+        return 2 * below + at_edge
+
+    train_counts = np.bincount(bucket(training), minlength=buckets)
+    serve_counts = np.bincount(bucket(serving), minlength=buckets)
     return train_counts / len(training), serve_counts / len(serving)
 
 

@@ -139,3 +139,28 @@ def test_bad_input_names_the_column(
 ) -> None:
     with pytest.raises(InvalidDataError, match=message):
         check_feature_consistency(training, serving, **options)
+
+
+@pytest.mark.parametrize(
+    ("training_values", "serving_values"),
+    [
+        ([0.0] * 200, [1.0] * 200),  # a constant feature that moved
+        ([0.0] * 190 + [1.0] * 10, [1.0] * 200),  # 95% zeros in training, all ones in serving
+        ([5.0] * 200, [5.0] * 100 + [7.0] * 100),  # half of serving moved off the constant
+    ],
+    ids=["constant moved", "near-constant moved", "half moved"],
+)
+def test_a_constant_or_near_constant_feature_that_moved_is_skewed(
+    training_values: list[float], serving_values: list[float]
+) -> None:
+    training = pd.DataFrame({"flag": training_values, "x": np.arange(200.0)})
+    serving = pd.DataFrame({"flag": serving_values, "x": np.arange(len(serving_values)) * 1.0})
+    result = check_feature_consistency(training, serving)
+    assert result.skewed_features == ["flag"], result.to_dict()
+    assert result.status == "fail"
+
+
+def test_a_constant_feature_that_stayed_is_not_skewed() -> None:
+    training = pd.DataFrame({"flag": [0.0] * 200})
+    serving = pd.DataFrame({"flag": [0.0] * 150})
+    assert check_feature_consistency(training, serving).skewed_features == []
