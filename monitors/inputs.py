@@ -123,7 +123,12 @@ def probabilities(y_score: Any, name: str = "y_score") -> FloatArray:
 
 
 def sample_weights(weights: Any, length: int, name: str = "sample_weight") -> FloatArray | None:
-    """Non-negative finite weights of the right length, not all zero; None stays None."""
+    """Non-negative finite weights of the right length, not all zero; None stays None.
+
+    Weights so large or so small that products of their sums would overflow or vanish (the
+    largest beyond 1e100 or below 1e-100) are divided by the largest: every metric is a ratio
+    of weights, so none changes, and weighted counts are then in units of the largest weight.
+    """
     if weights is None:
         return None
     array = finite_numbers(weights, name)
@@ -136,7 +141,14 @@ def sample_weights(weights: Any, length: int, name: str = "sample_weight") -> Fl
         )
     if not array.any():
         raise InvalidDataError(f"{name} is zero everywhere: nothing would be evaluated")
+    largest = float(array.max())
+    if not WEIGHT_RANGE[0] <= largest <= WEIGHT_RANGE[1]:
+        array = array / largest
     return array
+
+
+#: The range of the largest weight within which weights are used as given.
+WEIGHT_RANGE = (1e-100, 1e100)
 
 
 def threshold_value(threshold: float, name: str = "threshold") -> float:

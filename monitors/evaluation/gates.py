@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -57,6 +58,16 @@ class Gate:
     higher_is_better: bool | None = None
 
     def __post_init__(self) -> None:
+        for bound in ("minimum", "maximum", "max_regression"):
+            value = getattr(self, bound)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not math.isfinite(float(value))
+            ):
+                raise InvalidInputError(
+                    f"gate on {self.metric!r}: {bound} must be a finite number, got {value!r}"
+                )
         if self.minimum is None and self.maximum is None and self.max_regression is None:
             raise InvalidInputError(
                 f"gate on {self.metric!r} has no bound: give minimum, maximum or max_regression"

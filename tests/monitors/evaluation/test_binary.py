@@ -461,3 +461,20 @@ def test_bad_input_leaves_nothing_to_record() -> None:
         record_evaluation(store, evaluate_binary([0, 1], [np.nan, 0.5]), key="bad/1")
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM aim_entities").scalar() == 0
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-120, 1e120, 1e154, 1e300])
+def test_extreme_but_finite_weights_give_the_same_finite_metrics(scale: float) -> None:
+    import math
+
+    from aimops.monitors.evaluation.binary import evaluate_binary
+
+    rng = np.random.default_rng(3)
+    labels, scores = rng.integers(0, 2, 400), rng.random(400)
+    weights = rng.random(400) + 0.5
+    plain = evaluate_binary(labels, scores, sample_weight=weights).to_dict()["metrics"]
+    scaled = evaluate_binary(labels, scores, sample_weight=weights * scale).to_dict()["metrics"]
+    for name, value in plain.items():
+        assert math.isfinite(scaled[name]), name
+        if name not in ("positives", "negatives"):  # weighted counts: in the largest's units
+            assert scaled[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name

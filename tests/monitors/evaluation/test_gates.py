@@ -50,3 +50,13 @@ def test_a_baseline_gate_on_a_metric_without_direction_is_refused() -> None:
         Gate("ppr", max_regression=0.01)
     assert Gate("ppr", maximum=0.4).direction() is None
     assert Gate("ppr", max_regression=0.01, higher_is_better=False).direction() is False
+
+
+@pytest.mark.parametrize("bound", ["minimum", "maximum", "max_regression"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "0.9", True])
+def test_a_bound_that_is_not_a_finite_number_is_refused_at_once(bound: str, value: object) -> None:
+    from aimops.errors import InvalidInputError
+    from aimops.monitors.evaluation.gates import Gate
+
+    with pytest.raises(InvalidInputError, match=f"{bound} must be a finite number"):
+        Gate("auroc", **{bound: value})  # type: ignore[arg-type]
