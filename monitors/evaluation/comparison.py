@@ -81,9 +81,12 @@ class Comparison(EvaluationResult):
     deltas: tuple[Delta, ...]
     winners: dict[str, str | None]
     evaluations: tuple[EvaluationResult, ...]
+    #: Why no interval, p-value or winner was computed (too few rows of a class), or None.
+    inconclusive: str | None = None
 
     def details(self) -> dict[str, Any]:
         return {
+            "inconclusive": self.inconclusive,
             "labels": list(self.labels),
             "baseline": self.baseline,
             "method": self.method,
@@ -138,6 +141,7 @@ def compare(
     delong_for = _delong_metrics(labels, weights, method, metrics)
     wanted = frozenset(metrics) - delong_for
     intervals = _Intervals(labels, arrays, weights, cut, confidence, n_bootstrap, seed, wanted)
+    intervals.inconclusive = too_few_rows(labels, weights)
     reference = chosen or next(iter(arrays))
     deltas, winners = [], {}
     for metric in metrics:
@@ -159,6 +163,32 @@ def compare(
         deltas=tuple(deltas),
         winners=winners,
         evaluations=evaluations,
+        inconclusive=intervals.inconclusive,
+    )
+
+
+#: The fewest rows of each class (with weight) a comparison needs for intervals and winners.
+MIN_ROWS_PER_CLASS = 10
+
+
+def too_few_rows(labels: Any, weights: Any) -> str | None:
+    """Why the rows are too few to compare on (None when they are enough).
+
+    Example:
+        >>> print(too_few_rows(np.array([0, 1]), None))
+        inconclusive: 1 positive and 1 negative row; intervals and winners need at least 10 of each
+        >>> too_few_rows(np.array([0, 1] * 10), None) is None
+        True
+    """
+    counted = labels if weights is None else labels[weights > 0]
+    positives = int(np.count_nonzero(counted == 1))
+    negatives = int(counted.size - positives)
+    if min(positives, negatives) >= MIN_ROWS_PER_CLASS:
+        return None
+    return (
+        f"inconclusive: {positives} positive and {negatives} negative row"
+        f"{'s' if negatives != 1 else ''}; intervals and winners need at least "
+        f"{MIN_ROWS_PER_CLASS} of each"
     )
 
 
@@ -239,6 +269,7 @@ class _Intervals:
         self.threshold, self.confidence = threshold, confidence
         self.n_bootstrap, self.seed = n_bootstrap, seed
         self._replicates: dict[str, dict[str, FloatArray]] | None = None
+        self.inconclusive: str | None = None
         self._delong: tuple[FloatArray, FloatArray] | None = None
 
     def delta(
@@ -250,11 +281,17 @@ class _Intervals:
         use_delong: bool,
     ) -> Delta:
         value, reference = values[version][metric], values[baseline][metric]
-        low, high, p_value = (
-            self._delong_interval(version, baseline)
-            if use_delong
-            else self._bootstrap_interval(metric, version, baseline)
-        )
+        low: float | None
+        high: float | None
+        p_value: float | None
+        if self.inconclusive is not None:  # too few rows: no interval means anything
+            low = high = p_value = None
+        else:
+            low, high, p_value = (
+                self._delong_interval(version, baseline)
+                if use_delong
+                else self._bootstrap_interval(metric, version, baseline)
+            )
         winner = None
         direction = higher_is_better(metric)
         if direction is not None and low is not None and high is not None and (low > 0 or high < 0):

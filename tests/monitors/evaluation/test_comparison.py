@@ -154,3 +154,27 @@ def test_a_metric_without_a_better_direction_has_no_winner() -> None:
     assert result.winners["ppr"] is None
     assert result.delta("ppr").winner is None
     assert result.winners["auroc"] == "strong/2"
+
+
+@pytest.mark.parametrize("method", ["auto", "bootstrap"])
+def test_too_few_rows_of_a_class_make_the_comparison_inconclusive(method: str) -> None:
+    from aimops.monitors.evaluation.comparison import compare
+
+    labels = [0, 1]
+    result = compare(labels, {"a": [0.2, 0.9], "b": [0.9, 0.1]}, method=method)
+    assert result.inconclusive is not None and "1 positive and 1 negative" in result.inconclusive
+    assert set(result.winners.values()) == {None}
+    for delta in result.deltas:
+        assert (delta.ci_low, delta.ci_high, delta.p_value, delta.winner) == (None,) * 4
+    assert result.to_dict()["inconclusive"] == result.inconclusive
+
+
+def test_enough_rows_of_each_class_are_compared() -> None:
+    from aimops.monitors.evaluation.comparison import MIN_ROWS_PER_CLASS, compare
+
+    rng = np.random.default_rng(5)
+    labels = np.array([0, 1] * MIN_ROWS_PER_CLASS * 20)
+    good = np.clip(labels * 0.6 + rng.random(labels.size) * 0.4, 0, 1)
+    result = compare(labels, {"noise": rng.random(labels.size), "good": good})
+    assert result.inconclusive is None
+    assert result.winners["auroc"] == "good"
