@@ -107,6 +107,22 @@ def redact(url: URL | str) -> str:
         return "<unparseable store URL>"
 
 
+def store_option(label: str) -> str:
+    """The ``--store`` option a suggested command gives for a redacted URL: the URL itself, or,
+    when credentials were hidden in it, the environment variable that holds it (a command with
+    ``***`` in the password's place would not run).
+
+    Example:
+        >>> store_option("sqlite:////data/aim.db")
+        "--store 'sqlite:////data/aim.db'"
+        >>> store_option("postgresql+psycopg://ml:***@db/aim")
+        '--store "$AIMOPS_STORE_URL" (with AIMOPS_STORE_URL set to the URL and its password)'
+    """
+    if ":***@" in label or f"={REDACTED}" in label:
+        return '--store "$AIMOPS_STORE_URL" (with AIMOPS_STORE_URL set to the URL and its password)'
+    return f"--store '{label}'"
+
+
 def secret_parameter(name: str) -> bool:
     """True for a query parameter whose value is a credential."""
     return _SECRET_PARAMETER.search(name) is not None

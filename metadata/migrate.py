@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from aimops.errors import SchemaError, SchemaMissingError, SchemaOutdatedError
+from aimops.metadata.engine import store_option
 from aimops.metadata.schema import HEAD_REVISION, VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -71,7 +72,7 @@ def check_schema(connection: Connection, store_label: str) -> None:
     if current is None:
         raise SchemaMissingError(
             f"the store at {store_label} has no aimops schema; "
-            f"create it with: aimops init --store '{store_label}'"
+            f"create it with: aimops init {store_option(store_label)}"
         )
     if current == head_revision():
         return
@@ -79,7 +80,7 @@ def check_schema(connection: Connection, store_label: str) -> None:
         raise SchemaOutdatedError(
             f"the store at {store_label} has schema revision {current}, older than this "
             f"aimops ({head_revision()}); "
-            f"upgrade it with: aimops db upgrade --store '{store_label}'"
+            f"upgrade it with: aimops db upgrade {store_option(store_label)}"
         )
     raise SchemaError(
         f"the store at {store_label} has schema revision {current}, which this aimops does not "

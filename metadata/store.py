@@ -27,7 +27,14 @@ from sqlalchemy.engine import Connection, Engine
 from aimops.errors import ConcurrentUpdateError, InvalidInputError, StoreUnavailableError
 from aimops.metadata import schema
 from aimops.metadata.aspects import aspect_spec
-from aimops.metadata.engine import open_engine, parse_url, redact, sqlite_file, translate_errors
+from aimops.metadata.engine import (
+    open_engine,
+    parse_url,
+    redact,
+    sqlite_file,
+    store_option,
+    translate_errors,
+)
 from aimops.metadata.lineage import Direction, LineageGraph, walk_lineage
 from aimops.metadata.migrate import check_schema, current_revision, upgrade_schema
 from aimops.metadata.search import Condition, neighbours_query, search_query
@@ -78,7 +85,7 @@ class AimStore:
         if path is not None and not path.is_file():
             raise StoreUnavailableError(
                 f"no AIM store at {redact(given)}: record a run into it, or create it with: "
-                f"aimops init --store '{redact(given)}'"
+                f"aimops init {store_option(redact(given))}"
             )
         engine = open_engine(parsed.render_as_string(hide_password=False), timeout=timeout)
         store = cls(engine, actor=actor, label=redact(given))
