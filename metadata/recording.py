@@ -312,10 +312,11 @@ def record_final_steps(target: Target, run: UrnLike, steps: Iterable[Mapping[str
         writes: list[tuple[UrnLike, str, Any]] = []
         for urn, index, status, native, item in planned:
             info = dict(infos.get(str(urn), ({}, 0))[0] or {})
-            attempts = _merged_attempts(urn, tries.get(str(urn), ({}, 0))[0], item.get("attempt"))
-            if attempts is not None:
-                writes.append((urn, "stepAttempts", {"attempts": attempts}))
-            known = attempts if attempts is not None else _attempts_of(urn, tries, str(urn))
+            current = tries.get(str(urn), ({}, 0))[0] or {}
+            known = build_model(StepAttempts, current, f"stepAttempts of {urn}").attempts
+            if item.get("attempt") is not None:
+                known = _merged_attempts(urn, known, item["attempt"])
+                writes.append((urn, "stepAttempts", {"attempts": known}))
             info.update(
                 task_id=item["task_id"],
                 map_index=index,
@@ -334,19 +335,11 @@ def record_final_steps(target: Target, run: UrnLike, steps: Iterable[Mapping[str
     return _apply(target, work)
 
 
-def _attempts_of(urn: Urn, tries: Mapping[str, tuple[Any, int]], text: str) -> tuple[Attempt, ...]:
-    current = tries.get(text, ({}, 0))[0] or {}
-    return build_model(StepAttempts, current, f"stepAttempts of {urn}").attempts
-
-
 def _merged_attempts(
-    urn: Urn, current: Any, attempt: Mapping[str, Any] | None
-) -> tuple[Attempt, ...] | None:
-    """The tries with ``attempt`` merged in (None when there is none to merge)."""
-    if attempt is None:
-        return None
-    recorded = build_model(StepAttempts, current or {}, f"stepAttempts of {urn}")
-    by_number = {a.try_number: a for a in recorded.attempts}
+    urn: Urn, recorded: tuple[Attempt, ...], attempt: Mapping[str, Any]
+) -> tuple[Attempt, ...]:
+    """The tries with ``attempt`` merged in, as :func:`record_attempt` merges one."""
+    by_number = {a.try_number: a for a in recorded}
     number = int(attempt["try_number"])
     status, native = _state(urn.segments[0], None, attempt.get("native_state"))
     fields = {**attempt, "state": status, "native_state": native}

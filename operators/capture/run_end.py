@@ -13,6 +13,7 @@ instance, and records what the store does not hold yet
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -92,14 +93,10 @@ def record_run_change(run: RunSnapshot, emit: Any, read: Any) -> int:
         urn = run_urn(events.ORCHESTRATOR, run.dag_id, run.run_id)
         recorded = read(lambda store: recorded_steps(store, urn)) or {}
         if committed is not None:
-            event = run_event(_with_end(run, committed))
+            event = run_event(dataclasses.replace(run, end_date=committed))
         changed = add_final_states(event, urn, tasks, recorded)
     emit(event)
     return changed
-
-
-def _with_end(run: RunSnapshot, end_date: datetime) -> RunSnapshot:
-    return RunSnapshot(**{**run.__dict__, "end_date": end_date})
 
 
 def _session() -> Any:
