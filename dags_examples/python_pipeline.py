@@ -75,7 +75,7 @@ def run_pipeline(store: AimStore, workdir: Path) -> aimops.PipelineRun:
     """The pipeline: prepare → train → evaluate, each step recorded with its inputs/outputs."""
     raw_path = workdir / "customers.csv"
     make_customers(raw_path)
-    with aimops.PipelineRun(store, "churn-training", project="churn") as run:
+    with aimops.PipelineRun("churn-training", store=store, project="churn") as run:
         with run.step("prepare") as step:
             table = np.loadtxt(raw_path, delimiter=",", skiprows=1)
             step.consumes_dataset(

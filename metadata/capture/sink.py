@@ -84,12 +84,15 @@ class CaptureSink:
         spool: Spool | None = None,
         timeout: float | None = None,
         actor: str = CAPTURE_ACTOR,
+        store: AimStore | None = None,
     ) -> None:
-        self.url = url or default_store_url()
+        self.url = store.label if store is not None else url or default_store_url()
         self.spool = spool or Spool()
         self.timeout = timeout if timeout is not None else capture_timeout()
         self.actor = actor
-        self._store: AimStore | None = None
+        #: An open store the caller gave (and keeps: the sink never closes it).
+        self._given = store
+        self._store: AimStore | None = store
         self._failed_at: float | None = None
         self._logged: set[str] = set()
         self._lock = threading.Lock()
@@ -204,7 +207,7 @@ class CaptureSink:
 
     def _store_failed(self, exc: AimopsError) -> None:
         self._failed_at = time.monotonic()
-        if self._store is not None:
+        if self._store is not None and self._store is not self._given:
             self._store.close()
             self._store = None
         self._log_once(
@@ -221,7 +224,7 @@ class CaptureSink:
             log.warning(message, *args)
 
     def close(self) -> None:
-        """Release the store's connections."""
-        if self._store is not None:
+        """Release the store's connections (not those of a store the caller gave)."""
+        if self._store is not None and self._store is not self._given:
             self._store.close()
-            self._store = None
+        self._store = self._given
