@@ -321,7 +321,9 @@ def _comparison_summary(comparison: dict[str, Any]) -> dict[str, Any]:
         {key: document.get(key) for key in ("urn", "label", "model_version", "dataset", "metrics")}
         for document in comparison.get("evaluations", [])
     ]
-    keep = ("urn", "labels", "baseline", "method", "confidence", "deltas", "winners")
+    keep = (
+        "urn", "labels", "baseline", "method", "confidence", "inconclusive", "deltas", "winners"
+    )  # fmt: skip
     return {key: comparison.get(key) for key in keep} | {"evaluations": evaluations}
 
 
@@ -343,6 +345,8 @@ def _print_comparison(comparison: dict[str, Any]) -> None:
     intervals = ", ".join(methods) if comparison.get("confidence") else comparison["method"]
     say(f"baseline {comparison['baseline']}; intervals: {intervals}")
     emit_table(rows, ["metric", *names, "winner"], "no metrics in common")
+    if comparison.get("inconclusive"):  # too little data: no winner means anything
+        say(f"no winners: {comparison['inconclusive']}")
 
 
 def _headline_first(winners: dict[str, str | None]) -> list[tuple[str, str | None]]:

@@ -28,6 +28,20 @@ def ok_json(*args: str) -> Any:
     return json.loads(result.stdout)
 
 
+def evaluate_and_compare(store: aimops.AimStore, scored: Path) -> None:
+    """Evaluate churn/1 (column v1) and churn/2 (v2) on ``scored``, then compare them."""
+    for version in ("1", "2"):
+        evaluate_model(
+            store, model_version=f"churn/{version}", predictions=scored,
+            columns=Columns(score=f"v{version}"), key=f"eval/{version}", report_dir=None,
+        )  # fmt: skip
+    compare_models(
+        store, model_versions=["churn/1", "churn/2"], predictions=scored,
+        score_columns={"churn/1": "v1", "churn/2": "v2"}, n_bootstrap=100, key="cmp",
+        report_dir=None,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("compare")
@@ -46,16 +60,7 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     scored = folder / "scored.csv"
     table.to_csv(scored, index=False)
-    for version in ("1", "2"):
-        evaluate_model(
-            store, model_version=f"churn/{version}", predictions=scored,
-            columns=Columns(score=f"v{version}"), key=f"eval/{version}", report_dir=None,
-        )  # fmt: skip
-    compare_models(
-        store, model_versions=["churn/1", "churn/2"], predictions=scored,
-        score_columns={"churn/1": "v1", "churn/2": "v2"}, n_bootstrap=100, key="cmp",
-        report_dir=None,
-    )  # fmt: skip
+    evaluate_and_compare(store, scored)
     store.close()
     return url
 
@@ -106,3 +111,25 @@ def test_unknown_urns_fail_with_one_line(store_url: str) -> None:
     )
     result = run("compare", "urn:aim:dataset:x", "urn:aim:evaluation:eval/1", "--store", store_url)
     assert "is neither an evaluation nor a model version" in result.stderr
+
+
+def test_a_comparison_on_too_few_rows_names_no_winner_and_says_why(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'aim.db'}"
+    store = aimops.connect(url)
+    scored = tmp_path / "scored.csv"
+    pd.DataFrame(
+        {"label": [0, 1, 0, 1, 0, 0, 1, 0], "v1": np.linspace(0.1, 0.8, 8), "v2": [0.5] * 8}
+    ).to_csv(scored, index=False)
+    for version in ("1", "2"):
+        aimops.record_model_version(store, "churn", version)
+    evaluate_and_compare(store, scored)
+    store.close()
+    urns = ("urn:aim:evaluation:eval/1", "urn:aim:evaluation:eval/2", "--store", url)
+    found = ok_json("compare", *urns)
+    assert found["inconclusive"].startswith("inconclusive: 3 positive and 5 negative rows")
+    assert set(found["winners"].values()) == {None}
+    result = run("compare", *urns)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"no winners: {found['inconclusive']}"
+    assert all(line.split()[-1] == "none" for line in lines[2:-1])  # the winner column
