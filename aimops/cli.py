@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from aimops.errors import AimopsError, NotFoundError
 from aimops.output import emit_json, emit_table, printable, say
+
+if TYPE_CHECKING:
+    from aimops.metadata.migrate import SchemaChange
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,15 +77,18 @@ COUNT = click.IntRange(min=0, max=2**63 - 1)
 @cli.command("init")
 @store_options
 def init_command(store_url: str | None, as_json: bool) -> None:
-    """Create the AIM store (or bring its schema up to date)."""
+    """Create the AIM store (or bring its schema up to date, or repair its version record).
 
-    store = _open(store_url, create=True)
-    revision = store.upgrade()
-    _report(
-        {"store": store.label, "schema": revision},
-        as_json,
-        "AIM store ready at {store} (schema {schema})",
+    An empty file or a database without aimops' tables gets the schema (beside any other
+    tables); a damaged version record is rewritten when the tables match this aimops.
+    """
+    from aimops.metadata import AimStore
+
+    store = AimStore.open_unchecked(
+        _store_url(store_url), create=True, actor=_group_option("actor")
     )
+    change = store.change_schema(create=True, repair=True)
+    _report_schema(store.label, change, as_json, "AIM store ready at {store} (schema {schema})")
 
 
 @cli.group("db")
@@ -95,17 +101,18 @@ def db_group() -> None:
 def db_upgrade_command(store_url: str | None, as_json: bool) -> None:
     """Upgrade the store's schema to this version of aimops."""
     from aimops.metadata import AimStore
-    from aimops.metadata.engine import open_engine, redact
-    from aimops.settings import default_store_url
 
-    url = _store_url(store_url) or default_store_url()
-    store = AimStore(open_engine(url), label=redact(url))
-    revision = store.upgrade()
-    _report(
-        {"store": redact(url), "schema": revision},
-        as_json,
-        "AIM store at {store} is at schema {schema}",
-    )
+    store = AimStore.open_unchecked(_store_url(store_url), actor=_group_option("actor"))
+    change = store.change_schema(create=False)
+    _report_schema(store.label, change, as_json, "AIM store at {store} is at schema {schema}")
+
+
+def _report_schema(label: str, change: SchemaChange, as_json: bool, template: str) -> None:
+    """One line (or JSON) on where the schema is, and what was done to get it there."""
+    data: dict[str, Any] = {"store": label, "schema": change.revision, "change": change.action}
+    if change.note:
+        data["note"] = change.note
+    _report(data, as_json, template + ("; {note}" if change.note else ""))
 
 
 def _report(data: dict[str, Any], as_json: bool, template: str) -> None:

@@ -8,7 +8,8 @@ thing not recorded or written yet) are retried by the orchestrators, the others 
 reads the attribute, not the class's place in the tree::
 
     AimopsError
-    ├── ConfigurationError            a setting or store URL that cannot be used
+    ├── ConfigurationError            a setting or store URL that cannot be used (a file that
+    │                                 is no database; a write into a read-only store)
     ├── InvalidInputError             bad input; nothing was written
     │   ├── MalformedUrnError         not a valid ``urn:aim:<type>:<key>``
     │   ├── UnknownAspectError        an aspect name that is not registered
@@ -52,7 +53,8 @@ class AimopsError(Exception):
 
 
 class ConfigurationError(AimopsError):
-    """A setting, environment variable or store URL that cannot be used."""
+    """A setting, environment variable or store URL that cannot be used: also a store URL
+    naming a file that is no database, and a write into a store this user cannot write."""
 
 
 class InvalidInputError(AimopsError, ValueError):

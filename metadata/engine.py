@@ -1,7 +1,12 @@
 """Opening a store's database: URLs as users write them, SQLite tuning, error translation.
 
 ``postgresql://user@host/db`` works without naming a driver (psycopg 3 is used); a SQLite
-file's directory is created on first use and the database runs in WAL mode.
+file's directory is created on first use, and aimops switches the file to WAL mode when it
+creates or upgrades the schema (the mode lives in the file; opening a store never writes it).
+
+A SQLite store this process cannot write (a read-only file, a read-only folder where SQLite
+cannot create its ``-wal`` and ``-shm`` files, a read-only mount) is opened read-only: it can
+be read, and a write is refused with an error that says so.
 
 Example:
     >>> normalize_url("postgresql://postgres@127.0.0.1:5432/aim")
@@ -12,10 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
@@ -28,6 +36,7 @@ from sqlalchemy.exc import (
 )
 
 from aimops.errors import (
+    AimopsError,
     ConcurrentUpdateError,
     ConfigurationError,
     InvalidInputError,
@@ -44,6 +53,8 @@ _DRIVERS = {"postgresql+psycopg", "sqlite", "sqlite+pysqlite"}
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 #: The server is there but a statement gave up: lock_timeout, statement_timeout, cancel.
 _GAVE_UP_SQLSTATES = {"55P03", "57014"}  # lock_not_available, query_canceled
+#: PostgreSQL refused a write: a read-only transaction or a hot standby.
+_READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
 
 
 def parse_url(url: str) -> URL:
@@ -185,8 +196,46 @@ def sqlite_file(parsed: URL) -> Path | None:
     return Path(database).expanduser()
 
 
+def sqlite_read_only_reason(path: Path) -> str | None:
+    """Why this process cannot write the SQLite store at ``path``, or None when it can.
+
+    SQLite writes the file and, beside it, a ``-wal`` and ``-shm`` file (or a ``-journal``): a
+    read-only folder makes the store read-only too. Permissions are checked as the process's
+    effective user, the one SQLite acts as.
+    """
+    if path.exists() and not _writable(path):
+        return f"the file {path} is read-only"
+    if not _writable(path.parent):
+        return f"its folder {path.parent} is read-only"
+    return None
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+def read_only_reason(engine: Engine) -> str | None:
+    """Why writes through ``engine`` are impossible (a SQLite store opened read-only), or None."""
+    if engine.dialect.name != "sqlite" or engine.url.query.get("mode") != "ro":
+        return None
+    database = engine.url.database or ""
+    path = Path(unquote(database.removeprefix("file:"))) if database.startswith("file:/") else None
+    found = sqlite_read_only_reason(path) if path is not None else None
+    return found or "its URL opens it read-only (mode=ro)"
+
+
+def read_only_error(label: str, reason: str) -> ConfigurationError:
+    """The error for a write into a read-only store: what it is, why, and what to do."""
+    return ConfigurationError(
+        f"the AIM store at {label} is read-only ({reason}): it can be read, but nothing can be "
+        "written to it; make the file and its folder writable for this user, or write to "
+        "another store"
+    )
+
+
 def _sqlite_engine(parsed: URL, busy_ms: int) -> Engine:
     path = sqlite_file(parsed)
+    read_only = None
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,14 +243,20 @@ def _sqlite_engine(parsed: URL, busy_ms: int) -> Engine:
             raise StoreUnavailableError(
                 f"cannot create {path.parent} for the store: {exc}"
             ) from exc
-        parsed = parsed.set(database=str(path))
+        read_only = sqlite_read_only_reason(path)
+        if read_only is not None and not path.exists():
+            raise ConfigurationError(f"cannot create the AIM store {path}: {read_only}")
+        parsed = (
+            parsed.set(database=str(path))
+            if read_only is None
+            else parsed.set(database=f"file:{quote(str(path))}", query=_read_only_query(path))
+        )
     engine = create_engine(parsed, connect_args={"timeout": busy_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _tune(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -219,6 +274,40 @@ def _sqlite_engine(parsed: URL, busy_ms: int) -> Engine:
     return engine
 
 
+def _read_only_query(path: Path) -> dict[str, str]:
+    """``mode=ro``, and ``immutable=1`` when SQLite could not read the file otherwise.
+
+    In a folder it cannot write, SQLite reads a WAL store through its ``-shm`` file, which it
+    cannot create there. When there is no ``-wal`` file (the store was closed cleanly: every
+    write is in the file itself), nobody can be writing it either, since a writer must create
+    that file in this folder: reading it as immutable (no locks, no ``-shm``) is then exact.
+    With a ``-wal`` file present, immutable would miss the writes in it, so SQLite reads both.
+    """
+    query = {"mode": "ro", "uri": "true"}
+    if not _writable(path.parent) and not path.with_name(path.name + "-wal").exists():
+        query["immutable"] = "1"
+    return query
+
+
+def use_write_ahead_log(engine: Engine, label: str) -> None:
+    """Switch a SQLite store to WAL mode (readers never block the writer); a no-op elsewhere.
+
+    The mode is kept in the file, so this runs when aimops creates or upgrades a schema, never
+    when a store is opened: opening one for reading must not change it. It runs outside a
+    transaction, which SQLite requires for the switch.
+    """
+    if engine.dialect.name != "sqlite" or read_only_reason(engine) is not None:
+        return
+    with translate_errors(label):
+        raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise StoreError(f"the AIM store at {label} failed: {_first_line(exc)}") from exc
+    finally:
+        raw.close()
+
+
 @contextlib.contextmanager
 def translate_errors(label: str) -> Iterator[None]:
     """Turn driver errors into the package's own, naming the store (password hidden)."""
@@ -231,6 +320,8 @@ def translate_errors(label: str) -> Iterator[None]:
                 f"the AIM store at {label} aborted the write because another writer got in "
                 f"the way ({_first_line(exc.orig)}); retry it"
             ) from exc
+        if sqlstate == _READ_ONLY_SQLSTATE or _sqlite_error(exc).startswith("SQLITE_READONLY"):
+            raise read_only_error(label, _first_line(exc.orig)) from exc
         if sqlstate in _GAVE_UP_SQLSTATES or _is_sqlite_busy(exc):
             raise StoreBusyError(
                 f"the AIM store at {label} failed: {_first_line(exc.orig)}"
@@ -245,7 +336,25 @@ def translate_errors(label: str) -> Iterator[None]:
             f"the AIM store at {label} cannot hold a value: {_first_line(exc.orig)}"
         ) from exc
     except DBAPIError as exc:
-        raise StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}") from exc
+        raise _database_error(exc, label) from exc
+
+
+def _database_error(exc: DBAPIError, label: str) -> AimopsError:
+    """A driver error that is neither operational nor about a value."""
+    if getattr(exc.orig, "sqlstate", None) == _READ_ONLY_SQLSTATE:
+        return read_only_error(label, _first_line(exc.orig))
+    if _sqlite_error(exc) == "SQLITE_NOTADB":
+        return ConfigurationError(
+            f"{label} is not an AIM store: the file is not a SQLite database (or is damaged "
+            "beyond reading); aimops leaves it as it is: use another path for the store, or "
+            "move the file away and create the store with aimops init"
+        )
+    return StoreError(f"the AIM store at {label} failed: {_first_line(exc.orig)}")
+
+
+def _sqlite_error(exc: DBAPIError) -> str:
+    """SQLite's name for the error (``SQLITE_READONLY_DIRECTORY``...), else ''."""
+    return str(getattr(exc.orig, "sqlite_errorname", ""))
 
 
 def _is_sqlite_busy(exc: OperationalError) -> bool:

@@ -28,6 +28,7 @@ from typing import Any, Literal, NamedTuple
 from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
+from aimops import validation
 from aimops.errors import InvalidInputError
 from aimops.metadata.relations import RELATIONS, Flow
 from aimops.metadata.store_values import Edge
@@ -104,6 +105,16 @@ class LineageGraph:
         }
 
 
+def check_walk(direction: Any, depth: Any) -> None:
+    """Refuse a ``direction`` other than upstream, downstream or both, and a ``depth`` that is
+    not a whole number from 0 to ``MAX_DEPTH``."""
+    if not isinstance(direction, str) or direction not in ("upstream", "downstream", "both"):
+        raise InvalidInputError(
+            f"direction must be upstream, downstream or both, not {validation.shown(direction)}"
+        )
+    validation.whole_number(depth, "depth", minimum=0, maximum=MAX_DEPTH)
+
+
 def walk_lineage(
     connection: Connection,
     root_id: int,
@@ -117,12 +128,7 @@ def walk_lineage(
 
     ``with_edges=False`` answers with the nodes only (the closure), which is cheaper.
     """
-    if direction not in ("upstream", "downstream", "both"):
-        raise InvalidInputError(
-            f"direction must be upstream, downstream or both, not {direction!r}"
-        )
-    if not 0 <= depth <= MAX_DEPTH:
-        raise InvalidInputError(f"depth must be between 0 and {MAX_DEPTH}, got {depth}")
+    check_walk(direction, depth)
     seeds = [root_id, *connection.execute(_CHILDREN, {"parent": root_id}).scalars()]
     ways: Sequence[str] = ("upstream", "downstream") if direction == "both" else (direction,)
     nodes: dict[int, LineageNode] = {}

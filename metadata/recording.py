@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from aimops import validation
 from aimops.errors import InvalidInputError
 from aimops.metadata.aspects import Attempt, StepAttempts, build_model
 from aimops.metadata.states import TERMINAL_STATES, normalize_state
@@ -48,6 +49,15 @@ def _apply(target: Target, work: Callable[[StoreWriter], T]) -> T:
     if isinstance(target, StoreWriter):
         return work(target)
     return target.write(work)
+
+
+def _check_target(target: Any) -> None:
+    """Refuse a ``target`` records cannot be written to: not an AimStore, nor a StoreWriter."""
+    if not isinstance(target, AimStore | StoreWriter):
+        raise InvalidInputError(
+            "records are written to an AimStore (aimops.connect) or a store transaction's "
+            f"writer, not to {type(target).__name__} {validation.shown(target)}"
+        )
 
 
 def _merge(
@@ -93,6 +103,8 @@ def record_pipeline(
     file: str | None = None,
 ) -> Urn:
     """Record a pipeline definition (and its project); returns its URN."""
+    _check_target(target)
+    validation.optional_text(project, "project")
     urn = pipeline_urn(orchestrator, name)
     info = {
         "name": name,
@@ -138,15 +150,20 @@ def record_run(
     names, each key searchable on its own (``store.search("run", where=[("metrics.auroc",
     ">", 0.9)])``).
     """
+    _check_target(target)
+    validation.optional_text(project, "project")
     urn = run_urn(orchestrator, pipeline, run_id)
     status, native = _state(orchestrator, state, native_state)
+    conf = validation.optional_mapping(conf, "conf")
     alongside: dict[str, Any] = {}
     if params is not None:
-        alongside["params"] = {key: str(value) for key, value in params.items()}
+        alongside["params"] = {
+            key: str(value) for key, value in validation.text_mapping(params, "params").items()
+        }
     if metrics is not None:
-        alongside["metrics"] = dict(metrics)
+        alongside["metrics"] = validation.text_mapping(metrics, "metrics")
     if tags is not None:
-        alongside["tags"] = dict(tags)
+        alongside["tags"] = validation.text_mapping(tags, "tags")
 
     def work(tx: StoreWriter) -> Urn:
         pipeline_entity = pipeline_urn(orchestrator, pipeline)
@@ -188,6 +205,8 @@ def record_step(
     native_state: str | None = None,
 ) -> Urn:
     """Record (or update) a step of ``run``; the run must have been recorded."""
+    _check_target(target)
+    validation.optional_whole_number(map_index, "map_index")
     run_entity = Urn.parse(run)
     if run_entity.type != "run":
         raise InvalidInputError(f"a step belongs to a run, not to {run_entity}")
@@ -234,6 +253,9 @@ def record_attempt(
     Returns the try number. Calling it again for the same try (start, then end; or a
     replay) updates that attempt instead of adding one.
     """
+    _check_target(target)
+    validation.whole_number(try_number, "try_number", minimum=1)
+    rendered_fields = validation.optional_mapping(rendered_fields, "rendered_fields")
     step_entity = Urn.parse(step)
     if step_entity.type != "step":
         raise InvalidInputError(f"attempts belong to a step, not to {step_entity}")
@@ -368,13 +390,14 @@ def record_dataset(
     description: str | None = None,
 ) -> Urn:
     """Record a data set by name (the name is its identity)."""
-    urn = dataset_urn(name)
+    _check_target(target)
+    urn = dataset_urn(validation.text(name, "a data set name", empty=False))
     info = {
         "name": name,
         "uri": uri,
         "format": format,
         "rows": rows,
-        "columns": list(columns) if columns is not None else None,
+        "columns": validation.items(columns, "columns") if columns is not None else None,
         "description": description,
     }
     return _apply(target, lambda tx: (_merge(tx, urn, "datasetInfo", info), urn)[1])
@@ -392,7 +415,9 @@ def record_artifact(
     key: Iterable[str] | None = None,
 ) -> Urn:
     """Record an artifact; ``key`` segments name it (default: the name alone)."""
-    urn = artifact_urn(*(list(key) if key is not None else [name]))
+    _check_target(target)
+    validation.text(name, "an artifact name", empty=False)
+    urn = artifact_urn(*(validation.texts(key, "key", empty=False) if key is not None else [name]))
     info = {
         "name": name,
         "kind": kind,
@@ -412,8 +437,9 @@ def record_io(
     produced: Iterable[UrnLike] = (),
 ) -> None:
     """Record what a step consumed and produced (the entities must exist)."""
-    edges = [(step, "consumed", item) for item in consumed]
-    edges += [(step, "produced", item) for item in produced]
+    _check_target(target)
+    edges = [(step, "consumed", item) for item in validation.items(consumed, "consumed")]
+    edges += [(step, "produced", item) for item in validation.items(produced, "produced")]
     _apply(target, lambda tx: tx.put_edges(edges))
 
 
@@ -429,11 +455,13 @@ def record_model_version(
     produced_by: UrnLike | None = None,
 ) -> Urn:
     """Record a model version (and its model), optionally ``producedBy`` a step."""
-    model_entity = model_urn(model)
+    _check_target(target)
+    model_entity = model_urn(validation.text(model, "a model name"))
+    version = validation.key_segment(version, "a model version")
     urn = model_version_urn(model, version)
     info = {
         "model": model,
-        "version": str(version),
+        "version": version,
         "uri": uri,
         "framework": framework,
         "mlflow_run_id": mlflow_run_id,

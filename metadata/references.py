@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from aimops import validation
 from aimops.errors import InvalidInputError
 from aimops.metadata.urns import artifact_urn, dataset_urn, model_version_urn
 
@@ -51,18 +52,17 @@ def dataset_ref(
     """A reference to the data set ``name``; the name is its identity, as in ``record_dataset``."""
     _segments(name, "data set name")
     urn = dataset_urn(name)
-    if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
-        raise InvalidInputError(f"rows of data set {name!r} must be a count >= 0, not {rows!r}")
+    validation.optional_whole_number(rows, f"rows of data set {name!r}", minimum=0)
     return _declare(
         {
             MARKER: "dataset",
             "urn": str(urn),
             "name": name,
-            "uri": uri,
-            "format": format,
+            "uri": validation.optional_text(uri, "uri"),
+            "format": validation.optional_text(format, "format"),
             "rows": rows,
-            "columns": list(columns) if columns is not None else None,
-            "description": description,
+            "columns": list(validation.texts(columns, "columns")) if columns is not None else None,
+            "description": validation.optional_text(description, "description"),
         }
     )
 
@@ -84,19 +84,20 @@ def artifact_ref(
     the same name recurs across runs and you want one artifact per run.
     """
     _segments(name, "artifact name")
-    segments = list(key) if key is not None else [name]
-    if not segments or not all(isinstance(s, str) and s for s in segments):
+    segments = list(validation.texts(key, "artifact key")) if key is not None else [name]
+    if not segments or not all(segments):
         raise InvalidInputError(f"artifact key must be non-empty text segments, not {key!r}")
+    validation.optional_whole_number(size_bytes, f"size_bytes of artifact {name!r}", minimum=0)
     return _declare(
         {
             MARKER: "artifact",
             "urn": str(artifact_urn(*segments)),
             "name": name,
-            "uri": uri,
-            "kind": kind,
-            "media_type": media_type,
+            "uri": validation.optional_text(uri, "uri"),
+            "kind": validation.text(kind, f"kind of artifact {name!r}", empty=False),
+            "media_type": validation.optional_text(media_type, "media_type"),
             "size_bytes": size_bytes,
-            "checksum": checksum,
+            "checksum": validation.optional_text(checksum, "checksum"),
         }
     )
 
@@ -111,17 +112,18 @@ def model_version_ref(
     description: str | None = None,
 ) -> Reference:
     """A reference to version ``version`` of ``model``."""
-    urn = model_version_urn(model, version)
+    version = validation.key_segment(version, f"a version of model {model!r}")
+    urn = model_version_urn(validation.text(model, "a model name"), version)
     return _declare(
         {
             MARKER: "modelVersion",
             "urn": str(urn),
             "model": model,
-            "version": str(version),
-            "uri": uri,
-            "framework": framework,
-            "mlflow_run_id": mlflow_run_id,
-            "description": description,
+            "version": version,
+            "uri": validation.optional_text(uri, "uri"),
+            "framework": validation.optional_text(framework, "framework"),
+            "mlflow_run_id": validation.optional_text(mlflow_run_id, "mlflow_run_id"),
+            "description": validation.optional_text(description, "description"),
         }
     )
 
@@ -181,6 +183,7 @@ def _declare(ref: Reference) -> Reference:
 def _segments(name: str, what: str) -> list[str]:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError(f"a {what} must be non-empty text, not {name!r}")
+    validation.text(name, f"a {what}")
     parts = [part for part in name.strip().split("/") if part]
     if not parts:
         raise InvalidInputError(f"a {what} must hold more than slashes: {name!r}")

@@ -163,3 +163,6 @@ aspects = cast(Table, AspectRow.__table__)
 aspect_fields = cast(Table, AspectFieldRow.__table__)
 edges = cast(Table, EdgeRow.__table__)
 points = cast(Table, PointRow.__table__)
+
+#: The names of aimops' tables (its version table aside): what a complete store holds.
+AIM_TABLES = frozenset(Base.metadata.tables)

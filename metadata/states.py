@@ -67,6 +67,12 @@ _NATIVE_STATES: dict[str, dict[str, State]] = {
 
 def normalize_state(orchestrator: str, native_state: str) -> State:
     """Map an orchestrator's own state name onto the shared vocabulary."""
+    if not isinstance(orchestrator, str) or not isinstance(native_state, str):
+        raise InvalidInputError(
+            f"a state is text, named by its orchestrator's name (text): got "
+            f"{type(orchestrator).__name__} {orchestrator!r:.40} and "
+            f"{type(native_state).__name__} {native_state!r:.40}"
+        )
     word = native_state.strip().lower().replace(" ", "").replace("-", "")
     mapped = _NATIVE_STATES.get(orchestrator, {}).get(word) or _SHARED_WORDS.get(native_state)
     if mapped is None:

@@ -1,8 +1,10 @@
 """The AIM store: entities, versioned aspects, edges and time series behind one object.
 
 Open it with :meth:`AimStore.open` (or ``aimops.connect``). A SQLite store is created and
-migrated on first use; a PostgreSQL store must be created with ``aimops init``. Reads return
-None for what is missing; writes validate first and are atomic.
+migrated on first use; a PostgreSQL store must be created with ``aimops init``. Opening a store
+for reading (``create=False``) never creates or changes it, and a SQLite store this process
+cannot write is opened read-only. Reads return None for what is missing; writes validate first
+and are atomic.
 
 Example:
     >>> store = AimStore.open("sqlite://", actor="doc")
@@ -19,37 +21,52 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
+from aimops import validation
 from aimops.errors import ConcurrentUpdateError, InvalidInputError, StoreUnavailableError
 from aimops.metadata import schema
 from aimops.metadata.aspects import aspect_spec
 from aimops.metadata.engine import (
     open_engine,
     parse_url,
+    read_only_error,
+    read_only_reason,
     redact,
     sqlite_file,
     store_option,
     translate_errors,
+    use_write_ahead_log,
 )
-from aimops.metadata.lineage import Direction, LineageGraph, walk_lineage
-from aimops.metadata.migrate import check_schema, current_revision, upgrade_schema
-from aimops.metadata.search import Condition, neighbours_query, search_query
+from aimops.metadata.lineage import Direction, LineageGraph, check_walk, walk_lineage
+from aimops.metadata.migrate import (
+    SchemaChange,
+    head_revision,
+    migrate_schema,
+    read_schema_state,
+    schema_is_current,
+    schema_problem,
+)
+from aimops.metadata.search import (
+    MAX_COUNT,
+    Condition,
+    check_page,
+    check_relation,
+    neighbours_query,
+    search_query,
+)
 from aimops.metadata.store_values import AspectVersion, Entity, Point
-from aimops.metadata.timeseries import read_points
+from aimops.metadata.timeseries import check_metric, read_points
 from aimops.metadata.urns import Urn
 from aimops.metadata.writer import ENTITY_ID_BY_URN, StoreWriter, UrnLike
 from aimops.settings import default_actor, default_store_url
 
 T = TypeVar("T")
 WRITE_RETRIES = 5
-
-
-#: The largest limit or offset a query takes (a database's 64-bit integer).
-MAX_COUNT = 2**63 - 1
 
 
 class AimStore:
@@ -60,6 +77,8 @@ class AimStore:
     ) -> None:
         self._engine = engine
         self._writing = threading.local()
+        self._read_only = read_only_reason(engine)
+        self._found_empty_file = False
         self.label = label or redact(engine.url)
         self.actor = actor or default_actor()
 
@@ -75,25 +94,47 @@ class AimStore:
         """Open the store at ``url`` (default: ``AIMOPS_STORE_URL`` or ``$AIMOPS_HOME/aim.db``).
 
         ``create`` migrates an empty database; by default only SQLite is created on first use.
-        ``timeout`` (seconds) bounds connecting and every wait for a lock or a statement.
+        Without it, a missing or empty SQLite file is an error that says to run ``aimops
+        init``, and nothing is written. ``timeout`` (seconds) bounds connecting and every wait
+        for a lock or a statement. A schema that is not this aimops' (missing, older, newer,
+        damaged) raises a :class:`~aimops.errors.SchemaError` that says what to do.
         """
         given = url or default_store_url()
-        parsed = parse_url(given)
-        is_sqlite = parsed.get_backend_name() == "sqlite"
-        should_create = is_sqlite if create is None else create
-        path = sqlite_file(parsed) if is_sqlite and not should_create else None
-        if path is not None and not path.is_file():
-            raise StoreUnavailableError(
-                f"no AIM store at {redact(given)}: record a run into it, or create it with: "
-                f"aimops init {store_option(redact(given))}"
-            )
-        engine = open_engine(parsed.render_as_string(hide_password=False), timeout=timeout)
-        store = cls(engine, actor=actor, label=redact(given))
+        should_create = (
+            parse_url(given).get_backend_name() == "sqlite" if create is None else create
+        )
+        store = cls.open_unchecked(given, actor=actor, create=should_create, timeout=timeout)
         try:
             store._prepare(should_create)
         except BaseException:
-            engine.dispose()
+            store.close()
             raise
+        return store
+
+    @classmethod
+    def open_unchecked(
+        cls,
+        url: str | None = None,
+        *,
+        actor: str | None = None,
+        create: bool = False,
+        timeout: float | None = None,
+    ) -> AimStore:
+        """Open the store without looking at its schema: for :meth:`change_schema` (``aimops
+        init`` and ``aimops db upgrade``), which creates, upgrades or repairs it.
+
+        Unless ``create``, a SQLite file must exist and not be empty.
+        """
+        given = url or default_store_url()
+        parsed = parse_url(given)
+        label = redact(given)
+        path = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
+        found_empty_file = path is not None and _is_empty_file(path, label)
+        if path is not None and not create:
+            _require_store_file(path, label, found_empty_file)
+        engine = open_engine(parsed.render_as_string(hide_password=False), timeout=timeout)
+        store = cls(engine, actor=actor, label=label)
+        store._found_empty_file = found_empty_file
         return store
 
     @property
@@ -103,6 +144,11 @@ class AimStore:
     @property
     def dialect(self) -> str:
         return self._engine.dialect.name
+
+    @property
+    def read_only(self) -> bool:
+        """True for a SQLite store this process cannot write: reads work, writes are refused."""
+        return self._read_only is not None
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -115,23 +161,53 @@ class AimStore:
         self.close()
 
     def _prepare(self, create: bool) -> None:
-        with self._connect(write=create) as connection:
-            if create and current_revision(connection) is None:
-                upgrade_schema(connection)
-            check_schema(connection, self.label)
+        with self._connect(write=False) as connection:
+            if schema_is_current(connection):
+                return
+            state = read_schema_state(connection)
+        if create and state.kind == "empty" and self._read_only is None:
+            self.change_schema(create=True)
+            return
+        problem = schema_problem(state, self.label)
+        if problem is not None:
+            raise problem
 
     def upgrade(self) -> str:
         """Create the schema or bring it to the newest revision; returns that revision."""
+        return self.change_schema(create=True).revision
+
+    def change_schema(self, *, create: bool, repair: bool = False) -> SchemaChange:
+        """Bring the schema to this aimops' newest revision (see :func:`migrate_schema`).
+
+        Upgrades an older schema; ``create`` creates one where there is none; ``repair``
+        rewrites a damaged version record when the tables provably match. It reads first and
+        writes only when there is something to change: a current read-only store is fine, one
+        that needs a change raises the read-only error. A schema it must not touch (a newer
+        aimops's, damaged beyond proof) raises a :class:`~aimops.errors.SchemaError`.
+        """
+        with self._connect(write=False) as connection:
+            state = read_schema_state(connection)
+        kind = state.kind
+        if kind == "current":
+            note = "read-only for this user: it can be read, not written" if self.read_only else ""
+            return SchemaChange(head_revision(), "none", note)
+        if not state.can_migrate(create=create, repair=repair):
+            raise schema_problem(state, self.label) or AssertionError(kind)
+        if self._read_only is not None:
+            raise read_only_error(self.label, self._read_only)
+        use_write_ahead_log(self._engine, self.label)
         with self._connect(write=True) as connection:
-            upgrade_schema(connection)
-            revision = current_revision(connection)
-        assert revision is not None
-        return revision
+            change = migrate_schema(connection, self.label, create=create, repair=repair)
+        if change.action == "created" and self._found_empty_file:
+            return SchemaChange(change.revision, change.action, "created in the empty file")
+        return change
 
     # -- transactions -----------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _connect(self, *, write: bool) -> Iterator[Connection]:
+        if write and self._read_only is not None:
+            raise read_only_error(self.label, self._read_only)
         writing = getattr(self._writing, "active", False)
         if write and writing:
             raise InvalidInputError(
@@ -150,11 +226,16 @@ class AimStore:
     @contextlib.contextmanager
     def transaction(self, *, actor: str | None = None) -> Iterator[StoreWriter]:
         """An atomic batch of writes: all of them commit, or none when the block raises."""
+        validation.optional_text(actor, "actor", empty=False)
         with self._connect(write=True) as connection:
             yield StoreWriter(connection, actor or self.actor)
 
     def write(self, work: Callable[[StoreWriter], T], *, actor: str | None = None) -> T:
         """Run ``work`` in a transaction, retrying it when a concurrent writer got in the way."""
+        if not callable(work):
+            raise InvalidInputError(
+                f"write() runs a function of the store's writer, not {validation.shown(work)}"
+            )
         for attempt in range(WRITE_RETRIES):
             try:
                 with self.transaction(actor=actor) as writer:
@@ -175,18 +256,24 @@ class AimStore:
         self, urn: UrnLike, aspect: str, value: Any, *, expected_version: int | None = None
     ) -> int:
         """Append a version of an aspect (see :meth:`StoreWriter.put_aspect`)."""
+        aspect_spec(aspect)
+        validation.optional_whole_number(
+            expected_version, "expected_version", minimum=0, maximum=MAX_COUNT
+        )
         return self.write(
             lambda tx: tx.put_aspect(urn, aspect, value, expected_version=expected_version)
         )
 
     def put_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> None:
         """Record ``src relation dst``; both must exist."""
+        check_relation(relation)
         self.write(lambda tx: tx.put_edge(src, relation, dst))
 
     def put_points(
         self, urn: UrnLike, metric: str, points: Sequence[tuple[datetime, float]]
     ) -> int:
         """Add time-series points to ``urn``; returns how many were given."""
+        check_metric(metric)
         return self.write(lambda tx: tx.put_points(urn, metric, points))
 
     # -- reads ------------------------------------------------------------------------------
@@ -210,6 +297,7 @@ class AimStore:
     ) -> AspectVersion | None:
         """The latest (or the given) version of an aspect, or None."""
         aspect_spec(aspect)
+        validation.optional_whole_number(version, "version", minimum=0, maximum=MAX_COUNT)
         versions = self._aspect_versions(urn, [aspect], version=version, latest_only=True)
         return versions[0] if versions else None
 
@@ -256,7 +344,7 @@ class AimStore:
     def latest_values(self, urns: Sequence[UrnLike], aspect: str) -> dict[str, Any]:
         """The latest value of ``aspect`` for each of ``urns`` that has it, in one query."""
         aspect_spec(aspect)
-        texts = [str(Urn.parse(urn)) for urn in urns]
+        texts = [str(Urn.parse(urn)) for urn in validation.items(urns, "urns")]
         if not texts:
             return {}
         table, entities = schema.aspects, schema.entities
@@ -282,11 +370,8 @@ class AimStore:
 
         ``where`` holds ``("metrics.auroc", ">", 0.9)``-style conditions on indexed fields.
         """
-        if not (0 <= limit <= MAX_COUNT and 0 <= offset <= MAX_COUNT):
-            raise InvalidInputError(
-                f"limit and offset must be between 0 and {MAX_COUNT:,}, got {limit} and {offset}"
-            )
-        query = search_query(entity_type, where, tags or {}).limit(limit).offset(offset)
+        check_page(limit, offset)
+        query = search_query(entity_type, where, tags).limit(limit).offset(offset)
         with self._connect(write=False) as connection:
             rows = connection.execute(query).all()
         return [Entity(row.urn, row.type, row.created_at) for row in rows]
@@ -299,7 +384,7 @@ class AimStore:
         tags: Mapping[str, str] | None = None,
     ) -> int:
         """How many entities :meth:`search` would find without a limit."""
-        inner = search_query(entity_type, where, tags or {}).order_by(None).subquery()
+        inner = search_query(entity_type, where, tags).order_by(None).subquery()
         with self._connect(write=False) as connection:
             return int(connection.execute(select(func.count()).select_from(inner)).scalar() or 0)
 
@@ -316,6 +401,8 @@ class AimStore:
         ``edges=False`` returns only the nodes (the closure), for when the shape is not needed.
         """
         text_urn = str(Urn.parse(urn))
+        check_walk(direction, depth)
+        validation.flag(edges, "edges")
         with self._connect(write=False) as connection:
             entity_id = self._entity_id(connection, text_urn)
             if entity_id is None:
@@ -331,6 +418,9 @@ class AimStore:
         until: datetime | None = None,
     ) -> list[Point]:
         """Time-series points of ``metric`` on ``urn`` in time order."""
+        check_metric(metric)
+        validation.optional_moment(since, "since")
+        validation.optional_moment(until, "until")
         with self._connect(write=False) as connection:
             entity_id = self._entity_id(connection, urn)
             if entity_id is None:
@@ -339,12 +429,36 @@ class AimStore:
 
     def related(self, urn: UrnLike, relation: str, *, incoming: bool = False) -> list[Entity]:
         """Entities X with ``urn relation X`` (or ``X relation urn`` when ``incoming``)."""
+        check_relation(relation)
+        validation.flag(incoming, "incoming")
         with self._connect(write=False) as connection:
             entity_id = self._entity_id(connection, urn)
             if entity_id is None:
                 return []
             rows = connection.execute(neighbours_query(entity_id, relation, incoming)).all()
         return [Entity(row.urn, row.type, row.created_at) for row in rows]
+
+
+def _is_empty_file(path: Path, label: str) -> bool:
+    """True for an existing SQLite file of 0 bytes (no database written into it yet)."""
+    try:
+        return path.is_file() and path.stat().st_size == 0
+    except OSError as exc:  # a folder on the way this user may not enter
+        raise StoreUnavailableError(f"cannot read the AIM store at {label}: {exc}") from exc
+
+
+def _require_store_file(path: Path, label: str, empty: bool) -> None:
+    """Refuse to open a missing or empty SQLite file for reading, saying how to create it."""
+    init = f"aimops init {store_option(label)}"
+    if not path.is_file():
+        raise StoreUnavailableError(
+            f"no AIM store at {label}: record a run into it, or create it with: {init}"
+        )
+    if empty:
+        raise StoreUnavailableError(
+            f"no AIM store at {label}: the file is empty (0 bytes); create the store in it "
+            f"with: {init} (init makes an empty file a new store)"
+        )
 
 
 def _latest_version(table: Any, entity_id: Any) -> Any:

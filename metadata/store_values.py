@@ -13,10 +13,12 @@ from typing import Any, NamedTuple
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a ``Z``, as aspect values are written; or None."""
+    """ISO 8601 in UTC with a ``Z``, as aspect values are written; or None. A naive
+    timestamp is taken to be UTC already, as the aspects take it (not the machine's time)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from aimops import validation
 from aimops.errors import InvalidAspectError, InvalidInputError, UnknownAspectError
 
 IndexRow = tuple[str, float | None, str | None]
@@ -65,16 +66,40 @@ ANY_TYPE = None
 ASPECTS: dict[str, AspectSpec] = {}
 
 
+#: The longest aspect name the store holds.
+MAX_ASPECT_NAME = 64
+
+
 def register_aspect(
     name: str, model: type[BaseModel], entity_types: frozenset[str] | None, *, is_map: bool = False
 ) -> None:
-    """Add an aspect to the registry (later issues register theirs the same way)."""
-    ASPECTS[name] = AspectSpec(name, model, entity_types, is_map)
+    """Add an aspect to the registry (later issues register theirs the same way).
+
+    ``entity_types`` is a set of entity types (None: any type); everything is checked before
+    the registry changes, so a bad registration cannot break the store's other aspects.
+    """
+    from aimops.metadata.urns import ENTITY_TYPES
+
+    validation.text(name, "an aspect name", empty=False, limit=MAX_ASPECT_NAME, nul=False)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise InvalidInputError(
+            f"aspect {name!r} needs a pydantic model class, not {validation.shown(model)}"
+        )
+    if entity_types is not None:
+        types = validation.items(entity_types, f"the entity types of aspect {name!r}")
+        unknown = [found for found in types if found not in ENTITY_TYPES]
+        if unknown or not types:
+            raise InvalidInputError(
+                f"aspect {name!r} names unknown entity types {unknown or '(none)'}; "
+                f"known: {', '.join(sorted(ENTITY_TYPES))}"
+            )
+        entity_types = frozenset(types)
+    ASPECTS[name] = AspectSpec(name, model, entity_types, validation.flag(is_map, "is_map"))
 
 
 def aspect_spec(name: str, entity_type: str | None = None) -> AspectSpec:
     """The registered spec of ``name``, checked against ``entity_type`` when given."""
-    spec = ASPECTS.get(name)
+    spec = ASPECTS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise UnknownAspectError(
             f"unknown aspect {name!r}; registered: {', '.join(sorted(ASPECTS))}"
@@ -114,8 +139,16 @@ def build_model(model: type[ModelT], value: Any, what: str) -> ModelT:
 
 
 def to_jsonable(name: str, value: Any, entity_type: str | None = None) -> Any:
-    """The validated aspect as plain JSON-compatible data (timestamps as ISO 8601 UTC)."""
-    return validate_aspect(name, value, entity_type).model_dump(mode="json")
+    """The validated aspect as plain JSON-compatible data (timestamps as ISO 8601 UTC).
+
+    Text that neither backend can hold (a lone surrogate, anywhere in the document) is
+    refused with InvalidAspectError naming the field.
+    """
+    data = validate_aspect(name, value, entity_type).model_dump(mode="json")
+    try:
+        return validation.storable(data, f"the {name!r} aspect")
+    except InvalidInputError as exc:
+        raise InvalidAspectError(str(exc)) from None
 
 
 def canonical_json(name: str, value: Any, entity_type: str | None = None) -> str:
@@ -148,10 +181,32 @@ def _index_value(field: str, value: Any) -> IndexRow | None:
     if isinstance(value, bool):
         return (field, float(value), str(value).lower())
     if isinstance(value, int | float):
-        return (field, float(value), None)
-    if isinstance(value, str):  # PostgreSQL's text holds no NUL: the index shows U+FFFD there
-        return (field, None, value[:MAX_INDEXED_TEXT].replace("\x00", "\ufffd"))
+        return (field, _indexed_number(field, value), None)
+    if isinstance(value, str):
+        return (field, None, indexed_text(value))
     return None
+
+
+def _indexed_number(field: str, value: int | float) -> float:
+    """``value`` as the index's float; an integer too large for one is refused (JSON holds
+    it, but neither backend's index could)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidAspectError(
+            f"{field} = {value:.3e} is too large a number to index (a float holds up to 1.8e308)"
+        ) from None
+
+
+def indexed_text(value: str) -> str:
+    """Text as the field index holds it, and as a search compares it: its first
+    ``MAX_INDEXED_TEXT`` characters, a NUL shown as U+FFFD (PostgreSQL's text holds no NUL).
+
+    Example:
+        >>> indexed_text("a\\x00b") == "a\\ufffdb"
+        True
+    """
+    return value[:MAX_INDEXED_TEXT].replace("\x00", "\ufffd")
 
 
 #: The longest name of a searchable field (a params, metrics or tags key), in characters.
@@ -159,15 +214,11 @@ MAX_FIELD_NAME = 256
 
 
 def check_name(what: str, name: str, limit: int) -> str:
-    """``name`` when both backends can store it (no NUL, at most ``limit`` characters).
+    """``name`` when both backends can store it: text of at most ``limit`` characters, with no
+    NUL and no lone surrogate.
 
     Example:
         >>> check_name("metric", "auroc", 256)
         'auroc'
     """
-    if "\x00" in name or len(name) > limit:
-        raise InvalidInputError(
-            f"a {what} name must have at most {limit} characters and no NUL byte: "
-            f"{name[:60]!r}{'...' if len(name) > 60 else ''} ({len(name)} characters)"
-        )
-    return name
+    return validation.text(name, f"a {what} name", limit=limit, nul=False)
