@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aimops.errors import InvalidDataError
+from aimops import validation
+from aimops.errors import InvalidDataError, InvalidInputError
 
 FloatArray = npt.NDArray[np.float64]
 EXAMPLES = 3
@@ -43,8 +44,9 @@ def _is_number(value: Any) -> bool:
 
 
 def as_1d(values: Any, name: str) -> npt.NDArray[Any]:
-    """``values`` as a one-dimensional array; anything else (a matrix, a scalar) is refused."""
-    array = np.asarray(values)
+    """``values`` as a one-dimensional array; anything else (a matrix, a scalar, rows of
+    different lengths) is refused."""
+    array = as_array(values, name)
     if array.ndim == 2 and 1 in array.shape:
         array = array.reshape(-1)
     if array.ndim != 1:
@@ -56,9 +58,23 @@ def as_1d(values: Any, name: str) -> npt.NDArray[Any]:
     return array
 
 
+def as_array(values: Any, name: str) -> npt.NDArray[Any]:
+    """``values`` as a numpy array, or InvalidDataError when numpy cannot make one of them
+    (rows of different lengths, say)."""
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise InvalidDataError(f"{name} cannot be read as an array: {exc}") from None
+
+
 def finite_numbers(values: Any, name: str) -> FloatArray:
-    """``values`` as float64; text, NaN and infinities are refused with a count and examples."""
+    """``values`` as float64; text, NaN and infinities are refused with a count and examples,
+    and so are complex numbers, dates and durations, which float64 would silently mangle."""
     array = as_1d(values, name)
+    if array.dtype.kind in "cmM":
+        raise InvalidDataError(
+            f"{name} must hold real numbers, not {array.dtype} values, e.g. {_examples(array)}"
+        )
     if array.dtype.kind not in "biuf":
         try:
             array = array.astype(np.float64)
@@ -126,8 +142,9 @@ def sample_weights(weights: Any, length: int, name: str = "sample_weight") -> Fl
     """Non-negative finite weights of the right length, not all zero; None stays None.
 
     Weights so large or so small that products of their sums would overflow or vanish (the
-    largest beyond 1e100 or below 1e-100) are divided by the largest: every metric is a ratio
-    of weights, so none changes, and weighted counts are then in units of the largest weight.
+    largest beyond 1e100 or below 1e-100, or the largest times the smallest above 0 below
+    1e-280) are divided by the largest: every metric is a ratio of weights, so none changes,
+    and weighted counts are then in units of the largest weight.
     """
     if weights is None:
         return None
@@ -141,22 +158,37 @@ def sample_weights(weights: Any, length: int, name: str = "sample_weight") -> Fl
         )
     if not array.any():
         raise InvalidDataError(f"{name} is zero everywhere: nothing would be evaluated")
-    largest = float(array.max())
-    if not WEIGHT_RANGE[0] <= largest <= WEIGHT_RANGE[1]:
-        array = array / largest
-    return array
+    return in_weight_range(array)
 
 
 #: The range of the largest weight within which weights are used as given.
 WEIGHT_RANGE = (1e-100, 1e100)
+#: The smallest product of the largest and the smallest non-zero weight used as given.
+SMALLEST_PRODUCT = 1e-280
+
+
+def in_weight_range(weights: FloatArray) -> FloatArray:
+    """``weights`` (non-negative, some above 0), divided by the largest when products of
+    their sums could overflow or vanish (see :func:`sample_weights`).
+
+    Example:
+        >>> in_weight_range(np.array([1e-100, 5e-300])).tolist()
+        [1.0, 5e-200]
+    """
+    largest = float(weights.max())
+    smallest = float(weights[weights > 0].min())
+    in_range = WEIGHT_RANGE[0] <= largest <= WEIGHT_RANGE[1]
+    if in_range and largest * smallest >= SMALLEST_PRODUCT:
+        return weights
+    return weights / largest
 
 
 def threshold_value(threshold: float, name: str = "threshold") -> float:
     """A decision threshold in [0, 1]."""
-    value = float(threshold)
-    if not 0.0 <= value <= 1.0:
-        raise InvalidDataError(f"{name} must be within [0, 1], got {threshold!r}")
-    return value
+    try:
+        return validation.real_number(threshold, name, minimum=0.0, maximum=1.0)
+    except InvalidInputError as exc:
+        raise InvalidDataError(str(exc)) from None
 
 
 def class_names(labels: Sequence[Any]) -> list[str]:
@@ -228,7 +260,7 @@ def probability_matrix(values: Any, name: str = "y_score") -> FloatArray:
         aimops.errors.InvalidDataError: y_score's rows must each sum to 1 (within 1e-06); \
 1 of 2 row(s) do not, e.g. row(s) [0] sum to [0.75]
     """
-    matrix = np.asarray(values)
+    matrix = as_array(values, name)
     if matrix.ndim != 2:
         raise InvalidDataError(
             f"{name} must be an (n, k) matrix of class probabilities, one column per class; "
@@ -253,16 +285,40 @@ def probability_matrix(values: Any, name: str = "y_score") -> FloatArray:
     return numbers
 
 
-def frame_rows(frame: Any, role: str) -> int:
-    """The number of rows of ``frame``, which must be a non-empty pandas DataFrame."""
+def frame_rows(frame: Any, role: str, *, rows_needed: bool = True) -> int:
+    """The number of rows of ``frame``: a pandas DataFrame with columns, each named once, and
+    with rows unless ``rows_needed`` is False (a check that says it had no data to judge).
+
+    Example:
+        >>> import pandas as pd
+        >>> frame_rows(pd.DataFrame({"x": []}), "current", rows_needed=False)
+        0
+        >>> frame_rows(pd.DataFrame([[1, 2]], columns=["x", "x"]), "current")
+        Traceback (most recent call last):
+        ...
+        aimops.errors.InvalidDataError: current names column(s) ['x'] more than once: \
+which one is meant cannot be told
+    """
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
         raise InvalidDataError(f"{role} must be a pandas DataFrame, not {type(frame).__name__}")
-    if frame.empty:
-        rows, width = frame.shape
+    rows, width = frame.shape
+    if not width or (rows_needed and not rows):
         raise InvalidDataError(f"{role} is empty ({rows} rows, {width} columns)")
-    return len(frame)
+    unique_columns(frame, role)
+    return int(rows)
+
+
+def unique_columns(frame: Any, role: str, names: Sequence[Any] | None = None) -> None:
+    """Refuse a ``frame`` that names any of ``names`` (default: any column) more than once:
+    ``frame[name]`` would then be a table, not a column."""
+    repeated = frame.columns[frame.columns.duplicated()]
+    found = [name for name in dict.fromkeys(repeated) if names is None or name in names]
+    if found:
+        raise InvalidDataError(
+            f"{role} names column(s) {found} more than once: which one is meant cannot be told"
+        )
 
 
 def require_columns(frame: Any, names: Sequence[Any], role: str) -> None:
@@ -281,6 +337,46 @@ def is_real_number(value: object) -> bool:
         (True, False, False)
     """
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def distinct_as_text(names: Sequence[Any], role: str) -> None:
+    """Refuse ``names`` of which two read the same as text (the columns ``1`` and ``"1"``): a
+    result that names columns as text would hold one of them.
+
+    Example:
+        >>> distinct_as_text([1, "1", "a"], "the columns")
+        Traceback (most recent call last):
+        ...
+        aimops.errors.InvalidDataError: the columns [1, '1'] have the same name as text: \
+rename one
+    """
+    by_text: dict[str, list[Any]] = {}
+    for name in names:
+        by_text.setdefault(str(name), []).append(name)
+    for same in by_text.values():
+        if len(same) > 1:
+            raise InvalidDataError(f"{role} {same} have the same name as text: rename one")
+
+
+#: Numbers larger than this (in magnitude) are divided by a power of two before sums,
+#: squares and differences that would overflow (see :func:`overflow_safe_unit`).
+LARGEST_UNSCALED = 1e100
+
+
+def overflow_safe_unit(*arrays: npt.NDArray[np.float64]) -> float:
+    """A power of two to divide these finite numbers by, so that their squares, sums and
+    differences stay finite: 1.0 unless the largest magnitude exceeds
+    :data:`LARGEST_UNSCALED`. Dividing by a power of two changes no digit, so ranks, ties,
+    bins and every ratio stay exactly as they were.
+
+    Example:
+        >>> overflow_safe_unit(np.array([1.0, -3.0])), overflow_safe_unit(np.array([1e308]))
+        (1.0, 8.98846567431158e+307)
+    """
+    largest = max((float(np.max(np.abs(array))) for array in arrays if array.size), default=0.0)
+    if largest <= LARGEST_UNSCALED:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1)  # the numbers end up below 2
 
 
 def holds_numbers(series: Any) -> bool:

@@ -27,8 +27,10 @@
    residual equals ``m``, and every score is 0. ``spread`` on the result says which was used.
 
 No model is fitted: the cost is a few sorts, the result is deterministic, and every number
-can be checked by hand. The baseline is global (the whole series), so give it the window you
-want judged, e.g. the last weeks of a metric.
+can be checked by hand. (Values beyond 1e100 are scored in units of a power of two, which
+changes no score but keeps their differences and sums from overflowing.) The baseline is
+global (the whole series), so give it the window you want judged, e.g. the last weeks of a
+metric.
 
 Input: ``(timestamp, value)`` pairs, as :class:`aimops.metadata.store_values.Point` objects from
 ``store.get_points(...)`` or plain tuples, or a pandas Series indexed by time. Points are
@@ -55,7 +57,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,8 +66,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from aimops.errors import InvalidDataError, InvalidInputError
+from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
+from aimops.monitors.inputs import is_real_number, overflow_safe_unit
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
@@ -156,7 +159,9 @@ def detect_anomalies(
     """
     _check_settings(season, threshold, min_points)
     needed = max(MIN_POINTS, SEASONS_NEEDED * (season or 0)) if min_points is None else min_points
-    timestamps, values = _series(points)
+    timestamps, given = _series(points)
+    unit = overflow_safe_unit(given)  # a power of two: changes no score
+    values = given / unit
     seasonal = _seasonal_medians(values, season)
     residuals = values - seasonal
     center = float(np.median(residuals)) if len(values) else 0.0
@@ -164,9 +169,9 @@ def detect_anomalies(
     scores = np.abs(residuals - center) / scale if scale > 0 else np.zeros(len(values))
     scored = tuple(
         ScoredPoint(
-            when, float(value), float(level + center), float(score), bool(score > threshold)
+            when, float(value), float(level + center) * unit, float(score), bool(score > threshold)
         )
-        for when, value, level, score in zip(timestamps, values, seasonal, scores, strict=True)
+        for when, value, level, score in zip(timestamps, given, seasonal, scores, strict=True)
     )
     return _result(scored, threshold, season, needed, spread)
 
@@ -176,10 +181,13 @@ def _check_settings(season: int | None, threshold: float, min_points: int | None
         raise InvalidInputError(f"season must be a whole number of points, got {season!r}")
     if season is not None and season < 2:
         raise InvalidInputError(f"season must be at least 2 points, got {season}")
-    if not (math.isfinite(threshold) and threshold > 0):
+    if not (is_real_number(threshold) and threshold > 0):
         raise InvalidInputError(f"threshold must be a positive number, got {threshold!r}")
-    if min_points is not None and min_points < 1:
-        raise InvalidInputError(f"min_points must be at least 1, got {min_points}")
+    whole = isinstance(min_points, int) and not isinstance(min_points, bool)
+    if min_points is not None and (not whole or min_points < 1):
+        raise InvalidInputError(
+            f"min_points must be at least 1, a whole number: got {min_points!r}"
+        )
 
 
 def _series(
@@ -339,8 +347,25 @@ def _page_sections(document: Mapping[str, Any]) -> list[str]:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
-    """The status and the headline numbers."""
-    return f"anomaly check: {document['status']}, {document.get('metrics', {})}"
+    """``anomaly check: fail: the latest point is anomalous (score 12.3 > 3.5)``, or why there
+    is no verdict: ``anomaly check: inconclusive: 5 points, fewer than 10 needed``."""
+    points, status = document.get("points") or [], document["status"]
+    needed = document.get("min_points")
+    if status == "inconclusive":
+        detail = f"{len(points)} points, fewer than {needed} needed"
+        flagged = document.get("anomalies")
+        detail += f" ({flagged} flagged all the same)" if flagged else ""
+    elif status == "fail":
+        latest = points[-1] if points else {}
+        detail = (
+            f"the latest point is anomalous (score {wording.number(latest.get('score'))} > "
+            f"{wording.number(document.get('threshold'))})"
+        )
+    elif status == "warn":
+        detail = f"{document.get('anomalies')} earlier point(s) anomalous, the latest is not"
+    else:
+        detail = "no point is anomalous"
+    return f"anomaly check: {status}: {detail}"
 
 
 KIND = register_check_kind(

@@ -22,26 +22,43 @@ default threshold (its guide's example uses 0.01 for ``infinity_norm``); aimops 
 :data:`DEFAULT_THRESHOLDS` (0.1 for both), overridable per feature with ``thresholds``.
 Missing values (``NaN``, ``None``, and ``±inf`` in numbers) are left out of the distributions.
 
+Too few values (where aimops departs from TFDV, which has no notion of sample size; see
+:mod:`aimops.monitors.checks.sample_size`): two small samples of one distribution are far
+apart by chance alone (with 100 values each, the Jensen-Shannon distance of two normal samples
+passes 0.1 more often than not). So a feature with fewer than 5 values on a side is not
+scored; a distance past the threshold stands from :data:`MIN_VALUES_FOR_SKEW` values per side
+on (the fewest at which two samples of one distribution stay under 0.1 19 times in 20:
+measured, 500 for the decile buckets of normal data, 200 for two or five categories), and on
+fewer only when a two-sample test (Kolmogorov-Smirnov for numbers, chi-square homogeneity
+for the rest) finds the sides different at 5%; "no skew" needs 30 values per side. Otherwise
+the feature's ``skewed`` is None and ``inconclusive`` says why: a feature with no values on
+a side (all missing, or no rows) is such a feature, not an error.
+
 With ``key`` (an entity-id column in both frames, unique on each side) the rows are also joined
 on the key, and each feature gets an exact-match rate: the share of joined rows whose training
 and serving values are equal (numbers within a relative tolerance of 1e-9; two missing values
 count as a match), as TFDV's ``DetectFeatureSkew`` counts matches. A feature whose match rate is
-below ``min_match_rate`` (0.99) is skewed too. The result also counts the keys matched and the
-keys found on one side only.
+below ``min_match_rate`` (0.99) is skewed too, on any number of joined rows (a mismatch is a
+fact, not an estimate); a match rate that meets it clears the feature from 30 joined rows on.
+The result also counts the keys matched and the keys found on one side only.
 
 ``status`` is ``skew_status`` (``"fail"``, or ``"warn"`` if asked) when any feature is skewed,
-``"pass"`` otherwise. ``metrics`` holds ``skewed_features``, ``max_score`` and, with a key,
+else ``"inconclusive"`` when some feature has no verdict, else ``"pass"``. ``metrics`` holds
+``skewed_features`` and, when there are such numbers, ``max_score`` and (with a key)
 ``match_rate_min``.
 
 Example:
     >>> import pandas as pd
-    >>> training = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "city": ["a", "a", "b", "b"]})
-    >>> serving = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "city": ["a", "b", "b", "b"]})
+    >>> ages, cities = [20.0, 30.0, 40.0, 50.0] * 10, ["a", "a", "b", "b"] * 10
+    >>> training = pd.DataFrame({"age": ages, "city": cities})
+    >>> serving = pd.DataFrame({"age": ages, "city": ["a", "b", "b", "b"] * 10})
     >>> result = check_feature_consistency(training, serving)
     >>> result.status, result.skewed_features
     ('fail', ['city'])
     >>> result.features["city"].method, result.features["city"].score
     ('linf', 0.25)
+    >>> check_feature_consistency(training[:4], serving[:4]).features["city"].inconclusive
+    'only 4 values in serving; 5 needed on each side'
 """
 
 from __future__ import annotations
@@ -57,7 +74,20 @@ from aimops.errors import InvalidDataError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
-from aimops.monitors.inputs import frame_rows, holds_numbers, is_real_number, require_columns
+from aimops.monitors.checks.sample_size import (
+    MIN_VALUES_FOR_NO_CHANGE,
+    judge,
+    p_value,
+    too_few_to_score,
+)
+from aimops.monitors.inputs import (
+    distinct_as_text,
+    frame_rows,
+    holds_numbers,
+    is_real_number,
+    overflow_safe_unit,
+    require_columns,
+)
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
@@ -70,18 +100,24 @@ DEFAULT_THRESHOLDS: dict[SkewMethod, float] = {"jensenshannon": 0.1, "linf": 0.1
 BUCKET_QUANTILES = np.linspace(0.1, 0.9, 9)
 #: Two joined numbers match when they differ by at most this share of the serving one.
 MATCH_RELATIVE_TOLERANCE = 1e-9
+#: The fewest values per side from which a distance past its threshold is skew on its own.
+MIN_VALUES_FOR_SKEW: dict[SkewMethod, int] = {"jensenshannon": 500, "linf": 200}
+#: What the two frames are called in the reasons a feature is inconclusive.
+ROLES = ("training", "serving")
 
 
 @dataclass(frozen=True)
 class FeatureConsistency:
     """One feature: the method, its threshold, the score, the flag and (with a key) the
-    exact-match rate over the joined rows."""
+    exact-match rate over the joined rows. A feature too thin to judge has ``skewed`` None
+    and ``inconclusive`` saying why (and no ``score`` when it was not scored at all)."""
 
     method: SkewMethod
     threshold: float
-    score: float
-    skewed: bool
+    score: float | None
+    skewed: bool | None
     match_rate: float | None
+    inconclusive: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The feature's comparison as JSON-compatible data."""
@@ -115,6 +151,11 @@ class ConsistencyResult(RecordableCheck):
         """The names of the skewed features, in the order they were compared."""
         return [name for name, feature in self.features.items() if feature.skewed]
 
+    @property
+    def inconclusive_features(self) -> list[str]:
+        """The names of the features without a verdict, in the order they were compared."""
+        return [name for name, feature in self.features.items() if feature.skewed is None]
+
     def to_dict(self) -> dict[str, Any]:
         """The whole result as a JSON-compatible document."""
         return {
@@ -145,7 +186,8 @@ def check_feature_consistency(
     :class:`~aimops.errors.InvalidDataError` naming the column for frames that cannot be
     compared. See the module docstring for the definitions and an example.
     """
-    n_training, n_serving = frame_rows(training, "training"), frame_rows(serving, "serving")
+    n_training = frame_rows(training, "training", rows_needed=False)
+    n_serving = frame_rows(serving, "serving", rows_needed=False)
     names = _feature_names(training, serving, features, key)
     thresholds = dict(thresholds or {})
     _check_settings(names, thresholds, min_match_rate, skew_status)
@@ -156,17 +198,26 @@ def check_feature_consistency(
         )
         for name in names
     }
-    skewed = sum(feature.skewed for feature in compared.values())
-    metrics = {
-        "skewed_features": float(skewed),
-        "max_score": max(feature.score for feature in compared.values()),
-    }
-    join = None
-    if joined is not None:
-        join = joined[2]
-        metrics["match_rate_min"] = min(f.match_rate or 0.0 for f in compared.values())
-    status: CheckStatus = skew_status if skewed else "pass"
-    return ConsistencyResult(compared, status, n_training, n_serving, join, metrics)
+    skewed = sum(feature.skewed is True for feature in compared.values())
+    undecided = any(feature.skewed is None for feature in compared.values())
+    status: CheckStatus = skew_status if skewed else "inconclusive" if undecided else "pass"
+    join = joined[2] if joined is not None else None
+    return ConsistencyResult(
+        compared, status, n_training, n_serving, join, _metrics(compared, skewed)
+    )
+
+
+def _metrics(features: Mapping[str, FeatureConsistency], skewed: int) -> dict[str, float]:
+    """``skewed_features``, and ``max_score`` and ``match_rate_min`` when there are scores
+    and match rates to take them from."""
+    metrics = {"skewed_features": float(skewed)}
+    scores = [feature.score for feature in features.values() if feature.score is not None]
+    rates = [f.match_rate for f in features.values() if f.match_rate is not None]
+    if scores:
+        metrics["max_score"] = max(scores)
+    if rates:
+        metrics["match_rate_min"] = min(rates)
+    return metrics
 
 
 def _feature_names(
@@ -190,6 +241,7 @@ def _feature_names(
         require_columns(serving, names, "serving")
     if not names:
         raise InvalidDataError("no features to compare")
+    distinct_as_text(names, "features")
     return names
 
 
@@ -239,38 +291,90 @@ def _compare_feature(
     joined: Joined | None,
     min_match_rate: float,
 ) -> FeatureConsistency:
-    numeric = holds_numbers(training)
-    if numeric != holds_numbers(serving):
+    numeric = _holds_numbers(name, training, serving)
+    method: SkewMethod = "jensenshannon" if numeric else "linf"
+    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
+    train_values = _present_values(training, numeric)
+    serve_values = _present_values(serving, numeric)
+    score, by_distribution = _distribution_skew(method, threshold, train_values, serve_values)
+    match_rate = None
+    skewed, why = by_distribution
+    if joined is not None:
+        match_rate = exact_match_rate(joined[0][name], joined[1][name], numeric)
+        by_key = _key_skew(match_rate, len(joined[0]), min_match_rate)
+        skewed, why = _either(by_distribution, by_key)
+    return FeatureConsistency(method, threshold, score, skewed, match_rate, why)
+
+
+def _holds_numbers(name: Hashable, training: pd.Series[Any], serving: pd.Series[Any]) -> bool:
+    """Whether the feature holds numbers, read from a side that has values (a column without
+    any, pandas often holds as objects)."""
+    numbers = holds_numbers(training), holds_numbers(serving)
+    present = bool(training.notna().any()), bool(serving.notna().any())
+    if numbers[0] != numbers[1] and all(present):
         raise InvalidDataError(
             f"column {name!r} holds numbers on one side and not the other "
             f"(training {training.dtype}, serving {serving.dtype})"
         )
-    method: SkewMethod = "jensenshannon" if numeric else "linf"
-    train_values = _present_values(name, training, numeric, "training")
-    serve_values = _present_values(name, serving, numeric, "serving")
-    if numeric:
-        score = jensen_shannon_distance(*bucket_shares(train_values, serve_values))
-    else:
-        score = linf_distance(train_values, serve_values)
-    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
-    skewed = score > threshold
-    match_rate = None
-    if joined is not None:
-        match_rate = exact_match_rate(joined[0][name], joined[1][name], numeric)
-        skewed = skewed or match_rate < min_match_rate
-    return FeatureConsistency(method, threshold, score, skewed, match_rate)
+    return numbers[0] if present[0] else numbers[1]
 
 
-def _present_values(
-    name: Hashable, series: pd.Series[Any], numeric: bool, role: str
-) -> npt.NDArray[Any]:
+def _present_values(series: pd.Series[Any], numeric: bool) -> npt.NDArray[Any]:
     values: npt.NDArray[Any] = series[series.notna()].to_numpy()
     if numeric:
         values = np.asarray(values, dtype=np.float64)
         values = values[np.isfinite(values)]
-    if not len(values):
-        raise InvalidDataError(f"column {name!r} has no values in {role}: all are missing")
     return values
+
+
+Verdict = tuple[bool | None, str | None]
+
+
+def _distribution_skew(
+    method: SkewMethod,
+    threshold: float,
+    training: npt.NDArray[Any],
+    serving: npt.NDArray[Any],
+) -> tuple[float | None, Verdict]:
+    """The distance of the two distributions and the verdict on it (see the module
+    docstring for how few values it may rest on)."""
+    counts = (len(training), len(serving))
+    unscored = too_few_to_score(counts, ROLES)
+    if unscored is not None:
+        return None, (None, unscored)
+    if method == "jensenshannon":
+        score = jensen_shannon_distance(*bucket_shares(training, serving))
+    else:
+        score = linf_distance(training, serving)
+    verdict = judge(
+        score > threshold, counts, ROLES, MIN_VALUES_FOR_SKEW[method],
+        lambda: p_value(training, serving),
+    )  # fmt: skip
+    return score, verdict
+
+
+def _key_skew(match_rate: float, rows: int, min_match_rate: float) -> Verdict:
+    """Skewed when the joined rows match too rarely, however few; cleared from
+    :data:`~aimops.monitors.checks.sample_size.MIN_VALUES_FOR_NO_CHANGE` rows on."""
+    if match_rate < min_match_rate:
+        return True, None
+    if rows >= MIN_VALUES_FOR_NO_CHANGE:
+        return False, None
+    matched = round(match_rate * rows)
+    return None, (
+        f"{matched} of {rows} joined rows match, too few to rule skew out; "
+        f"{MIN_VALUES_FOR_NO_CHANGE} needed"
+    )
+
+
+def _either(first: Verdict, second: Verdict) -> Verdict:
+    """Skewed when either says so; not skewed when both say not; else inconclusive (with
+    both reasons)."""
+    if first[0] or second[0]:
+        return True, None
+    if first[0] is False and second[0] is False:
+        return False, None
+    return None, "; ".join(why for _, why in (first, second) if why)
 
 
 def bucket_shares(
@@ -288,6 +392,8 @@ def bucket_shares(
         >>> round(jensen_shannon_distance(*shares), 3)
         1.0
     """
+    unit = overflow_safe_unit(training, serving)  # a power of two: changes no bucket
+    training, serving = training / unit, serving / unit
     edges = np.unique(np.quantile(training, BUCKET_QUANTILES))
     buckets = 2 * len(edges) + 1
 
@@ -337,10 +443,13 @@ def exact_match_rate(training: pd.Series[Any], serving: pd.Series[Any], numeric:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
-    """``training/serving skew in 1 of 8 features: income (jensenshannon 0.31 > 0.1)``"""
+    """``training/serving skew in 1 of 8 features: income (jensenshannon 0.31 > 0.1)``, then
+    the features without a verdict and why: ``; no verdict on 1: city (...)``."""
     features = document["features"]
-    details = []
+    details, undecided = [], {}
     for name, feature in features.items():
+        if feature["skewed"] is None:
+            undecided[name] = feature.get("inconclusive")
         if not feature["skewed"]:
             continue
         # skewed by its score, or (with a key) by its match rate alone
@@ -351,9 +460,10 @@ def _describe(document: Mapping[str, Any]) -> str:
             detail += f", match rate {wording.number(feature['match_rate'])}"
         details.append(detail + ")")
     head = f"training/serving skew in {len(details)} of {len(features)} features"
-    return (
+    line = (
         f"{head}: {wording.listed(details)}" if details else f"{head}; status {document['status']}"
     )
+    return line + wording.no_verdict(undecided)
 
 
 #: Feature consistency's measures: the kind of feature each applies to, and its name.
@@ -364,8 +474,10 @@ _MEASURES = {
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
-    """Every feature with its measure and threshold, then the rows and the key join."""
+    """Every feature with its measure and threshold (and why it has no verdict, when one has
+    none), then the rows and the key join."""
     rows: list[blocks.Row] = []
+    why = any(blocks.get(feature, "inconclusive") for feature in document["features"].values())
     for name, feature in document["features"].items():
         method = blocks.get(feature, "method")
         kind, measure = _MEASURES.get(str(method), (None, method))
@@ -373,7 +485,13 @@ def _page_sections(document: Mapping[str, Any]) -> list[str]:
         cells += [
             blocks.get(feature, key) for key in ("score", "threshold", "match_rate", "skewed")
         ]
-        rows.append((blocks.flag_class(blocks.get(feature, "skewed")), cells))
+        if why:
+            cells.append(blocks.get(feature, "inconclusive"))
+        skewed = blocks.get(feature, "skewed")
+        undecided = skewed is None and isinstance(feature, Mapping)  # not an odd document
+        rows.append(
+            (blocks.status_class("inconclusive") if undecided else blocks.flag_class(skewed), cells)
+        )
     summary: list[tuple[str, Any]] = [
         ("Training rows", document.get("n_training")),
         ("Serving rows", document.get("n_serving")),
@@ -386,7 +504,9 @@ def _page_sections(document: Mapping[str, Any]) -> list[str]:
             ("Keys missing in serving", join.get("missing_in_serving")),
             ("Keys missing in training", join.get("missing_in_training")),
         ]
-    headers = ("Feature", "Kind", "Measure", "Score", "Threshold", "Match rate", "Skewed")
+    headers: tuple[str, ...] = ("Feature", "Kind", "Measure", "Score", "Threshold",
+                                "Match rate", "Skewed")  # fmt: skip
+    headers += ("Why no verdict",) if why else ()
     return [
         blocks.section("Features", blocks.table(headers, rows)),
         blocks.section("Rows and key join", blocks.key_values(summary)),

@@ -17,14 +17,24 @@ expectation fails the whole check unless it was lowered to ``warn``. (The GX Air
 once let validation failures pass a task silently; here a failure is never quiet.)
 
 ``status`` is ``"fail"`` when an ``error`` expectation failed, else ``"warn"`` when a ``warn``
-one did, else ``"inconclusive"`` when GX could not evaluate one (say, the mean of a text
-column; its message is kept), else ``"pass"``. Each expectation keeps GX's detail: the observed
-value, the unexpected count and percentage, and up to five unexpected examples.
+one did, else ``"inconclusive"`` when one could not be evaluated, else ``"pass"``. Each
+expectation keeps GX's detail: the observed value, the unexpected count and percentage, and up
+to five unexpected examples.
+
+An expectation is not evaluated (``inconclusive``, its ``error`` saying why) when GX cannot
+evaluate it (say, the mean of a text column; GX's message is kept), and when there is nothing
+to evaluate, where GX would pass it for want of a counterexample: every expectation on a
+column of a table without rows, and every one on the values of a column with fewer present
+values than :data:`VALUES_NEEDED` (a column all missing has none; a standard deviation needs
+two); ``not_null`` still fails a column all missing, and ``row_count_between`` judges an empty
+table. A mean, standard deviation or median that is undefined (the column holds ``inf`` and
+``-inf``, or ``inf`` for a standard deviation) is not evaluated either; one that is infinite
+is judged against its bounds.
 
 Bad input raises before GX runs, and nothing is recorded: an unknown ``expect``, an unknown or
 missing key, or a repeated entry is an :class:`~aimops.errors.InvalidInputError` naming the
-entry's index; columns missing from the table, and a table without rows, are an
-:class:`~aimops.errors.InvalidDataError` naming them.
+entry's index; columns missing from the table, and columns the suite names that the table
+names twice, are an :class:`~aimops.errors.InvalidDataError` naming them.
 
 Example:
     >>> import pandas as pd
@@ -45,6 +55,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +66,7 @@ from aimops.errors import InvalidDataError, InvalidInputError, NotFoundError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck, worst_status
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
+from aimops.monitors.inputs import unique_columns
 from aimops.monitors.reports import blocks
 from aimops.monitors.sources import read_table
 
@@ -64,6 +77,22 @@ EXAMPLES = 5
 SUITE_SUFFIXES = (".yaml", ".yml", ".json")
 _COMMON_KEYS = frozenset({"expect", "column", "severity"})
 _BOUNDS = {"min": "min_value", "max": "max_value"}
+#: The fewest present (not missing) values an expectation on a column's values needs: GX
+#: passes a check of no values at all, and a sample standard deviation needs two.
+VALUES_NEEDED = {
+    "between": 1,
+    "in_set": 1,
+    "unique": 1,
+    "mean_between": 1,
+    "median_between": 1,
+    "stdev_between": 2,
+}
+#: The expectations on a statistic of a column, and the statistic's name.
+STATISTICS = {
+    "mean_between": "mean",
+    "stdev_between": "standard deviation",
+    "median_between": "median",
+}
 
 
 @dataclass(frozen=True)
@@ -118,8 +147,9 @@ class _Entry:
 class ExpectationOutcome:
     """One expectation as GX judged it, with its aimops description and severity.
 
-    ``error`` is GX's message when it could not evaluate the expectation (``success`` is then
-    False but the outcome is ``inconclusive``, not a failure). Values are JSON-compatible.
+    ``error`` says why the expectation was not evaluated: GX's message when it could not, or
+    aimops' when there was nothing to evaluate (``success`` is then False but the outcome is
+    ``inconclusive``, not a failure). Values are JSON-compatible.
     """
 
     index: int
@@ -195,8 +225,15 @@ def check_data_quality(
     entries = _entries(_suite_list(suite))
     frame = read_table(data)
     _check_frame(frame, entries)
-    results = _run_gx(frame, entries)
-    outcomes = tuple(_outcome(entry, results[entry.index]) for entry in entries)
+    nothing_to_evaluate = {entry.index: _nothing_to_evaluate(entry, frame) for entry in entries}
+    evaluated = [entry for entry in entries if nothing_to_evaluate[entry.index] is None]
+    results = _run_gx(frame, evaluated) if evaluated else {}
+    outcomes = tuple(
+        _outcome(entry, results[entry.index])
+        if entry.index in results
+        else _not_evaluated(entry, str(nothing_to_evaluate[entry.index]))
+        for entry in entries
+    )
     return DataQualityResult(
         name=name,
         status=worst_status(outcome.status for outcome in outcomes),
@@ -308,8 +345,26 @@ def _check_frame(frame: Any, entries: list[_Entry]) -> None:
         raise InvalidDataError(
             f"columns not in the table: {', '.join(missing)}; the table has: {shown}"
         )
-    if len(frame) == 0:
-        raise InvalidDataError("the table has no rows: there is nothing to validate")
+    unique_columns(frame, "the table", wanted)
+
+
+def _nothing_to_evaluate(entry: _Entry, frame: Any) -> str | None:
+    """Why ``entry`` has nothing to evaluate in ``frame`` (GX would pass it vacuously), or
+    None when it has."""
+    if entry.column is None:
+        return None  # the row count: an empty table is judged too
+    if not len(frame):
+        return "the table has no rows"
+    needed = VALUES_NEEDED.get(entry.expect)
+    if needed is None:
+        return None  # not_null: judges the missing values themselves
+    present = int(frame[entry.column].notna().sum())
+    if present >= needed:
+        return None
+    if not present:
+        return f"{entry.column} has no values: all {len(frame)} are missing"
+    values = "value" if present == 1 else "values"
+    return f"{entry.column} has only {present} {values}; {entry.description} needs {needed}"
 
 
 def _run_gx(frame: Any, entries: list[_Entry]) -> dict[int, Any]:
@@ -339,10 +394,13 @@ def _run_gx(frame: Any, entries: list[_Entry]) -> dict[int, Any]:
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name="aimops data quality", data=batch, suite=suite)
     )
-    outcome = validation.run(
-        batch_parameters={"dataframe": frame},
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
-    )
+    with warnings.catch_warnings():
+        # numpy's notes on sums of ±inf: the outcome says what came of them
+        warnings.simplefilter("ignore", RuntimeWarning)
+        outcome = validation.run(
+            batch_parameters={"dataframe": frame},
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
+        )
     # GX reorders results (by domain); each carries its entry's index back in its meta.
     results: list[Any] = list(outcome.results)
     return {result.expectation_config.meta["aimops_index"]: result for result in results}
@@ -365,6 +423,9 @@ def _outcome(entry: _Entry, result: Any) -> ExpectationOutcome:
     detail = dict(result.result or {})
     count = detail.get("unexpected_count")
     percent = _json_safe(detail.get("unexpected_percent"))
+    error = _error_message(result.exception_info)
+    if error is None and not result.success and _undefined(entry, detail.get("observed_value")):
+        error = f"the {STATISTICS[entry.expect]} of {entry.column} is undefined for its values"
     return ExpectationOutcome(
         index=entry.index,
         expect=entry.expect,
@@ -377,7 +438,36 @@ def _outcome(entry: _Entry, result: Any) -> ExpectationOutcome:
         unexpected_count=None if count is None else int(count),
         unexpected_percent=percent if isinstance(percent, float | int) else None,
         unexpected_examples=_json_safe(detail.get("partial_unexpected_list") or [])[:EXAMPLES],
-        error=_error_message(result.exception_info),
+        error=error,
+    )
+
+
+def _undefined(entry: _Entry, observed: Any) -> bool:
+    """Whether GX found no value of the statistic ``entry`` bounds (a NaN: ``inf - inf``)."""
+    if entry.expect not in STATISTICS:
+        return False
+    try:
+        return observed is None or math.isnan(float(observed))
+    except (TypeError, ValueError):
+        return False
+
+
+def _not_evaluated(entry: _Entry, why: str) -> ExpectationOutcome:
+    """The outcome of an expectation with nothing to evaluate."""
+    gx_class = _KINDS[entry.expect].gx_class
+    return ExpectationOutcome(
+        index=entry.index,
+        expect=entry.expect,
+        column=entry.column,
+        severity=entry.severity,
+        description=entry.description,
+        gx_type=re.sub(r"(?<!^)(?=[A-Z])", "_", gx_class).lower(),  # GX's name for the type
+        success=False,
+        observed_value=None,
+        unexpected_count=None,
+        unexpected_percent=None,
+        unexpected_examples=[],
+        error=why,
     )
 
 
@@ -442,7 +532,13 @@ def _describe(document: Mapping[str, Any]) -> str:
         parts.append(detail)
     total = len(document["expectations"])
     head = f"data quality: {len(failed)} of {total} expectations not met"
-    return f"{head}: {wording.listed(parts, '; ')}" if parts else f"{head} ({document['status']})"
+    line = f"{head}: {wording.listed(parts, '; ')}" if parts else f"{head} ({document['status']})"
+    undecided = {
+        found["description"]: found.get("error")
+        for found in document["expectations"]
+        if found["status"] == "inconclusive"
+    }
+    return line + wording.no_verdict(undecided)
 
 
 #: How many unexpected values an expectation's row shows.

@@ -10,10 +10,10 @@ itself is not imported.
 
 Missing values (``NaN``, ``None``, and ``±inf`` in numbers) are dropped from each column before
 anything else, as Evidently does; the reference size that chooses the method is the number of
-values left. A column with no values left in either frame is an error, not a silent skip.
-(Evidently's preset takes its share of drifted columns from an older metric that keeps ±inf in
-a frame's column holding no NaN, scores such a column NaN and counts it as not drifted; aimops
-counts the flags it reports per column, which are those of Evidently's ``ValueDrift``.)
+values left. (Evidently's preset takes its share of drifted columns from an older metric that
+keeps ±inf in a frame's column holding no NaN, scores such a column NaN and counts it as not
+drifted; aimops counts the flags it reports per column, which are those of Evidently's
+``ValueDrift``.)
 
 Which columns, of which kind:
 
@@ -27,10 +27,20 @@ Which columns, of which kind:
   numbers (Evidently leaves them out).
 - With either list given, exactly the listed columns are checked, with the kinds given.
 
+Too few values (where aimops departs from Evidently, which flags whatever it is given): a
+column with fewer than 5 values left in either frame is not scored; a drift that a test finds
+stands from 5 values per side on, one that a distance finds from the method's own minimum
+(or on fewer, when a two-sample test confirms it); "no drift" needs 30 values per side
+(:mod:`aimops.monitors.checks.sample_size` says why). Otherwise the column's ``drifted`` is
+None and ``inconclusive`` says why, in words: a column with no values in a frame (all
+missing, or no rows at all) is such a column, not an error.
+
 ``status`` is ``"fail"`` on dataset drift, ``"warn"`` when some columns drifted but fewer than
-``drift_share`` of them, ``"pass"`` when none did, and ``"inconclusive"`` when either frame has
-fewer than ``min_rows`` rows (Evidently has no such notion; the default of 1 never triggers it,
-since empty frames are errors): the scores are still there, but a gate should not act on them.
+``drift_share`` of them, else ``"inconclusive"`` when some column has no verdict, else
+``"pass"``; the share counts drifted columns among all checked ones. It is also
+``"inconclusive"`` when either frame has fewer than ``min_rows`` rows (default 1: every frame
+with rows has enough), whatever the columns say: the scores are still there, but a gate
+should not act on them.
 
 Example:
     >>> import pandas as pd
@@ -66,30 +76,49 @@ from aimops.monitors.checks.drift_columns import (
 )
 from aimops.monitors.checks.drift_methods import DRIFT_METHODS, ColumnKind, default_method
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
-from aimops.monitors.inputs import frame_rows, holds_numbers, is_real_number, require_columns
+from aimops.monitors.checks.sample_size import (
+    homogeneity_p_value,
+    judge,
+    ks_p_value,
+    too_few_to_score,
+)
+from aimops.monitors.inputs import (
+    distinct_as_text,
+    frame_rows,
+    holds_numbers,
+    is_real_number,
+    require_columns,
+)
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
     import pandas as pd
 
 DriftStatus = Literal["pass", "warn", "fail", "inconclusive"]
+#: What the two frames are called in the reasons a column is inconclusive.
+ROLES = ("reference", "current")
 #: An integer column with at most this many distinct current values is categorical (Evidently).
 INTEGER_CATEGORY_LIMIT = 10
 
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """One column's drift: its kind, the method and threshold used, the score and the flag."""
+    """One column's drift: its kind, the method and threshold used, the score and the flag.
+
+    A column too thin to judge has ``drifted`` None and ``inconclusive`` saying why (and no
+    ``score`` when it was not scored at all).
+    """
 
     kind: ColumnKind
     method: str
     threshold: float
-    score: float
-    drifted: bool
+    score: float | None
+    drifted: bool | None
+    inconclusive: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The column's drift as JSON-compatible data (an undefined score is None)."""
-        score = self.score if math.isfinite(self.score) else None
+        score = self.score if self.score is not None and math.isfinite(self.score) else None
         return {**self.__dict__, "score": score}
 
 
@@ -99,7 +128,8 @@ class DriftResult(RecordableCheck):
 
     ``drift_share`` is the share of drifted columns, ``drift_share_threshold`` the share at
     which the dataset counts as drifted; ``metrics`` holds ``drift_share``,
-    ``drifted_columns`` and each column's score as ``drift.<column>``.
+    ``drifted_columns`` and each scored column's score as ``drift.<column>``.
+    ``inconclusive`` says why the whole check has no verdict (too few rows for ``min_rows``).
     """
 
     kind: ClassVar[str] = "drift"
@@ -111,11 +141,17 @@ class DriftResult(RecordableCheck):
     n_reference: int
     n_current: int
     metrics: dict[str, float]
+    inconclusive: str | None = None
 
     @property
     def drifted_columns(self) -> list[str]:
         """The names of the drifted columns, in the order they were checked."""
         return [name for name, column in self.columns.items() if column.drifted]
+
+    @property
+    def inconclusive_columns(self) -> list[str]:
+        """The names of the columns without a verdict, in the order they were checked."""
+        return [name for name, column in self.columns.items() if column.drifted is None]
 
     def to_dict(self) -> dict[str, Any]:
         """The whole result as a JSON-compatible document."""
@@ -127,6 +163,7 @@ class DriftResult(RecordableCheck):
             "drift_share_threshold": self.drift_share_threshold,
             "n_reference": self.n_reference,
             "n_current": self.n_current,
+            "inconclusive": self.inconclusive,
             "metrics": {k: v if math.isfinite(v) else None for k, v in self.metrics.items()},
             "columns": {name: column.to_dict() for name, column in self.columns.items()},
         }
@@ -195,7 +232,8 @@ def _aimops_drift(
     drift_share: float,
     min_rows: int,
 ) -> DriftResult:
-    n_reference, n_current = frame_rows(reference, "reference"), frame_rows(current, "current")
+    n_reference = frame_rows(reference, "reference", rows_needed=False)
+    n_current = frame_rows(current, "current", rows_needed=False)
     kinds = _column_kinds(reference, current, numerical_columns, categorical_columns)
     methods, thresholds = dict(methods or {}), dict(thresholds or {})
     _check_settings(kinds, methods, thresholds, drift_share, min_rows)
@@ -205,7 +243,10 @@ def _aimops_drift(
         )
         for name, kind in kinds.items()
     }
-    too_few = min(n_reference, n_current) < min_rows
+    too_few = None
+    if min(n_reference, n_current) < min_rows:
+        rows, role = min((n_reference, "reference"), (n_current, "current"))
+        too_few = f"{role} has {rows} rows, fewer than min_rows ({min_rows})"
     return drift_verdict(columns, drift_share, n_reference, n_current, inconclusive=too_few)
 
 
@@ -215,28 +256,35 @@ def drift_verdict(
     n_reference: int,
     n_current: int,
     *,
-    inconclusive: bool = False,
+    inconclusive: str | None = None,
 ) -> DriftResult:
     """The result of ``columns`` judged together, whichever engine scored them: the share of
-    drifted columns, dataset drift at ``drift_share``, the status (``inconclusive`` when told,
-    else fail / warn / pass) and the metrics."""
-    drifted = sum(column.drifted for column in columns.values())
+    drifted columns, dataset drift at ``drift_share``, the status (``inconclusive`` when told
+    why, else fail / warn / inconclusive when a column has no verdict / pass) and the metrics
+    (a column's score only when it is a number)."""
+    drifted = sum(column.drifted is True for column in columns.values())
     share = drifted / len(columns)
     dataset_drift = share >= drift_share
-    status: DriftStatus = (
-        "inconclusive"
-        if inconclusive
-        else "fail"
-        if dataset_drift
-        else "warn"
-        if drifted
-        else "pass"
-    )
+    undecided = any(column.drifted is None for column in columns.values())
+    status: DriftStatus = "pass"
+    if inconclusive is not None:
+        status = "inconclusive"
+    elif drifted:
+        status = "fail" if dataset_drift else "warn"
+    elif undecided:
+        status = "inconclusive"
     metrics = {"drift_share": share, "drifted_columns": float(drifted)}
-    metrics.update({f"drift.{name}": column.score for name, column in columns.items()})
-    return DriftResult(
-        columns, share, float(drift_share), dataset_drift, status, n_reference, n_current, metrics
+    metrics.update(
+        {
+            f"drift.{name}": column.score
+            for name, column in columns.items()
+            if column.score is not None and math.isfinite(column.score)
+        }
     )
+    return DriftResult(
+        columns, share, float(drift_share), dataset_drift, status, n_reference, n_current,
+        metrics, inconclusive,
+    )  # fmt: skip
 
 
 def _column_kinds(
@@ -248,10 +296,14 @@ def _column_kinds(
     if numerical is None and categorical is None:
         require_columns(current, list(reference.columns), "current")
         require_columns(reference, list(current.columns), "reference")
-        inferred = {name: _inferred_kind(current[name]) for name in reference.columns}
+        inferred = {
+            name: _inferred_kind(current[name] if current[name].notna().any() else reference[name])
+            for name in reference.columns
+        }
         kinds = {name: kind for name, kind in inferred.items() if kind is not None}
         if not kinds:
             raise InvalidDataError("no numerical or categorical columns to check for drift")
+        distinct_as_text(list(kinds), "columns")
         return kinds
     kinds = dict.fromkeys(numerical or [], "numerical")
     both = [name for name in categorical or [] if name in kinds]
@@ -262,6 +314,7 @@ def _column_kinds(
         raise InvalidDataError("numerical_columns and categorical_columns are both empty")
     require_columns(reference, list(kinds), "reference")
     require_columns(current, list(kinds), "current")
+    distinct_as_text(list(kinds), "columns")
     return kinds
 
 
@@ -319,11 +372,31 @@ def _column_drift(
     values = _column_values(name, kind, reference, current)
     method = DRIFT_METHODS[method_name or default_method(kind, values)]
     threshold = method.default_threshold if threshold is None else float(threshold)
+    counts = (values.n_ref, values.n_cur)
+    unscored = too_few_to_score(counts, ROLES)
+    if unscored is not None:
+        return ColumnDrift(kind, method.name, threshold, None, None, unscored)
     try:
         score = method.score(values, kind)
     except TypeError as exc:  # the z-test orders the values: 1 and "a" cannot be ordered
         raise InvalidDataError(f"column {name!r} mixes values that cannot be compared") from exc
-    return ColumnDrift(kind, method.name, threshold, score, method.drifted(score, threshold))
+    if not math.isfinite(score):
+        undefined = f"the {method.name} score of these values is undefined"
+        return ColumnDrift(kind, method.name, threshold, None, None, undefined)
+    drifted, why = judge(
+        method.drifted(score, threshold), counts, ROLES, method.min_values_for_drift,
+        lambda: _p_value(values),
+    )  # fmt: skip
+    return ColumnDrift(kind, method.name, threshold, score, drifted, why)
+
+
+def _p_value(values: ColumnValues) -> float:
+    """The two-sample test that backs a distance on few values: Kolmogorov-Smirnov for
+    numbers, chi-square homogeneity of the value counts otherwise."""
+    if isinstance(values, SortedNumbers):
+        return ks_p_value(values.ref, values.cur)
+    _, ref_counts, cur_counts = values.value_counts()
+    return homogeneity_p_value(ref_counts, cur_counts)
 
 
 def _column_values(
@@ -331,26 +404,36 @@ def _column_values(
 ) -> ColumnValues:
     """The column's present values in both frames, prepared for the method choice and method:
     missing values dropped (and ``±inf`` when they are numbers), numbers sorted, others counted.
-    """
-    numbers = holds_numbers(reference)
-    if numbers != holds_numbers(current):
+    Whether they are numbers is read from a frame that has values (a column with none in a
+    frame, pandas often holds as objects)."""
+    numbers = holds_numbers(reference), holds_numbers(current)
+    present = bool(reference.notna().any()), bool(current.notna().any())
+    if not any(present):
+        return SortedNumbers(np.empty(0), np.empty(0))  # nothing to count, of any type
+    if numbers[0] != numbers[1] and all(present):
         raise InvalidDataError(
             f"column {name!r} holds numbers in one frame and not the other "
             f"(reference {reference.dtype}, current {current.dtype})"
         )
-    if kind == "numerical" and not numbers:
+    told = reference if present[0] else current
+    if kind == "numerical" and not holds_numbers(told):
+        role = "reference" if told is reference else "current"
         raise InvalidDataError(
-            f"numerical column {name!r} holds {reference.dtype} values in reference, not numbers"
+            f"numerical column {name!r} holds {told.dtype} values in {role}, not numbers"
         )
-    values: ColumnValues
-    if numbers:
-        values = SortedNumbers(_finite_numbers(reference), _finite_numbers(current))
-    else:
-        values = CountedValues(reference.to_numpy(), current.to_numpy())
-    for role, count in (("reference", values.n_ref), ("current", values.n_cur)):
-        if not count:
-            raise InvalidDataError(f"column {name!r} has no values in {role}: all are missing")
-    return values
+    if holds_numbers(told):
+        empty = np.empty(0)
+        return SortedNumbers(
+            _finite_numbers(reference) if present[0] else empty,
+            _finite_numbers(current) if present[1] else empty,
+        )
+    try:
+        return CountedValues(reference.to_numpy(), current.to_numpy())
+    except TypeError as exc:  # pandas counts hashable values only
+        raise InvalidDataError(
+            f"column {name!r} holds values that cannot be counted ({exc}): "
+            "give it text, numbers or booleans"
+        ) from exc
 
 
 def _finite_numbers(series: pd.Series[Any]) -> Values:
@@ -365,7 +448,9 @@ def _finite_numbers(series: pd.Series[Any]) -> Values:
 
 
 def _describe(document: Mapping[str, Any]) -> str:
-    """``drift in 2 of 30 columns (share 0.0667 < 0.5): age (ks 0.001 <= 0.05), ...``"""
+    """``drift in 2 of 30 columns (share 0.0667 < 0.5): age (ks 0.001 <= 0.05), ...``, then
+    the columns without a verdict and why: ``; no verdict on 1: plan (only 3 values in
+    current; 5 needed on each side)``."""
     columns = document["columns"]
     drifted = {name: column for name, column in columns.items() if column["drifted"]}
     details = wording.listed(
@@ -381,7 +466,14 @@ def _describe(document: Mapping[str, Any]) -> str:
         f"drift in {len(drifted)} of {len(columns)} {noun} "
         f"(share {wording.number(share)} {comparison} {limit})"
     )
-    return f"{head}: {details}" if details else f"{head}; status {document['status']}"
+    line = f"{head}: {details}" if details else f"{head}; status {document['status']}"
+    undecided = {
+        name: column.get("inconclusive") for name, column in columns.items()
+        if column.get("drifted") is None
+    }  # fmt: skip
+    if document.get("inconclusive"):
+        line = f"no verdict: {document['inconclusive']}; {line}"
+    return line + wording.no_verdict(undecided)
 
 
 def _drift_rule(method: str) -> str:
@@ -392,14 +484,17 @@ def _drift_rule(method: str) -> str:
 
 
 def _page_sections(document: Mapping[str, Any]) -> list[str]:
-    """The data set's verdict, then every column, drifted ones first."""
+    """The data set's verdict, then every column, drifted ones first, those without a
+    verdict next, each with why."""
     columns = list(document["columns"].items())
-    columns.sort(key=lambda item: blocks.get(item[1], "drifted") is not True)  # drifted first
+    columns.sort(key=lambda item: _column_order(blocks.get(item[1], "drifted")))
     shown = ("kind", "method", "threshold", "score", "drifted")
+    why = any(blocks.get(column, "inconclusive") for _, column in columns)
     rows: list[blocks.Row] = [
         (
-            blocks.flag_class(blocks.get(column, "drifted")),
-            [name, *(blocks.get(column, key) for key in shown)],
+            _row_class(column),
+            [name, *(blocks.get(column, key) for key in shown)]
+            + ([blocks.get(column, "inconclusive")] if why else []),
         )
         for name, column in columns
     ]
@@ -412,11 +507,26 @@ def _page_sections(document: Mapping[str, Any]) -> list[str]:
         ("Reference rows", document.get("n_reference")),
         ("Current rows", document.get("n_current")),
     ]
-    headers = ("Column", "Kind", "Method", "Threshold", "Score", "Drifted")
+    if document.get("inconclusive"):
+        summary.append(("No verdict", document.get("inconclusive")))
+    headers: tuple[str, ...] = ("Column", "Kind", "Method", "Threshold", "Score", "Drifted")
+    headers += ("Why no verdict",) if why else ()
     return [
         blocks.section("Dataset", blocks.key_values(summary)),
         blocks.section("Columns", blocks.table(headers, rows)),
     ]
+
+
+def _column_order(flag: Any) -> int:
+    """Drifted columns first, then those without a verdict, then the others."""
+    return 0 if flag is True else 1 if flag is None else 2
+
+
+def _row_class(column: Any) -> str:
+    """A drifted column's row is marked as failed, one without a verdict as inconclusive."""
+    flag = blocks.get(column, "drifted")
+    undecided = flag is None and isinstance(column, Mapping)  # not an odd document
+    return blocks.status_class("inconclusive") if undecided else blocks.flag_class(flag)
 
 
 KIND = register_check_kind(
@@ -436,6 +546,7 @@ KIND = register_check_kind(
                     "dataset_drift",
                     "n_reference",
                     "n_current",
+                    "inconclusive",
                 }
             ),
         ),

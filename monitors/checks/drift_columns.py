@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aimops.errors import InvalidDataError
+from aimops.monitors.inputs import overflow_safe_unit
 
 Values = npt.NDArray[Any]
 Counts = npt.NDArray[np.intp]
@@ -61,17 +62,22 @@ class ColumnValues(ABC):
 
 
 class SortedNumbers(ColumnValues):
-    """Finite numbers: ``ref`` and ``cur`` each sorted, side by side in ``both``."""
+    """Finite numbers: ``ref`` and ``cur`` each sorted, side by side in ``both``, in units of
+    ``unit``: a power of two, 1.0 unless the numbers are so large that their squares and sums
+    would overflow (:func:`~aimops.monitors.inputs.overflow_safe_unit`)."""
 
     def __init__(self, ref: Values, cur: Values) -> None:
         """``ref`` and ``cur``: finite numbers in any order (copied; the arrays are not changed)."""
         self.n_ref, self.n_cur = len(ref), len(cur)
+        self.unit = overflow_safe_unit(ref, cur)
         self.both: Floats = np.empty(self.n_ref + self.n_cur, dtype=np.float64)
         self.ref: Floats = self.both[: self.n_ref]
         self.cur: Floats = self.both[self.n_ref :]
         for part, values in ((self.ref, ref), (self.cur, cur)):
             part[...] = values
             part.sort()
+        if self.unit != 1.0:
+            self.both /= self.unit  # exact: a power of two
 
     def numbers(self) -> SortedNumbers:
         """These numbers."""

@@ -18,10 +18,16 @@ Per model version (or only ``model_version`` when given):
 Objectives (:data:`DEFAULT_OBJECTIVES`, as Flagger's default canary metrics: success rate >= 99%
 and p99 latency <= 500 ms) are merged with ``objectives``; a value of None drops one. Known
 ones: ``success_rate_min`` and ``latency_p50_max_ms`` / ``latency_p90_max_ms`` /
-``latency_p99_max_ms``. A version with fewer than ``min_requests`` requests is
+``latency_p99_max_ms``. A version with fewer than ``min_requests`` requests
+(:data:`MIN_REQUESTS` by default: a p99 of fewer rests on one or two requests) is
 ``"inconclusive"``; otherwise ``"fail"`` when it misses any objective (listed in
 ``violations``), ``"pass"`` when it meets all. The overall ``status`` is the worst of the
 versions' (fail > warn > inconclusive > pass).
+
+No requests is too few requests, not an error: a log without rows is ``"inconclusive"`` (no
+versions), and so is a ``model_version`` the log does not hold (a canary that got no traffic
+in the window: a ramp pauses on it rather than aborting). Such a version's rates and
+latencies are None.
 
 ``metrics`` holds ``requests``, ``error_rate``, ``latency_p50_ms``, ``latency_p90_ms``,
 ``latency_p99_ms`` and ``throughput_rps`` for a single version; with several, each is prefixed
@@ -53,12 +59,16 @@ import numpy.typing as npt
 from aimops.errors import InvalidDataError
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck, worst_status
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
+from aimops.monitors.inputs import unique_columns
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
     import pandas as pd
 
 REQUIRED_COLUMNS = ("timestamp", "model_version", "latency_ms", "status")
+#: The fewest requests a version's verdict rests on, by default: with fewer, its p99 latency
+#: is one of its slowest two requests, and one error moves its success rate past 99%.
+MIN_REQUESTS = 100
 #: Flagger's default canary objectives: request success rate and request duration (p99).
 DEFAULT_OBJECTIVES: dict[str, float] = {"success_rate_min": 0.99, "latency_p99_max_ms": 500.0}
 LATENCY_OBJECTIVES = {
@@ -79,16 +89,17 @@ HEADLINE_METRICS = (
 
 @dataclass(frozen=True)
 class VersionHealth:
-    """One model version's traffic, errors, latency percentiles and verdict."""
+    """One model version's traffic, errors, latency percentiles and verdict (rates and
+    latencies None when it served no request)."""
 
     model_version: str
     requests: int
     errors: int
-    error_rate: float
-    success_rate: float
-    latency_p50_ms: float
-    latency_p90_ms: float
-    latency_p99_ms: float
+    error_rate: float | None
+    success_rate: float | None
+    latency_p50_ms: float | None
+    latency_p90_ms: float | None
+    latency_p99_ms: float | None
     throughput_rps: float | None
     throughput_rpm: float | None
     status: CheckStatus
@@ -129,7 +140,7 @@ def check_health(
     *,
     model_version: Hashable | None = None,
     objectives: Mapping[str, float | None] | None = None,
-    min_requests: int = 100,
+    min_requests: int = MIN_REQUESTS,
 ) -> HealthResult:
     """Latency, errors and throughput per model version of a request log, against objectives.
 
@@ -143,12 +154,7 @@ def check_health(
     succeeded = _succeeded(requests["status"])
     latencies = requests["latency_ms"].to_numpy(dtype=np.float64)
     versions = requests["model_version"]
-    if model_version is not None:
-        if not (versions == model_version).any():
-            raise InvalidDataError(f"model_version {model_version!r} is not in the log")
-        names = [model_version]
-    else:
-        names = list(dict.fromkeys(versions))
+    names = [model_version] if model_version is not None else list(dict.fromkeys(versions))
     report = {
         str(name): _version_health(
             str(name),
@@ -191,8 +197,9 @@ def _validated_log(requests: Any) -> pd.DataFrame:
     missing = [name for name in REQUIRED_COLUMNS if name not in requests.columns]
     if missing:
         raise InvalidDataError(f"requests lacks column(s) {missing}")
+    unique_columns(requests, "requests", REQUIRED_COLUMNS)
     if requests.empty:
-        raise InvalidDataError("requests is empty: there are no requests to judge")
+        return requests  # no requests: no values to be wrong (nor types, read from a file)
     for name in REQUIRED_COLUMNS:
         if requests[name].isna().any():
             raise InvalidDataError(f"column {name!r} has missing values")
@@ -210,6 +217,9 @@ def _validated_log(requests: Any) -> pd.DataFrame:
 
 
 def _window_seconds(requests: pd.DataFrame) -> float:
+    """The span from the first request to the last (0 without requests)."""
+    if requests.empty:
+        return 0.0
     timestamps = requests["timestamp"]
     return float((timestamps.max() - timestamps.min()).total_seconds())
 
@@ -242,10 +252,16 @@ def _version_health(
     min_requests: int,
 ) -> VersionHealth:
     count = int(rows.sum())
-    errors = int(count - succeeded[rows].sum())
-    p50, p90, p99 = (float(p) for p in np.percentile(latencies[rows], [50, 90, 99]))
     rps = count / window if window > 0 else None
     rpm = rps * 60 if rps is not None else None
+    if not count:  # no traffic: nothing but the throughput is measured
+        return VersionHealth(
+            name, requests=0, errors=0, error_rate=None, success_rate=None,
+            latency_p50_ms=None, latency_p90_ms=None, latency_p99_ms=None,
+            throughput_rps=rps, throughput_rpm=rpm, status="inconclusive", violations=[],
+        )  # fmt: skip
+    errors = int(count - succeeded[rows].sum())
+    p50, p90, p99 = (float(p) for p in np.percentile(latencies[rows], [50, 90, 99]))
     measured = {"latency_p50_ms": p50, "latency_p90_ms": p90, "latency_p99_ms": p99}
     success_rate = 1 - errors / count
     violations = [
@@ -304,6 +320,8 @@ def _describe(document: Mapping[str, Any]) -> str:
                 0, f"{version['requests']} requests, fewer than {document['min_requests']}"
             )
         parts.append(f"{name}: {'; '.join(missed) or version['status']}")
+    if not document["versions"]:
+        parts.append(f"no requests in the log, fewer than {document['min_requests']}")
     return "service health: " + (" | ".join(parts) or document["status"])
 
 

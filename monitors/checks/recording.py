@@ -1,7 +1,8 @@
 """Recording check results in the AIM store, and listing them.
 
 A check becomes a ``check`` entity with ``checkInfo`` (kind, status, targets, when),
-``metrics`` (headline numbers, indexed) and ``checkResult`` (the whole result); ``checks``
+``metrics`` (headline numbers, indexed; an undefined one, None, NaN or infinite, is left out,
+and so never becomes a point) and ``checkResult`` (the whole result); ``checks``
 edges to what it checked (data sets, model versions, deployments), ``producedBy`` to the step
 that ran it, and time-series points ``check.<kind>.<metric>`` on each target, at the check's
 time. The URN is deterministic: ``key`` when given (an orchestrator passes its task's
@@ -13,7 +14,8 @@ Example:
     >>> import aimops, pandas as pd
     >>> from aimops.monitors import check_drift
     >>> store = aimops.connect("sqlite://")
-    >>> before, after = pd.DataFrame({"x": [1.0, 2, 3, 4]}), pd.DataFrame({"x": [4.0, 3, 2, 1]})
+    >>> before = pd.DataFrame({"x": [1.0, 2, 3, 4] * 10})
+    >>> after = before.iloc[::-1]
     >>> result = check_drift(before, after)
     >>> urn = record_check(store, result, target="urn:aim:dataset:scores", key="nightly/1")
     >>> str(urn), list_checks(store)[0]["status"]
@@ -23,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -58,7 +61,11 @@ def record_check(
     """
     document = result.to_dict()
     check_kind(str(document.get("kind")))  # a registered kind, else the known ones are named
-    metrics = {k: float(v) for k, v in result.metrics.items() if v is not None}
+    metrics = {
+        name: float(value)
+        for name, value in result.metrics.items()
+        if value is not None and math.isfinite(value)
+    }
     targets = check_targets(target)
     urn = check_urn(document, targets, key)
 

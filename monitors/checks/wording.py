@@ -9,7 +9,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 #: At most this many failed items are named in a message; the check's page has them all.
@@ -22,6 +22,22 @@ def listed(items: Iterable[str], separator: str = ", ") -> str:
     shown = separator.join(found[:NAMED_AT_MOST])
     hidden = len(found) - NAMED_AT_MOST
     return f"{shown}{separator}and {hidden} more" if hidden > 0 else shown
+
+
+def no_verdict(reasons: Mapping[str, str | None]) -> str:
+    """The items without a verdict and why, as the tail of a check's one line (empty when
+    every item has one).
+
+    Example:
+        >>> no_verdict({"plan": "only 2 values in current", "age": None})
+        '; no verdict on 2: plan (only 2 values in current), age'
+        >>> no_verdict({})
+        ''
+    """
+    if not reasons:
+        return ""
+    items = [f"{name} ({why})" if why else name for name, why in reasons.items()]
+    return f"; no verdict on {len(items)}: {listed(items)}"
 
 
 def number(value: Any) -> str:

@@ -210,9 +210,13 @@ def test_missing_columns_are_named_before_gx_runs() -> None:
         check_data_quality(good_frame(), suite)
 
 
-def test_an_empty_table_is_an_error() -> None:
-    with pytest.raises(InvalidDataError, match="the table has no rows"):
-        check_data_quality(good_frame().iloc[0:0], [{"expect": "unique", "column": "id"}])
+def test_an_empty_table_has_nothing_to_evaluate_but_its_row_count() -> None:
+    suite = [{"expect": "unique", "column": "id"}, {"expect": "row_count_between", "min": 1}]
+    result = check_data_quality(good_frame().iloc[0:0], suite)
+    unique, rows = result.expectations
+    assert (unique.status, unique.error) == ("inconclusive", "the table has no rows")
+    assert (rows.status, rows.observed_value) == ("fail", 0)
+    assert check_data_quality(good_frame().iloc[0:0], suite[:1]).status == "inconclusive"
 
 
 def test_missing_files_are_named(tmp_path: Path) -> None:

@@ -118,19 +118,20 @@ def data_quality() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def drift() -> dict[str, Any]:
-    """``plan`` keeps its distribution; ``age`` and the hostile column move."""
+    """``plan`` keeps its distribution; ``age`` and the hostile column move (40 rows a side,
+    enough for a verdict either way)."""
     reference = pd.DataFrame(
         {
-            "plan": list("aabbaabb"),
-            "age": [30.5, 41.0, 25.5, 38.0, 52.5, 29.0, 44.5, 35.0],
-            EVIL: [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5],
+            "plan": list("aabbaabb") * 5,
+            "age": [30.5, 41.0, 25.5, 38.0, 52.5, 29.0, 44.5, 35.0] * 5,
+            EVIL: [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5] * 5,
         }
     )
     current = pd.DataFrame(
         {
-            "plan": list("aabbaabb"),
-            "age": [60.5, 71.0, 65.5, 68.0, 72.5, 59.0, 64.5, 75.0],
-            EVIL: [91.5, 92.5, 93.5, 94.5, 95.5, 96.5, 97.5, 98.5],
+            "plan": list("aabbaabb") * 5,
+            "age": [60.5, 71.0, 65.5, 68.0, 72.5, 59.0, 64.5, 75.0] * 5,
+            EVIL: [91.5, 92.5, 93.5, 94.5, 95.5, 96.5, 97.5, 98.5] * 5,
         }
     )
     return check_drift(reference, current).to_dict()
@@ -138,11 +139,17 @@ def drift() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def consistency() -> dict[str, Any]:
+    """40 keyed rows a side, one key missing on each; a quarter of the cities changed."""
+    ids = list(range(40))
     training = pd.DataFrame(
-        {"id": [1, 2, 3, 4], "age": [20.0, 30.0, 40.0, 50.0], "city": ["a", "a", "b", "b"]}
+        {"id": ids, "age": [20.0, 30.0, 40.0, 50.0] * 10, "city": ["a", "a", "b", "b"] * 10}
     )
     serving = pd.DataFrame(
-        {"id": [1, 2, 3, 5], "age": [20.0, 30.0, 40.0, 50.0], "city": ["a", "b", "b", "b"]}
+        {
+            "id": [*ids[:-1], 100],
+            "age": [20.0, 30.0, 40.0, 50.0] * 10,
+            "city": ["a", "b", "b", "b"] * 10,
+        }
     )
     return check_feature_consistency(training, serving, key="id").to_dict()
 
@@ -284,14 +291,14 @@ def test_feature_consistency_highlights_the_skewed_feature_and_sums_up_the_join(
 
     assert page.row("city") == (
         "row-fail",
-        ["city", "categorical", "L-infinity distance", "0.25", "0.1", "0.6667", "yes"],
+        ["city", "categorical", "L-infinity distance", "0.25", "0.1", "0.7436", "yes"],
     )
     assert page.row("age") == (
         "",
         ["age", "numeric", "Jensen-Shannon distance", "0", "0.1", "1", "no"],
     )
     assert page.value("Join key") == "id"
-    assert page.value("Keys matched") == "3"
+    assert page.value("Keys matched") == "39"
     assert page.value("Keys missing in serving") == "1"
     assert page.value("Keys missing in training") == "1"
 
