@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
+from aimops import validation
 from aimops.errors import InvalidInputError, UnknownAnalyzerError
 from aimops.monitors.evaluation.result import EvaluationResult
 
@@ -155,6 +156,7 @@ def list_analyzers() -> dict[str, Analyzer]:
 
 def get_analyzer(name: str) -> Analyzer:
     """The analyzer registered as ``name``; UnknownAnalyzerError lists the known ones."""
+    validation.text(name, "an analyzer name")
     for point in entry_points(group=GROUP, name=name):
         return _instance(point.load(), name)
     known = ", ".join(sorted(point.name for point in entry_points(group=GROUP)))

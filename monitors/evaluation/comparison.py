@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from aimops import validation
 from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.evaluation.binary import areas, clipped_log_likelihood, evaluate_binary
 from aimops.monitors.evaluation.gates import higher_is_better, improves
@@ -127,12 +128,16 @@ def compare(
     costs ``n_bootstrap`` passes over the rows per version.
     """
     named = _named_scores(scores)
+    metrics = validation.texts(metrics, "metrics")
+    validation.optional_text(label, "label")
     labels = binary_labels(y_true)
     arrays = {name: probabilities(values, f"scores of {name!r}") for name, values in named.items()}
     same_length(y_true=labels, **{f"scores of {name!r}": array for name, array in arrays.items()})
     weights = sample_weights(sample_weight, len(labels))
     cut = threshold_value(threshold)
-    chosen = _check_options(named, baseline, metrics, confidence, method, n_bootstrap, weights)
+    chosen = _check_options(
+        named, baseline, metrics, confidence, method, n_bootstrap, seed, weights
+    )
     evaluations = tuple(
         evaluate_binary(labels, array, sample_weight=weights, threshold=cut, label=name)
         for name, array in arrays.items()
@@ -194,9 +199,10 @@ def too_few_rows(labels: Any, weights: Any) -> str | None:
 
 def _named_scores(scores: Mapping[str, Any] | Sequence[Any]) -> dict[str, Any]:
     if isinstance(scores, Mapping):
-        named = {str(name): values for name, values in scores.items()}
+        named = {validation.text(str(name), "a version's name"): v for name, v in scores.items()}
     else:
-        named = {f"model {position + 1}": values for position, values in enumerate(scores)}
+        given = validation.items(scores, "scores (a mapping of version names to scores)")
+        named = {f"model {position + 1}": values for position, values in enumerate(given)}
     if len(named) < 2:
         raise InvalidInputError(f"a comparison needs at least two versions, got {len(named)}")
     return named
@@ -209,8 +215,10 @@ def _check_options(
     confidence: float,
     method: str,
     n_bootstrap: int,
+    seed: int,
     weights: FloatArray | None,
 ) -> str | None:
+    validation.optional_text(baseline, "baseline")
     if baseline is not None and baseline not in named:
         raise InvalidInputError(
             f"baseline {baseline!r} is not one of the compared versions: {', '.join(named)}"
@@ -219,16 +227,17 @@ def _check_options(
     if unknown or not metrics:
         known = ", ".join(sorted(BOOTSTRAP_METRICS))
         raise InvalidInputError(f"cannot compare metrics {unknown or '(none)'}; known: {known}")
-    if not 0.5 <= confidence < 1.0:
+    if not 0.5 <= validation.real_number(confidence, "confidence") < 1.0:
         raise InvalidInputError(f"confidence must be in [0.5, 1), got {confidence}")
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if method == "delong" and (weights is not None or set(metrics) != {"auroc"}):
         raise InvalidInputError(
             "method 'delong' compares unweighted AUROC only; use 'auto' or 'bootstrap'"
         )
-    if n_bootstrap < 50 and (method != "delong"):
+    if validation.whole_number(n_bootstrap, "n_bootstrap") < 50 and (method != "delong"):
         raise InvalidInputError(f"n_bootstrap must be at least 50, got {n_bootstrap}")
+    validation.whole_number(seed, "seed", minimum=0)
     return baseline
 
 

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from aimops import validation
 from aimops.errors import InvalidDataError
 from aimops.monitors.evaluation.binary import RankedScores, areas, clipped_log_likelihood
 from aimops.monitors.evaluation.gates import higher_is_better
@@ -57,6 +58,7 @@ from aimops.monitors.inputs import (
     binary_labels,
     categories,
     class_names,
+    in_weight_range,
     probabilities,
     same_length,
     sample_weights,
@@ -161,8 +163,9 @@ def fairness(
     same_length(y_true=labels, y_score=scores, groups=codes)
     weights = sample_weights(sample_weight, len(labels))
     cut = threshold_value(threshold)
-    if min_group_size < 1:
+    if validation.whole_number(min_group_size, "min_group_size") < 1:
         raise InvalidDataError(f"min_group_size must be at least 1, got {min_group_size}")
+    validation.optional_text(attribute, "attribute")
     rows_of = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
     measured = [
         _measure(name, labels[rows], scores[rows], _subset(weights, rows), cut, min_group_size)
@@ -194,17 +197,25 @@ def _measure(
     cut: float,
     min_group_size: int,
 ) -> GroupFairness:
-    """One group's metrics (none for a group that is too small)."""
+    """One group's metrics (none for a group that is too small).
+
+    The metrics are ratios of the group's weights, so they are computed on the group's own
+    weights brought into range (a group of weights all near 1e-300 would underflow); its
+    ``positives`` stay in the units of the weights given.
+    """
     cell = (2 * labels + (scores >= cut)).astype(np.intp)  # actual class, then prediction
-    tn, fp, fn, tp = np.bincount(cell, weights=weights, minlength=4).astype(np.float64).tolist()
-    positive_weight, negative_weight = tp + fn, tn + fp
+    positives = float(_cell_weights(cell, weights)[2:].sum())
     if len(labels) < min_group_size:
-        return GroupFairness(group=name, n=len(labels), positives=positive_weight, skipped=True)
+        return GroupFairness(group=name, n=len(labels), positives=positives, skipped=True)
+    if weights is not None and weights.any():
+        weights = in_weight_range(weights)
+    tn, fp, fn, tp = _cell_weights(cell, weights).tolist()
+    positive_weight, negative_weight = tp + fn, tn + fp
     total = positive_weight + negative_weight
     return GroupFairness(
         group=name,
         n=len(labels),
-        positives=positive_weight,
+        positives=positives,
         metrics={
             "tpr": _ratio(tp, positive_weight),
             "fpr": _ratio(fp, negative_weight),
@@ -215,6 +226,11 @@ def _measure(
             **_losses(labels, scores, weights, total),
         },
     )
+
+
+def _cell_weights(cell: Any, weights: FloatArray | None) -> FloatArray:
+    """The weight of true negatives, false positives, false negatives and true positives."""
+    return np.bincount(cell, weights=weights, minlength=4).astype(np.float64)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aimops import validation
 from aimops.errors import GateFailedError, InvalidInputError
 
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "fpr", "mse", "rmse", "mae", "max_error", "ece"})
@@ -58,6 +59,11 @@ class Gate:
     higher_is_better: bool | None = None
 
     def __post_init__(self) -> None:
+        validation.text(self.metric, "a gate's metric", empty=False)
+        if self.higher_is_better is not None:
+            validation.flag(
+                self.higher_is_better, f"higher_is_better of the gate on {self.metric!r}"
+            )
         for bound in ("minimum", "maximum", "max_regression"):
             value = getattr(self, bound)
             if value is not None and (
@@ -132,10 +138,15 @@ def evaluate_gates(
     baseline_metrics: Mapping[str, float] | None = None,
     baseline: str | None = None,
 ) -> list[GateOutcome]:
-    """Judge every bound of every gate against ``metrics``; a missing metric fails its gate."""
+    """Judge every bound of every gate against ``metrics``; a missing metric fails its gate,
+    and so does one that is not a finite number (NaN, infinity)."""
+    validation.mapping(metrics, "metrics")
+    if baseline_metrics is not None:
+        validation.mapping(baseline_metrics, "baseline_metrics")
+    validation.optional_text(baseline, "baseline")
     outcomes: list[GateOutcome] = []
-    for gate in gates:
-        value = metrics.get(gate.metric)
+    for gate in _gates(gates):
+        value = _metric_value(metrics, gate.metric, "metrics")
         if gate.minimum is not None:
             outcomes.append(_bound(gate, value, "minimum", gate.minimum))
         if gate.maximum is not None:
@@ -145,8 +156,34 @@ def evaluate_gates(
     return outcomes
 
 
+def _gates(gates: Iterable[Gate]) -> list[Gate]:
+    found = list(validation.items(gates, "gates"))
+    wrong = [gate for gate in found if not isinstance(gate, Gate)]
+    if wrong:
+        raise InvalidInputError(
+            "gates must be Gate objects (Gate('auroc', minimum=0.8)), not "
+            f"{validation.shown(wrong[0])}"
+        )
+    return found
+
+
+def _metric_value(metrics: Mapping[str, Any], metric: str, where: str) -> float | None:
+    """The value of ``metric`` in ``metrics``: None when it is missing or not finite; a value
+    that is not a number at all is refused."""
+    value = metrics.get(metric)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(
+            f"{metric} in {where} must be a number, not {type(value).__name__} "
+            f"{validation.shown(value)}"
+        )
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _bound(gate: Gate, value: float | None, bound: str, limit: float) -> GateOutcome:
-    if value is None or not math.isfinite(value):
+    if value is None:
         return GateOutcome(gate.metric, bound, limit, None, False, f"{gate.metric} is missing")
     passed = value >= limit if bound == "minimum" else value <= limit
     side = "below the minimum" if bound == "minimum" else "above the maximum"
@@ -169,7 +206,7 @@ def _regression(
         raise InvalidInputError(
             f"gate on {gate.metric!r} compares with a baseline, but no baseline was given"
         )
-    reference = baseline_metrics.get(gate.metric)
+    reference = _metric_value(baseline_metrics, gate.metric, "baseline_metrics")
     name = baseline or "the baseline"
     if value is None or reference is None:
         missing = "the evaluation" if value is None else name

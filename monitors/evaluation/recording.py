@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from aimops import validation
 from aimops.errors import InvalidInputError, MissingEntityError, NotFoundError
 from aimops.metadata.aspects import dump_canonical
 from aimops.metadata.urns import Urn, dataset_urn, make_urn
@@ -171,20 +172,49 @@ def plan_evaluation(
 
     ``points=False`` leaves out the time-series points (a version's evaluation inside a
     comparison, which its own evaluation already plotted)."""
-    document = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    _check_document(document)
+    document = _document(result)
     versions = _model_versions(model_version)
     data = _dataset(dataset)
     return PlannedEvaluation(
-        urn=evaluation_urn(document, versions, data, key),
+        urn=evaluation_urn(document, versions, data, validation.optional_text(key, "key")),
         document=document,
         versions=tuple(versions),
         dataset=data,
-        producer=producer,
-        gates=tuple(gates),
-        predictions_uri=predictions_uri,
+        producer=None if producer is None else Urn.parse(producer),
+        gates=_gate_outcomes(gates),
+        predictions_uri=validation.optional_text(predictions_uri, "predictions_uri"),
         points=points,
     )
+
+
+def _document(result: Any) -> dict[str, Any]:
+    """The document of an evaluation result, or a document given as a mapping, checked."""
+    from aimops.monitors.evaluation.result import EvaluationResult
+
+    if isinstance(result, EvaluationResult):
+        document = result.to_dict()
+    elif isinstance(result, Mapping):
+        document = dict(result)
+    else:
+        raise InvalidInputError(
+            "record an evaluation result (evaluate_binary(...)) or its to_dict() document, "
+            f"not {type(result).__name__} {validation.shown(result)}"
+        )
+    _check_document(document)
+    return document
+
+
+def _gate_outcomes(gates: Any) -> tuple[GateOutcome, ...]:
+    from aimops.monitors.evaluation.gates import GateOutcome
+
+    found = validation.items(gates, "gates")
+    wrong = [outcome for outcome in found if not isinstance(outcome, GateOutcome)]
+    if wrong:
+        raise InvalidInputError(
+            "gates are the outcomes evaluate_gates returned, not "
+            f"{type(wrong[0]).__name__} {validation.shown(wrong[0])}"
+        )
+    return found
 
 
 def _text(urn: Urn | None) -> str | None:
@@ -218,12 +248,16 @@ def _check_document(document: Mapping[str, Any]) -> None:
     missing = [field for field in ("kind", "n", "metrics") if field not in document]
     if missing:
         raise InvalidInputError(f"an evaluation document needs {', '.join(missing)}")
+    validation.text(document["kind"], "an evaluation's kind", empty=False)
+    validation.whole_number(document["n"], "an evaluation's n", minimum=0)
+    for name, value in validation.text_mapping(document["metrics"], "metrics").items():
+        validation.real_number(value, f"metric {name!r}")
 
 
 def _model_versions(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
     if given is None:
         return []
-    items = [given] if isinstance(given, str | Urn) else list(given)
+    items = [given] if isinstance(given, str | Urn) else validation.items(given, "model_version")
     versions = [Urn.parse(item) for item in items]
     wrong = [str(version) for version in versions if version.type != "modelVersion"]
     if wrong:
@@ -234,6 +268,8 @@ def _model_versions(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
 def _dataset(given: str | Urn | None) -> Urn | None:
     if given is None:
         return None
+    if not isinstance(given, Urn):
+        validation.text(given, "a data set", empty=False)
     if isinstance(given, Urn) or given.startswith("urn:"):
         parsed = Urn.parse(given)
         if parsed.type != "dataset":

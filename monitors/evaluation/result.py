@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from aimops import validation
+
 #: The metrics shown first wherever evaluations are summed up (logs, tables, comparisons).
 HEADLINE_METRICS = ("auroc", "aupr", "log_loss", "brier", "accuracy", "f1", "rmse", "mae", "r2")
 
@@ -37,6 +39,19 @@ class EvaluationResult:
     n: int
     weighted: bool = False
     label: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        """Refuse what no result may hold: a metric that is not a finite number (a NaN would
+        pass every gate's comparison unnoticed), a count that is not one, a label that is not
+        storable text. Numbers are kept as plain Python ones (numpy's are not JSON)."""
+        metrics = {
+            name: validation.real_number(value, f"metric {name!r}")
+            for name, value in validation.text_mapping(self.metrics, "metrics").items()
+        }
+        object.__setattr__(self, "metrics", metrics)
+        object.__setattr__(self, "n", validation.whole_number(self.n, "n", minimum=0))
+        object.__setattr__(self, "weighted", validation.flag(self.weighted, "weighted"))
+        validation.optional_text(self.label, "label")
 
     def details(self) -> dict[str, Any]:
         """The kind's own parts (curves, matrices, tables) as JSON-compatible data."""

@@ -40,24 +40,28 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import math
 import os
 import pathlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from aimops.errors import InvalidDataError
+from aimops import validation
+from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.inputs import is_real_number
 from aimops.monitors.serving.logs import FEATURES_FILE, REQUESTS_FILE
 
 if TYPE_CHECKING:
     import pandas as pd
+
+FloatArray = npt.NDArray[np.float64]
 
 #: Median latency of a healthy request.
 MEDIAN_LATENCY_MS = 40.0
@@ -65,6 +69,8 @@ MEDIAN_LATENCY_MS = 40.0
 P99_LATENCY_MS = 150.0
 #: The standard normal's 99th percentile, which ties the log-normal's sigma to the p99.
 _Z99 = 2.3263478740408408
+#: The most requests one simulated day holds (a day of a busy fleet; more is a mistake).
+MAX_REQUESTS = 10_000_000
 #: The error statuses a failed request gets, with equal chance.
 ERROR_STATUSES = (500, 503)
 #: The request log's own columns; the served features follow them.
@@ -93,16 +99,27 @@ class ServingDay:
     requests: pd.DataFrame
     feature_snapshot: pd.DataFrame
 
+    def __post_init__(self) -> None:
+        import pandas as pd
+
+        for name in ("requests", "feature_snapshot"):
+            if not isinstance(getattr(self, name), pd.DataFrame):
+                raise InvalidInputError(
+                    f"a serving day's {name} is a pandas DataFrame, not "
+                    f"{type(getattr(self, name)).__name__}"
+                )
+
     def write(self, folder: str | os.PathLike[str]) -> pathlib.Path:
         """Write ``requests.parquet`` and ``features.parquet`` into ``folder`` (created).
 
         Each file is written to a temporary name and renamed over the target, so a reader
         sees a whole file or none. Returns the folder.
         """
-        target = pathlib.Path(folder)
-        target.mkdir(parents=True, exist_ok=True)
-        _write_parquet(self.feature_snapshot, target / FEATURES_FILE)
-        _write_parquet(self.requests, target / REQUESTS_FILE)
+        target = _folder(folder)
+        with _in_folder(target):
+            target.mkdir(parents=True, exist_ok=True)
+            _write_parquet(self.feature_snapshot, target / FEATURES_FILE)
+            _write_parquet(self.requests, target / REQUESTS_FILE)
         return target
 
     @classmethod
@@ -110,11 +127,13 @@ class ServingDay:
         """Read a day written by :meth:`write` back from ``folder``."""
         import pandas as pd
 
-        source = pathlib.Path(folder)
-        missing = [name for name in (REQUESTS_FILE, FEATURES_FILE) if not (source / name).is_file()]
-        if missing:
-            raise InvalidDataError(f"{source} is not a serving day folder: it lacks {missing}")
-        return cls(pd.read_parquet(source / REQUESTS_FILE), pd.read_parquet(source / FEATURES_FILE))
+        source = _folder(folder)
+        with _in_folder(source):
+            missing = [n for n in (REQUESTS_FILE, FEATURES_FILE) if not (source / n).is_file()]
+            if missing:
+                raise InvalidDataError(f"{source} is not a serving day folder: it lacks {missing}")
+            requests = pd.read_parquet(source / REQUESTS_FILE)
+            return cls(requests, pd.read_parquet(source / FEATURES_FILE))
 
 
 def simulate_serving_day(
@@ -137,10 +156,11 @@ def simulate_serving_day(
     the model does not see). Raises :class:`~aimops.errors.InvalidDataError` for arguments that
     cannot be simulated. See the module docstring for what is drawn how, and an example.
     """
-    drift = dict(drift or {})
+    drift = dict(validation.optional_mapping(drift, "drift") or {})
     _check_arguments(features, requests, latency_regression_ms, latency_regression_share)
     _check_rate(error_rate)
     _check_columns(features, drift, entity_key)
+    _check_identity(model, model_version, day, seed)
     rng = np.random.default_rng(seed)
     served = features.iloc[rng.integers(0, len(features), size=requests)].reset_index(drop=True)
     served = _drifted(served, features, drift)
@@ -149,7 +169,7 @@ def simulate_serving_day(
     failed = rng.random(requests) < error_rate
     statuses = np.where(failed, rng.choice(ERROR_STATUSES, size=requests), 200)
     inputs = served.drop(columns=[entity_key]) if entity_key else served
-    scores = np.asarray(model.predict_proba(inputs), dtype=np.float64)[:, 1]
+    scores = _positive_probabilities(model, inputs)
     log = _request_log(day, model_version, seconds, latencies, statuses, scores, failed)
     import pandas as pd
 
@@ -165,12 +185,65 @@ def _check_arguments(features: Any, requests: int, regression_ms: float, share: 
 
     if not isinstance(features, pd.DataFrame) or features.empty:
         raise InvalidDataError("features must be a non-empty pandas DataFrame")
-    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
-        raise InvalidDataError(f"requests must be a whole number >= 1, not {requests!r}")
+    if (
+        isinstance(requests, bool)
+        or not isinstance(requests, int)
+        or not 1 <= requests <= MAX_REQUESTS
+    ):
+        raise InvalidDataError(
+            f"requests must be a whole number from 1 to {MAX_REQUESTS:,}, not {requests!r}"
+        )
     if not is_real_number(regression_ms) or regression_ms < 0:
         raise InvalidDataError(f"latency_regression_ms must be >= 0, not {regression_ms!r}")
     if not is_real_number(share) or not 0 < share <= 1:
         raise InvalidDataError(f"latency_regression_share must be in (0, 1], not {share!r}")
+
+
+def _check_identity(model: Any, model_version: Any, day: Any, seed: Any) -> None:
+    if not callable(getattr(model, "predict_proba", None)):
+        raise InvalidInputError(
+            f"model must have predict_proba (a scikit-learn classifier), not {type(model).__name__}"
+        )
+    validation.text(model_version, "model_version", empty=False)
+    validation.day(day, "day")
+    validation.whole_number(seed, "seed", minimum=0)
+
+
+def _positive_probabilities(model: ProbabilisticModel, rows: pd.DataFrame) -> FloatArray:
+    """Column 1 of ``model.predict_proba(rows)``: one probability in [0, 1] per row."""
+    try:
+        given = np.asarray(model.predict_proba(rows), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"model.predict_proba gave what is not numbers: {exc}") from exc
+    if given.ndim != 2 or given.shape[0] != len(rows) or given.shape[1] < 2:
+        raise InvalidDataError(
+            f"model.predict_proba must give a ({len(rows)}, 2) matrix of class probabilities "
+            f"for {len(rows)} rows, not an array of shape {given.shape}"
+        )
+    scores: FloatArray = given[:, 1]
+    if not (np.isfinite(scores).all() and scores.min() >= 0.0 and scores.max() <= 1.0):
+        raise InvalidDataError(
+            "model.predict_proba must give probabilities in [0, 1] (finite) in column 1"
+        )
+    return scores
+
+
+def _folder(folder: Any) -> pathlib.Path:
+    if not isinstance(folder, str | os.PathLike):
+        raise InvalidInputError(f"a folder is a path, not {type(folder).__name__} {folder!r:.60}")
+    return pathlib.Path(validation.text(os.fspath(folder), "a folder", empty=False, nul=False))
+
+
+@contextlib.contextmanager
+def _in_folder(folder: pathlib.Path) -> Iterator[None]:
+    """Turn what the file system refuses of ``folder`` (a name too long, no permission)
+    into InvalidInputError naming it."""
+    try:
+        yield
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot use {str(folder)[:120]!r} for a serving day: {exc.strerror or exc}"
+        ) from exc
 
 
 def _check_rate(error_rate: float) -> None:
@@ -186,7 +259,9 @@ def _check_columns(
     clashing = [name for name in LOG_COLUMNS if name in features.columns]
     if clashing:
         raise InvalidDataError(f"features has column(s) {clashing} that the request log uses")
-    if entity_key is not None and entity_key not in features.columns:
+    if entity_key is not None and (
+        not isinstance(entity_key, Hashable) or entity_key not in features.columns
+    ):
         raise InvalidDataError(f"entity_key {entity_key!r} is not a column of features")
     for name, shift in drift.items():
         if name not in features.columns or name == entity_key:
@@ -262,6 +337,8 @@ def _write_parquet(frame: pd.DataFrame, target: pathlib.Path) -> None:
     try:
         frame.to_parquet(partial, index=False)
         os.replace(partial, target)
-    except BaseException:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
+        if isinstance(exc, ValueError | TypeError) or type(exc).__module__.startswith("pyarrow"):
+            raise InvalidDataError(f"{target.name} cannot hold this frame: {exc}") from exc
         raise
