@@ -8,8 +8,10 @@ window the check looked at, e.g. a Grafana panel::
 Placeholders: ``model``, ``version``, ``model_version`` (``name/version``), ``start`` and
 ``end`` (ISO 8601, UTC), ``start_ms`` and ``end_ms`` (milliseconds since the epoch, as
 Grafana's ``from``/``to`` take them), and any extra value the caller passes (the operators
-pass ``dag_id``, ``run_id`` and ``task_id``). Every value is percent-encoded. The template
-comes from the operator's ``dashboard_url_template``, else ``$AIMOPS_DASHBOARD_URL_TEMPLATE``.
+pass ``dag_id``, ``run_id`` and ``task_id``). Every value is percent-encoded, so that no value
+can change the URL's structure, and a placeholder is a plain ``{name}`` (no ``!r``, no format
+spec). The template comes from the operator's ``dashboard_url_template``, else
+``$AIMOPS_DASHBOARD_URL_TEMPLATE``; only an http(s) URL is one.
 
 Example:
     >>> from datetime import UTC, datetime
@@ -48,8 +50,8 @@ def dashboard_url(
     extra: Mapping[str, str] | None = None,
 ) -> str:
     """``template`` filled in (see the module docstring). Raises
-    :class:`~aimops.errors.InvalidInputError` naming a placeholder it cannot fill, or for a
-    template that is not an http(s) URL."""
+    :class:`~aimops.errors.InvalidInputError` naming a placeholder it cannot fill or that
+    formats its value, or for a template that is not an http(s) URL."""
     if not template.startswith(("http://", "https://")):
         raise InvalidInputError(f"a dashboard URL template is an http(s) URL, not {template!r}")
     values = dict(extra or {})
@@ -70,6 +72,12 @@ def dashboard_url(
         raise InvalidInputError(
             f"the dashboard URL template {template!r} is malformed: {exc}"
         ) from None
+    formatted = [field for _, field, spec, conversion in parsed if spec or conversion]
+    if formatted:  # "{model:>999999999}" would fill memory; "{model!r}" adds quotes
+        raise InvalidInputError(
+            f"the dashboard URL template {template!r} formats {formatted[0]}: a placeholder "
+            "is a plain {name}, filled in percent-encoded"
+        )
     wanted = [field for _, field, _, _ in parsed if field is not None]
     missing = sorted({field for field in wanted if field not in values})
     if missing:

@@ -19,6 +19,13 @@ The HTML report is one self-contained file (~4 MB): Evidently inlines its script
 (no ``<script src>`` or ``<link href>``; the only URLs are inside the inlined libraries).
 Both HTML writes go to a temporary file beside the target, then move into place.
 
+The report is made inert before it is written, whatever the column names and values hold
+(:func:`inert_report`): Evidently writes its data into a ``<script>`` as JSON with ``<`` as it
+is, so a column named ``</script><script>...`` ended the script and ran its own. aimops
+escapes ``<``, ``>`` and ``&`` in that data, and adds a Content-Security-Policy meta tag that
+lets run only Evidently's own four scripts, by their hashes: no injected element, handler or
+``javascript:`` link can run, and the page can make no request.
+
 Example (slow: it runs Evidently):
     >>> import pandas as pd
     >>> reference = pd.DataFrame({"age": [30.5, 41.0, 25.5, 38.0, 52.5, 29.0, 44.5, 35.0]})
@@ -30,17 +37,20 @@ Example (slow: it runs Evidently):
 
 from __future__ import annotations
 
-import contextlib
+import base64
+import hashlib
+import json
 import os
-import tempfile
+import re
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aimops.errors import InvalidDataError
+from aimops.errors import ConfigurationError, InvalidDataError
 from aimops.monitors.checks.drift import ColumnDrift, DriftResult, drift_verdict
 from aimops.monitors.inputs import frame_rows
+from aimops.monitors.reports.page import write_text_atomically
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +63,18 @@ EVIDENTLY_METHOD_NAMES = {
     "chi-square p_value": "chisquare",
     "Z-test p_value": "z",
 }
+#: The start of Evidently's data script: ``var metric_<id> = {...};`` then
+#: ``var additional_graphs_metric_<id> = {...};``.
+_DATA_SCRIPT = re.compile(r"<script>\s*var (metric_[0-9a-f]+) = ")
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+_CHARSET = '<meta charset="UTF-8">'
+#: What Evidently's page may do besides running its own scripts: styles its components add
+#: as they draw, its inlined font and the images its charts make.
+_POLICY = (
+    "default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; base-uri 'none'; form-action 'none'"
+)
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 
 def evidently_drift(
@@ -168,15 +190,79 @@ def _columns(document: dict[str, Any], kinds: dict[str, str]) -> dict[str, Colum
 
 
 def _save_html_atomically(snapshot: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".html")
-    os.close(handle)
+    return write_text_atomically(path, inert_report(snapshot.get_html_str(as_iframe=False)))
+
+
+def inert_report(page: str) -> str:
+    """Evidently's report ``page`` made inert, whatever its data holds: the data script's JSON
+    with ``<``, ``>`` and ``&`` escaped, and a Content-Security-Policy meta tag that lets run
+    only the page's own scripts (by their hashes).
+
+    Raises :class:`~aimops.errors.ConfigurationError` for a page not laid out as Evidently
+    0.7's (another Evidently version): aimops writes no report it cannot vouch for.
+
+    Example:
+        >>> page = ('<!DOCTYPE html><html><head><meta charset="UTF-8"><script>'
+        ...         'var metric_1 = {"name": "</script><b>"};'
+        ...         'var additional_graphs_metric_1 = {};</script></head><body>'
+        ...         '<script>var global = globalThis</script><script>lib()</script>'
+        ...         '<script>window.drawDashboard(metric_1)</script></body></html>')
+        >>> inert = inert_report(page)
+        >>> inert.count("</script>"), r'"\\u003c/script\\u003e\\u003cb\\u003e"' in inert
+        (4, True)
+        >>> "script-src 'sha256-" in inert
+        True
+    """
+    page = _escaped_data(page)
+    scripts = _SCRIPT.findall(page)
+    drawn = len(scripts) == 4 and scripts[1].strip() == "var global = globalThis"
+    if not drawn or "window.drawDashboard(" not in scripts[3] or _CHARSET not in page:
+        raise ConfigurationError(_unknown_layout("its scripts are not Evidently 0.7's four"))
+    policy = _POLICY.format(scripts=" ".join(_script_hash(script) for script in scripts))
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+    return page.replace(_CHARSET, f"{_CHARSET}\n{meta}", 1)
+
+
+def _escaped_data(page: str) -> str:
+    """``page`` with the JSON of its data script escaped."""
+    start = _DATA_SCRIPT.search(page)
+    if start is None:
+        raise ConfigurationError(_unknown_layout("it has no data script"))
+    name = start.group(1)
+    widgets, middle = _escaped_json(page, start.end(), rf"\s*;\s*var additional_graphs_{name} = ")
+    graphs, end = _escaped_json(page, middle, r"\s*;\s*</script>")
+    script = (
+        f"<script>\nvar {name} = {widgets};\nvar additional_graphs_{name} = {graphs};\n</script>"
+    )
+    return page[: start.start()] + script + page[end:]
+
+
+def _escaped_json(page: str, position: int, follows: str) -> tuple[str, int]:
+    """The JSON text at ``position`` of ``page``, escaped, and where the text ``follows``
+    (a pattern) that must come after it ends. The text is found by decoding it: a
+    ``</script>`` inside it is a string's content, not the script's end; and ``<``, ``>`` and
+    ``&`` occur in JSON only inside strings, where their escapes mean the same."""
     try:
-        snapshot.save_html(temporary)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is for reading
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return path
+        _, end = json.JSONDecoder().raw_decode(page, position)
+    except ValueError as exc:
+        raise ConfigurationError(_unknown_layout(f"its data is not JSON: {exc}")) from None
+    after = re.compile(follows).match(page, end)
+    if after is None:
+        raise ConfigurationError(_unknown_layout("its data script is laid out otherwise"))
+    text = "".join(_JSON_ESCAPES.get(char, char) for char in page[position:end])
+    return text, after.end()
+
+
+def _script_hash(script: str) -> str:
+    """The CSP source of an inline script whose text is exactly ``script``."""
+    digest = hashlib.sha256(script.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def _unknown_layout(why: str) -> str:
+    from importlib.metadata import version
+
+    return (
+        f"cannot make Evidently {version('evidently')}'s HTML report inert ({why}); aimops "
+        "knows the report of Evidently 0.7"
+    )

@@ -7,15 +7,26 @@ paired comparison of the same versions on the same data set was recorded (by
 deltas, intervals and winners are used. Otherwise the deltas come without intervals and the
 winner of a metric is simply the best value, marked as such.
 
+Either way a comparison on too few rows names no winner and says why in ``inconclusive`` (as
+:class:`~aimops.monitors.evaluation.comparison.Comparison` does, and its page shows): the
+paired comparison's own reason, else an unweighted binary evaluation with fewer than
+:data:`~aimops.monitors.evaluation.comparison.MIN_ROWS_PER_CLASS` rows of a class.
+
 Example:
     >>> import aimops
     >>> from aimops.monitors import evaluate_binary
     >>> store = aimops.connect("sqlite://")
-    >>> a = evaluate_binary([0, 1, 1, 0], [0.2, 0.9, 0.4, 0.5], label="a").record(store, key="a")
-    >>> b = evaluate_binary([0, 1, 1, 0], [0.2, 0.9, 0.7, 0.4], label="b").record(store, key="b")
+    >>> y = [0, 1, 1, 0] * 5
+    >>> a = evaluate_binary(y, [0.2, 0.9, 0.4, 0.5] * 5, label="a").record(store, key="a")
+    >>> b = evaluate_binary(y, [0.2, 0.9, 0.7, 0.4] * 5, label="b").record(store, key="b")
     >>> found = compare_recorded(store, [a, b])
     >>> found["baseline"], found["winners"]["auroc"], found["deltas"][0]["delta"]
     ('a', 'b', 0.25)
+    >>> found["inconclusive"]
+    >>> few = evaluate_binary([0, 1, 1, 0], [0.2, 0.9, 0.7, 0.4], label="c").record(store, key="c")
+    >>> found = compare_recorded(store, [a, few])
+    >>> print(found["winners"]["auroc"], found["inconclusive"])
+    None inconclusive: 'c' was evaluated on 2 positive and 2 negative rows; winners need ...
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from aimops.errors import InvalidInputError, NotFoundError
 from aimops.metadata.urns import Urn
+from aimops.monitors.evaluation.comparison import MIN_ROWS_PER_CLASS
 from aimops.monitors.evaluation.gates import higher_is_better, improves
 from aimops.monitors.evaluation.recording import latest_evaluation, load_evaluation
 from aimops.monitors.evaluation.result import HEADLINE_METRICS
@@ -79,6 +91,7 @@ def compare_recorded(
         return _only(paired, metrics)
     wanted = list(metrics) if metrics else _shared_metrics(documents)
     baseline = names[0]
+    inconclusive = _too_few_rows(documents, names, paired)
     deltas, winners = [], {}
     for metric in wanted:
         values = {
@@ -91,7 +104,7 @@ def compare_recorded(
         direction = higher_is_better(metric)
         sign = 1.0 if direction else -1.0
         best = max(present, key=lambda key: sign * present[key]) if present else None
-        winners[metric] = best if direction is not None else None
+        winners[metric] = best if direction is not None and inconclusive is None else None
     return {
         "kind": "comparison",
         "label": " vs ".join(names),
@@ -102,6 +115,7 @@ def compare_recorded(
         "baseline": baseline,
         "method": "recorded metrics (no intervals: the rows were not compared in pairs)",
         "confidence": None,
+        "inconclusive": inconclusive,
         "deltas": deltas,
         "winners": winners,
         "evaluations": [
@@ -109,6 +123,39 @@ def compare_recorded(
         ],
         "datasets": sorted({str(document.get("dataset")) for document in documents}),
     }
+
+
+def _too_few_rows(
+    documents: list[dict[str, Any]], names: list[str], paired: dict[str, Any] | None
+) -> str | None:
+    """Why no winner can be named (None when one can): the recorded paired comparison's
+    reason, else the first unweighted binary evaluation with too few rows of a class (a
+    weighted one counts weights, not rows)."""
+    if paired is not None and paired.get("inconclusive"):
+        return str(paired["inconclusive"])
+    for name, document in zip(names, documents, strict=True):
+        counted = _rows_of_each_class(document)
+        if counted is None:
+            continue
+        positives, negatives = counted
+        if min(positives, negatives) < MIN_ROWS_PER_CLASS:
+            return (
+                f"inconclusive: {name!r} was evaluated on {positives:g} positive and "
+                f"{negatives:g} negative row{'s' if negatives != 1 else ''}; winners need at "
+                f"least {MIN_ROWS_PER_CLASS} of each"
+            )
+    return None
+
+
+def _rows_of_each_class(document: dict[str, Any]) -> tuple[float, float] | None:
+    """(positive rows, negative rows) of an unweighted binary evaluation's document, else None."""
+    metrics = document.get("metrics") or {}
+    positives, negatives = metrics.get("positives"), metrics.get("negatives")
+    if document.get("weighted"):
+        return None
+    if not isinstance(positives, int | float) or not isinstance(negatives, int | float):
+        return None
+    return float(positives), float(negatives)
 
 
 def _only(comparison: dict[str, Any], metrics: Sequence[str] | None) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Building blocks of the pages aimops draws on the server: sections, tables, cells, badges.
 
-Everything put into a cell is escaped as text, except :class:`Markup` (HTML made here); numbers
+Everything put into a cell, a heading or a badge is text
+(:func:`~aimops.monitors.reports.page.text_html`: escaped, its invisible and bidirectional
+characters shown as escapes), except :class:`Markup` (HTML made here); numbers
 are right-aligned and shown with a few significant digits, lists and mappings as JSON. A check
 kind draws its page's sections with these (see :class:`~aimops.monitors.checks.registry.CheckPage`).
 
@@ -12,13 +14,13 @@ Example:
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aimops.monitors.checks.base import STATUSES
+from aimops.monitors.reports.page import text_html
 
 
 class Markup(str):
@@ -32,17 +34,17 @@ Row = tuple[str, Sequence[Any]]  # (the row's class, its cells)
 
 def badge(status: Any) -> str:
     known = status if status in STATUSES else "unknown"
-    return f'<span class="badge status-{known}">{html.escape(plain_text(status))}</span>'
+    return f'<span class="badge status-{known}">{text_html(plain_text(status))}</span>'
 
 
 def section(heading: str, body: str) -> str:
-    return f"<section>\n<h2>{html.escape(heading)}</h2>\n{body}\n</section>"
+    return f"<section>\n<h2>{text_html(heading)}</h2>\n{body}\n</section>"
 
 
 def table(headers: Sequence[str], rows: Iterable[Row]) -> str:
-    head = "".join(f'<th scope="col">{html.escape(header)}</th>' for header in headers)
+    head = "".join(f'<th scope="col">{text_html(header)}</th>' for header in headers)
     body = "\n".join(
-        (f'<tr class="{row_class}">' if row_class else "<tr>")
+        (f'<tr class="{text_html(row_class)}">' if row_class else "<tr>")
         + "".join(cell(value) for value in cells)
         + "</tr>"
         for row_class, cells in rows
@@ -55,10 +57,9 @@ def table(headers: Sequence[str], rows: Iterable[Row]) -> str:
 
 def key_values(items: Iterable[tuple[Any, Any]], headers: tuple[str, str] | None = None) -> str:
     rows = "\n".join(
-        f'<tr><th scope="row">{html.escape(str(key))}</th>{cell(value)}</tr>'
-        for key, value in items
+        f'<tr><th scope="row">{text_html(key)}</th>{cell(value)}</tr>' for key, value in items
     )
-    head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in headers or ())
+    head = "".join(f'<th scope="col">{text_html(h)}</th>' for h in headers or ())
     thead = f"<thead><tr>{head}</tr></thead>\n" if head else ""
     return f"<table>\n{thead}<tbody>\n{rows}\n</tbody>\n</table>"
 
@@ -67,10 +68,10 @@ def cell(value: Any) -> str:
     if isinstance(value, Markup):
         return f"<td>{value}</td>"
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return f'<td class="num">{html.escape(format_value(value))}</td>'
+        return f'<td class="num">{text_html(format_value(value))}</td>'
     if isinstance(value, Mapping | list | tuple) and value:
-        return f"<td><code>{html.escape(format_value(value))}</code></td>"
-    return f"<td>{html.escape(format_value(value))}</td>"
+        return f"<td><code>{text_html(format_value(value))}</code></td>"
+    return f"<td>{text_html(format_value(value))}</td>"
 
 
 def format_value(value: Any) -> str:

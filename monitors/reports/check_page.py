@@ -7,9 +7,11 @@ the headline metrics; then the kind's own table (expectations, columns, features
 versions or flagged points), failing rows highlighted. A kind it does not know, and keys it
 does not expect, are shown as plain key/value tables rather than refused.
 
-The page has no script and loads nothing: every value of the document is escaped as text, and
-a Content-Security-Policy meta tag allows only the page's own stylesheet, by its hash. Links
-are kept only when they are http(s) or relative; anything else (``javascript:``) is text.
+The page has no script and loads nothing: every value of the document is shown as text
+(escaped, with controls, bidirectional overrides and lone surrogates as their escapes), and a
+Content-Security-Policy meta tag allows only the page's own stylesheet, by its hash. Links are
+kept only when they are http(s) or relative and hold no such character; anything else
+(``javascript:``) is text.
 
 Example:
     >>> import pandas as pd
@@ -34,7 +36,12 @@ from aimops import __version__
 from aimops.errors import InvalidInputError
 from aimops.monitors.checks.registry import CheckKind, find_check_kind
 from aimops.monitors.reports import blocks
-from aimops.monitors.reports.page import html_page, write_text_atomically
+from aimops.monitors.reports.page import (
+    html_page,
+    text_html,
+    visible_text,
+    write_text_atomically,
+)
 
 _LINK_SCHEMES = ("http", "https")
 _CSS = """\
@@ -171,17 +178,17 @@ def _header(
 ) -> str:
     facts: list[tuple[str, str]] = []
     if checked_at:
-        facts.append(("Checked at", html.escape(str(checked_at))))
+        facts.append(("Checked at", text_html(checked_at)))
     shown_targets = [targets] if isinstance(targets, str) else list(targets)
     if shown_targets:
-        items = "".join(f"<li>{html.escape(str(target))}</li>" for target in shown_targets)
+        items = "".join(f"<li>{text_html(target)}</li>" for target in shown_targets)
         facts.append(("Targets", f'<ul class="plain">{items}</ul>'))
     facts_html = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     kind_line = f"{_kind_name(kind)} check"
     parts = [
         "<header>",
-        f'<p class="kind">{html.escape(kind_line)}</p>' if kind_line != heading else "",
-        f'<div class="headline"><h1>{html.escape(heading)}</h1>{blocks.badge(status)}</div>',
+        f'<p class="kind">{text_html(kind_line)}</p>' if kind_line != heading else "",
+        f'<div class="headline"><h1>{text_html(heading)}</h1>{blocks.badge(status)}</div>',
         f'<dl class="facts">{facts_html}</dl>' if facts else "",
         _links(links),
         "</header>",
@@ -192,19 +199,19 @@ def _header(
 def _links(links: Mapping[str, str]) -> str:
     items = []
     for name, url in links.items():
-        label, address = html.escape(str(name)), str(url)
+        label, address = text_html(name), str(url)
         if _is_safe_link(address):
             href = html.escape(address.strip(), quote=True)
             items.append(f'<li><a href="{href}" rel="noopener noreferrer">{label}</a></li>')
         else:
-            items.append(f"<li>{label}: <code>{html.escape(address)}</code></li>")
+            items.append(f"<li>{label}: <code>{text_html(address)}</code></li>")
     return f'<nav><ul class="plain links">{"".join(items)}</ul></nav>' if items else ""
 
 
 def _is_safe_link(url: str) -> bool:
     """Whether ``url`` may be a link: an http(s) URL or a relative one (no other scheme)."""
     text = url.strip()
-    if not text or any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+    if not text or visible_text(text) != text:  # controls, bidirectional overrides, surrogates
         return False
     parts = urlsplit(text)
     if parts.scheme:

@@ -6,7 +6,9 @@ overlaid ROC and PR curves (wheel zoom, drag pan, double-click reset), the confu
 with a threshold slider, and the metrics, fairness, comparison, multiclass and regression
 tables. A Content-Security-Policy allows only the report's own script and styles, so the page
 makes no request at all. User strings reach the page only as JSON data (``<``, ``>`` and ``&``
-escaped) and are inserted as text, never as markup.
+escaped) and are inserted as text, never as markup, with controls, bidirectional overrides and
+lone surrogates shown as their escapes. A comparison that is ``inconclusive`` (too few rows)
+shows why in place of its winners.
 
 Example:
     >>> from aimops.monitors import evaluate_binary
@@ -28,7 +30,7 @@ from typing import Any
 
 from aimops import __version__
 from aimops.errors import InvalidInputError
-from aimops.monitors.reports.page import html_page, write_text_atomically
+from aimops.monitors.reports.page import html_page, text_html, write_text_atomically
 
 DEFAULT_TITLE = "aimops evaluation report"
 
@@ -78,7 +80,7 @@ def render_report(items: Any, *, title: str | None = None) -> str:
     documents = report_documents(items)
     heading = title or DEFAULT_TITLE
     body = _BODY.format(
-        title=html.escape(heading),
+        title=text_html(heading),
         version=html.escape(__version__),
         data=embedded_json({"title": heading, "items": documents}),
     )
@@ -120,7 +122,7 @@ def notebook_html(docs: list[dict[str, Any]]) -> str:
     page = render_report(documents, title=_notebook_title(documents))
     return (
         f'<iframe srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts"'
-        f' title="{html.escape(_notebook_title(documents), quote=True)}"'
+        f' title="{text_html(_notebook_title(documents))}"'
         f' style="width: 100%; height: {_notebook_height(documents)}px; border: 0;'
         ' resize: vertical; overflow: auto;"></iframe>'
     )
@@ -145,14 +147,22 @@ def report_documents(items: Any) -> list[dict[str, Any]]:
 
 
 def embedded_json(data: Any) -> str:
-    """``data`` as JSON that is safe inside a ``<script>`` element of an HTML page.
+    """``data`` as JSON that is safe inside a ``<script>`` element of an HTML page: ``<``, ``>``
+    and ``&`` escaped (no ``</script>`` or ``<!--`` can appear), line separators and lone
+    surrogates too.
 
     Example:
         >>> print(embedded_json({"label": "</script>&"}))
         {"label":"\\u003c/script\\u003e\\u0026"}
     """
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return "".join(_JSON_ESCAPES.get(char, char) for char in text)
+    return "".join(_JSON_ESCAPES.get(char) or _surrogate_escape(char) for char in text)
+
+
+def _surrogate_escape(char: str) -> str:
+    """A lone surrogate (which UTF-8 cannot hold) as its JSON escape; any other character as
+    it is."""
+    return f"\\u{ord(char):04x}" if "\ud800" <= char <= "\udfff" else char
 
 
 def _document(item: Any, where: str) -> dict[str, Any]:

@@ -4,6 +4,9 @@ and how it is written.
 Every page (an evaluation's interactive report, a check's static page) is one self-contained
 file: its styles and scripts inline, and a Content-Security-Policy meta tag that allows
 exactly those, by their hashes, and nothing else, so the page makes no request at all.
+Every user string a page shows goes through :func:`text_html`: escaped, and with the characters
+a reader cannot see or that rearrange what follows (controls, bidirectional overrides, lone
+surrogates, private use) shown as their escapes, as the CLI shows them (:func:`visible_text`).
 :func:`report_path` names the file a recorded entity's page is written to (a readable name
 from its URN and a short hash of the whole URN, so that two entities never share a file), and
 :func:`write_text_atomically` writes it in one step.
@@ -22,6 +25,7 @@ import html
 import os
 import pathlib
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,11 +59,47 @@ def html_page(*, title: str, body: str, css: str, scripts: Sequence[str] = ()) -
     return _SHELL.format(
         policy=html.escape(content_security_policy(css, scripts), quote=False),  # in "..."
         version=html.escape(__version__),
-        title=html.escape(title),
+        title=text_html(title),
         css=css,
         body=body,
         scripts="".join(f"<script>\n{script}\n</script>\n" for script in scripts),
     )
+
+
+#: Unicode categories shown as escapes, never acted on: controls (NUL, escape sequences,
+#: newlines), format characters (bidirectional overrides, zero-width ones), surrogates (a lone
+#: one cannot even be written as UTF-8) and private use; the CLI's set
+#: (:func:`aimops.output.printable`), the report's script has the same (``visible``).
+_ACTIVE = frozenset({"Cc", "Cf", "Cs", "Co"})
+
+
+def visible_text(text: str) -> str:
+    """``text`` with every character a reader could not see, or that would rearrange the text
+    around it, shown as its escape (``\\x00``, ``\\u202e``, ``\\ud800``).
+
+    Example:
+        >>> print(visible_text("churn\\u202e1v"))
+        churn\\u202e1v
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(char) in _ACTIVE
+        else char
+        for char in text
+    )
+
+
+def text_html(value: object) -> str:
+    """``value`` as text in a page: made visible (:func:`visible_text`), then escaped, quotes
+    included, so it is inert in an element and in a quoted attribute alike.
+
+    Example:
+        >>> print(text_html('<img src=x onerror="go()">\\x00'))
+        &lt;img src=x onerror=&quot;go()&quot;&gt;\\x00
+    """
+    return html.escape(visible_text(str(value)), quote=True)
 
 
 def content_security_policy(css: str, scripts: Sequence[str] = ()) -> str:

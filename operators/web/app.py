@@ -60,7 +60,9 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-
 #: Who may frame the report: Airflow's own pages only.
 FRAME_POLICY = "frame-ancestors 'self'"
 #: A saved report (Evidently's, with its inlined scripts) is served sandboxed: it runs in an
-#: origin of its own, so its scripts can neither read Airflow's cookies nor call its API.
+#: origin of its own, so its scripts can neither read Airflow's cookies nor call its API. (The
+#: file itself is inert too, opened from disk: aimops escapes its data and its own policy lets
+#: only its own scripts run, see :func:`aimops.monitors.checks.evidently_engine.inert_report`.)
 SAVED_REPORT_HEADERS = {
     "Content-Security-Policy": "sandbox allow-scripts; default-src 'none'; "
     "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "

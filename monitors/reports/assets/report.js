@@ -1,6 +1,8 @@
 // aimops evaluation report: draws the documents embedded in #aimops-data as SVG charts and
 // tables. Plain JavaScript, no library. Every string that comes from the data is inserted as
-// text (createTextNode / textContent) or through setAttribute, never parsed as markup.
+// text (createTextNode / textContent) or through setAttribute, never parsed as markup, and
+// what a reader sees of it is visible(): controls, bidirectional overrides, lone surrogates
+// and private-use characters shown as their escapes, as the server-drawn pages show them.
 (function () {
   'use strict';
 
@@ -16,18 +18,37 @@
     ['f1', 'F1', 'rate'], ['ppr', 'predicted-positive rate', 'rate'],
   ];
 
+  // Unicode categories shown as escapes, never acted on (page.py's _ACTIVE).
+  const ACTIVE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}]/gu;
+  const SHORT_ESCAPES = { 9: '\\t', 10: '\\n', 13: '\\r' };
+  // Attributes a reader sees (as a tooltip, or read aloud); the others are the page's own.
+  const SHOWN_ATTRIBUTES = ['title', 'aria-label'];
+
   // ---- DOM and number helpers -------------------------------------------------------------
+
+  // ``text`` as a reader may see it: each character in ACTIVE as Python's unicode_escape
+  // writes it (\x00, \u202e, \ud800, \U000e0001), the rest as it is.
+  function visible(text) {
+    return String(text).replace(ACTIVE, (char) => {
+      const code = char.codePointAt(0);
+      if (SHORT_ESCAPES[code]) return SHORT_ESCAPES[code];
+      const hex = code.toString(16);
+      if (code < 0x100) return '\\x' + hex.padStart(2, '0');
+      return code < 0x10000 ? '\\u' + hex.padStart(4, '0') : '\\U' + hex.padStart(8, '0');
+    });
+  }
 
   function setAttributes(node, attributes) {
     for (const [name, value] of Object.entries(attributes || {})) {
-      if (value !== undefined && value !== null) node.setAttribute(name, String(value));
+      if (value === undefined || value === null) continue;
+      node.setAttribute(name, SHOWN_ATTRIBUTES.includes(name) ? visible(value) : String(value));
     }
   }
 
   function append(node, children) {
     for (const child of [].concat(children === undefined ? [] : children)) {
       if (child === null || child === undefined) continue;
-      node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+      node.appendChild(child instanceof Node ? child : document.createTextNode(visible(child)));
     }
     return node;
   }
@@ -277,7 +298,7 @@
         });
       }
       if (best === null || best.distance > 30) return;
-      this.readout.textContent = best.series.describe(best.index);
+      this.readout.textContent = visible(best.series.describe(best.index));
       this.hoverPoint = { x: best.series.xs[best.index], y: best.series.ys[best.index],
         color: best.series.color };
       this.render();
@@ -542,6 +563,11 @@
       ['confidence', doc.confidence], ['n', doc.n]];
     append(root, el('p', { class: 'details' }, facts.map(([name, value]) =>
       el('span', { class: 'detail' }, name + ': ' + display(value)))));
+    if (doc.inconclusive) {
+      // Too few rows: no interval or winner means anything; say why instead of the winners.
+      append(root, el('p', { class: 'inconclusive', role: 'note', 'data-field': 'inconclusive' },
+        [el('strong', null, 'No winners. '), String(doc.inconclusive)]));
+    }
     const rows = (doc.deltas || []).map((delta) => {
       // Coloured by whether the version does better than the baseline (lower is better for
       // losses), not by the sign of the difference.
@@ -558,7 +584,7 @@
     append(root, table(['metric', 'version', 'baseline', 'value', 'baseline value', 'delta',
       'confidence interval', 'p-value', 'winner'], rows, { class: 'deltas' }));
     const winners = Object.entries(doc.winners || {});
-    if (winners.length) {
+    if (winners.length && !doc.inconclusive) {
       append(root, [el('h3', null, 'Winners'), table(['metric', 'winner'], winners.map(
         ([metric, winner]) => [metric, el('td', { class: 'winner' },
           winner === null ? 'no clear winner' : String(winner))]))]);
