@@ -21,11 +21,15 @@ lone surrogate at position 0: '\\ud800'
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
 import numbers
 import operator
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from aimops.errors import InvalidInputError
@@ -54,13 +58,21 @@ def unstorable_position(value: str) -> int | None:
 
 
 def text(
-    value: Any, what: str, *, empty: bool = True, limit: int | None = None, nul: bool = True
+    value: Any,
+    what: str,
+    *,
+    empty: bool = True,
+    limit: int | None = None,
+    nul: bool = True,
+    storable: bool = True,
 ) -> str:
     """``value`` when it is storable text; ``empty=False`` refuses ``""`` and blank text,
-    ``limit`` text longer than that many characters, ``nul=False`` text with a NUL."""
+    ``limit`` text longer than that many characters, ``nul=False`` text with a NUL.
+    ``storable=False`` takes a lone surrogate too: text that is only shown (a page shows it
+    as its escape), never stored."""
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be text, not {_kind(value)} {shown(value)}")
-    position = unstorable_position(value)
+    position = unstorable_position(value) if storable else None
     if position is not None:
         raise InvalidInputError(
             f"{what} must be text that UTF-8 can encode, but it holds a lone surrogate at "
@@ -136,6 +148,78 @@ def text_mapping(value: Any, what: str) -> dict[str, Any]:
     return dict(found)
 
 
+def text_pairs(value: Any, what: str, **rules: Any) -> dict[str, str]:
+    """``value`` as a ``dict`` of text to text (named links, where an alert comes from), every
+    key and value checked as :func:`text` with ``rules``.
+
+    Example:
+        >>> text_pairs({"log": "http://airflow/log"}, "links")
+        {'log': 'http://airflow/log'}
+    """
+    return {
+        text(key, f"a key of {what}", **rules): text(item, f"{what}[{shown(key)}]", **rules)
+        for key, item in mapping(value, what).items()
+    }
+
+
+def number_mapping(value: Any, what: str, **rules: Any) -> dict[str, float]:
+    """``value`` as a ``dict`` of names to finite numbers (plain floats): headline metrics.
+    A name is non-empty text, checked as :func:`text` with ``rules``.
+
+    Example:
+        >>> number_mapping({"auroc": 1}, "metrics")
+        {'auroc': 1.0}
+    """
+    return {
+        text(name, f"a key of {what}", empty=False, **rules): real_number(
+            number, f"{what}[{shown(name)}]"
+        )
+        for name, number in mapping(value, what).items()
+    }
+
+
+def choice(value: Any, what: str, choices: Sequence[str]) -> str:
+    """``value`` when it is one of the words ``choices``.
+
+    Example:
+        >>> choice("spark", "engine", ("aimops", "evidently"))
+        Traceback (most recent call last):
+        ...
+        aimops.errors.InvalidInputError: engine is 'aimops' or 'evidently', not 'spark'
+    """
+    if isinstance(value, str) and value in choices:
+        return value
+    words = [repr(word) for word in choices]
+    listed = f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else "".join(words)
+    raise InvalidInputError(f"{what} is {listed}, not {shown(value)}")
+
+
+def hashable(value: Any, what: str) -> Hashable:
+    """``value`` when it can name something in a dict or a frame's columns (a column name)."""
+    try:
+        hash(value)
+    except TypeError:
+        raise InvalidInputError(
+            f"{what} must be a name (text, a number...), not {_kind(value)} {shown(value)}"
+        ) from None
+    return value  # type: ignore[no-any-return]
+
+
+def optional_hashable(value: Any, what: str) -> Hashable | None:
+    """None, or ``value`` checked as :func:`hashable`."""
+    return None if value is None else hashable(value, what)
+
+
+def hashables(value: Any, what: str) -> tuple[Hashable, ...]:
+    """A collection of names (column names), each checked as :func:`hashable`."""
+    return tuple(hashable(item, f"item {i} of {what}") for i, item in enumerate(items(value, what)))
+
+
+def optional_hashables(value: Any, what: str) -> tuple[Hashable, ...] | None:
+    """None, or ``value`` checked as :func:`hashables`."""
+    return None if value is None else hashables(value, what)
+
+
 def items(value: Any, what: str) -> tuple[Any, ...]:
     """The items of a collection (a list, tuple, set, generator...), not of one text or a
     mapping, which would be taken apart by mistake."""
@@ -174,13 +258,21 @@ def optional_whole_number(value: Any, what: str, **bounds: Any) -> int | None:
 
 
 def real_number(
-    value: Any, what: str, *, minimum: float | None = None, maximum: float | None = None
+    value: Any,
+    what: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    finite: bool = True,
 ) -> float:
-    """``value`` as a finite ``float`` (not a bool, not text) within ``[minimum, maximum]``."""
+    """``value`` as a finite ``float`` (not a bool, not text) within ``[minimum, maximum]``;
+    ``finite=False`` takes NaN and infinities too (a score that is undefined)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInputError(f"{what} must be a number, not {_kind(value)} {shown(value)}")
     number = float(value)
     if not math.isfinite(number):
+        if not finite:
+            return number
         raise InvalidInputError(f"{what} must be a finite number, got {number}")
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         low = "-inf" if minimum is None else f"{minimum:g}"
@@ -231,3 +323,57 @@ def key_segment(value: Any, what: str) -> str:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return str(operator.index(value))
     return text(value, what, empty=False)
+
+
+def file_path(value: Any, what: str) -> Path:
+    """``value`` (text or an ``os.PathLike``) as a ``Path`` when it can name a file: not
+    empty, with no NUL and no lone surrogate (which no file system call takes).
+
+    Example:
+        >>> file_path("reports/drift.html", "path").name
+        'drift.html'
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            f"{what} must be a path (text or a pathlib.Path), not {_kind(value)} {shown(value)}"
+        )
+    return Path(text(value, what, empty=False, nul=False))
+
+
+def optional_file_path(value: Any, what: str) -> Path | None:
+    """None, or ``value`` checked as :func:`file_path`."""
+    return None if value is None else file_path(value, what)
+
+
+#: What a file system says of a path that cannot name a file there: a name too long, a
+#: folder where a file should be (or a file where a folder should be), a loop of links, a
+#: name it does not take.
+UNUSABLE_PATH = frozenset(
+    {errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ELOOP, errno.EINVAL}
+)
+
+
+@contextlib.contextmanager
+def usable_path(path: Any, what: str) -> Iterator[None]:
+    """Turn the file system's refusal of ``path`` itself (:data:`UNUSABLE_PATH`) into
+    :class:`~aimops.errors.InvalidInputError` naming it; any other ``OSError`` (no
+    permission, a full disk) goes on as it is: the same path may work later.
+
+    Example:
+        >>> with usable_path("x" * 300, "path"):
+        ...     open("x" * 300)
+        Traceback (most recent call last):
+        ...
+        aimops.errors.InvalidInputError: path cannot name a file here (File name too long): \
+'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in UNUSABLE_PATH:
+            raise
+        raise InvalidInputError(
+            f"{what} cannot name a file here ({exc.strerror or exc}): {shown(str(path))}"
+        ) from exc

@@ -35,6 +35,7 @@ from sqlalchemy.exc import (
     OperationalError,
 )
 
+from aimops import validation
 from aimops.errors import (
     AimopsError,
     ConcurrentUpdateError,
@@ -61,8 +62,17 @@ def parse_url(url: str) -> URL:
     """Parse a store URL, mapping bare ``postgresql://`` onto the psycopg 3 driver.
 
     A password with an unencoded ``@`` is refused: a parser would read its end as the host,
-    and the driver's error would then print that part of it.
+    and the driver's error would then print that part of it. A URL that is not text is
+    refused too (:class:`~aimops.errors.InvalidInputError`), without showing it.
     """
+    if not isinstance(url, str):
+        raise InvalidInputError(f"a store URL must be text, not {type(url).__name__}")
+    position = validation.unstorable_position(url)
+    if position is not None:  # not shown: the URL may hold a password
+        raise InvalidInputError(
+            f"a store URL must be text that UTF-8 can encode; this one holds a lone surrogate "
+            f"at position {position}"
+        )
     if _password_has_at(url.strip()):
         raise ConfigurationError(
             f"the password in store URL {redact(url)} holds an unencoded '@': write it as %40 "

@@ -75,12 +75,17 @@ class AimStore:
     def __init__(
         self, engine: Engine, *, actor: str | None = None, label: str | None = None
     ) -> None:
+        if not isinstance(engine, Engine):
+            raise InvalidInputError(
+                "AimStore(engine) takes a SQLAlchemy Engine; open a store by its URL with "
+                f"AimStore.open(url), not with {type(engine).__name__} {validation.shown(engine)}"
+            )
         self._engine = engine
         self._writing = threading.local()
         self._read_only = read_only_reason(engine)
         self._found_empty_file = False
-        self.label = label or redact(engine.url)
-        self.actor = actor or default_actor()
+        self.label = validation.optional_text(label, "label") or redact(engine.url)
+        self.actor = _actor(actor)
 
     @classmethod
     def open(
@@ -99,9 +104,11 @@ class AimStore:
         for a lock or a statement. A schema that is not this aimops' (missing, older, newer,
         damaged) raises a :class:`~aimops.errors.SchemaError` that says what to do.
         """
-        given = url or default_store_url()
+        given = _store_url(url)
         should_create = (
-            parse_url(given).get_backend_name() == "sqlite" if create is None else create
+            parse_url(given).get_backend_name() == "sqlite"
+            if create is None
+            else validation.flag(create, "create")
         )
         store = cls.open_unchecked(given, actor=actor, create=should_create, timeout=timeout)
         try:
@@ -125,7 +132,10 @@ class AimStore:
 
         Unless ``create``, a SQLite file must exist and not be empty.
         """
-        given = url or default_store_url()
+        given = _store_url(url)
+        _actor(actor)
+        validation.flag(create, "create")
+        validation.optional_real_number(timeout, "timeout", minimum=0)
         parsed = parse_url(given)
         label = redact(given)
         path = sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
@@ -437,6 +447,19 @@ class AimStore:
                 return []
             rows = connection.execute(neighbours_query(entity_id, relation, incoming)).all()
         return [Entity(row.urn, row.type, row.created_at) for row in rows]
+
+
+def _store_url(url: Any) -> str:
+    """``url``, else the configured store's (``AIMOPS_STORE_URL`` or ``$AIMOPS_HOME/aim.db``)
+    when it is None or empty; a URL that is not text is refused by :func:`parse_url`."""
+    if url is None or (isinstance(url, str) and not url):
+        return default_store_url()
+    return url  # type: ignore[no-any-return]  # parse_url refuses what is not text
+
+
+def _actor(actor: Any) -> str:
+    """Who writes: ``actor`` (non-empty storable text), else the operating-system user."""
+    return validation.optional_text(actor, "actor", empty=False) or default_actor()
 
 
 def _is_empty_file(path: Path, label: str) -> bool:

@@ -380,7 +380,24 @@ def overflow_safe_unit(*arrays: npt.NDArray[np.float64]) -> float:
 
 
 def holds_numbers(series: Any) -> bool:
-    """Whether a pandas column holds numbers (booleans are categories, not numbers)."""
+    """Whether a pandas column holds numbers (booleans are categories, not numbers); a column
+    of complex numbers is refused (comparing it as real numbers would drop a part of each).
+
+    Example:
+        >>> import pandas as pd
+        >>> holds_numbers(pd.Series([1.5, 2.0])), holds_numbers(pd.Series([True, False]))
+        (True, False)
+        >>> holds_numbers(pd.Series([1 + 2j], name="z"))
+        Traceback (most recent call last):
+        ...
+        aimops.errors.InvalidDataError: column 'z' holds complex numbers: give its real and \
+imaginary parts (or its magnitude) as columns of their own
+    """
     from pandas.api import types
 
+    if types.is_complex_dtype(series):
+        raise InvalidDataError(
+            f"column {series.name!r} holds complex numbers: give its real and imaginary parts "
+            "(or its magnitude) as columns of their own"
+        )
     return bool(types.is_numeric_dtype(series) and not types.is_bool_dtype(series))

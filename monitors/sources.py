@@ -25,6 +25,7 @@ from urllib.request import url2pathname
 
 import numpy as np
 
+from aimops import validation
 from aimops.errors import InvalidDataError, InvalidInputError, NotFoundError
 from aimops.metadata.urns import Urn, dataset_urn, model_version_urn
 
@@ -38,18 +39,25 @@ def table_path(source: Any) -> Path | None:
             raise InvalidInputError(f"data set reference {source.get('urn')!r} has no uri")
         source = source["uri"]
     if isinstance(source, Path):
-        return source
+        return validation.file_path(source, "a table's path")
     if isinstance(source, str):
         if source.startswith("file:"):
-            return Path(url2pathname(urlsplit(source).path))
+            return validation.file_path(url2pathname(urlsplit(source).path), "a table's path")
         if "://" in source:
-            raise InvalidInputError(f"only local files can be read as tables, not {source!r}")
-        return Path(source)
+            raise InvalidInputError(
+                f"only local files can be read as tables, not {validation.shown(source)}"
+            )
+        return validation.file_path(source, "a table's path")
     return None
 
 
 def read_table(source: Any) -> Any:
-    """A pandas DataFrame from a DataFrame, a CSV/Parquet path or URI, or a dataset reference."""
+    """A pandas DataFrame from a DataFrame, a CSV/Parquet path or URI, or a dataset reference.
+
+    A path that cannot name a file (too long, a folder) is an
+    :class:`~aimops.errors.InvalidInputError`, a missing file a
+    :class:`~aimops.errors.NotFoundError`, a file that is no table an
+    :class:`~aimops.errors.InvalidDataError`."""
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
@@ -60,12 +68,16 @@ def read_table(source: Any) -> Any:
             f"cannot read a table from a {type(source).__name__}: give a DataFrame, a CSV or "
             "Parquet path, a file:// URI or a dataset reference"
         )
-    if not path.is_file():
-        raise NotFoundError(f"table file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise InvalidInputError(f"{path}: tables are .csv or .parquet files, not {suffix!r}")
-    return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    with validation.usable_path(path, "a table's path"):
+        if not path.is_file():
+            raise NotFoundError(f"table file {path} does not exist")
+        suffix = path.suffix.lower()
+        if suffix not in TABLE_SUFFIXES:
+            raise InvalidInputError(f"{path}: tables are .csv or .parquet files, not {suffix!r}")
+        try:
+            return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        except ValueError as exc:  # pandas' and pyarrow's parse errors, a bad encoding
+            raise InvalidDataError(f"{path} cannot be read as a table: {exc}") from exc
 
 
 def dataset_of(source: Any) -> Urn | None:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from aimops import validation
 from aimops.errors import InvalidInputError
 from aimops.settings import aimops_home
 
@@ -76,6 +77,20 @@ class Alert:
     check_urn: str | None = None
     links: dict[str, str] = field(default_factory=dict)
     raised_at: str = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        """Refuse fields of the wrong kind, before the alert goes anywhere. Text may hold
+        anything (it is what a failure said): a lone surrogate is written as its JSON
+        escape."""
+        validation.text(self.title, "an alert's title", storable=False)
+        validation.text(self.message, "an alert's message", storable=False)
+        validation.text(self.severity, "an alert's severity", empty=False, storable=False)
+        source = validation.text_pairs(self.source, "an alert's source", storable=False)
+        object.__setattr__(self, "source", source)
+        validation.optional_text(self.check_urn, "an alert's check_urn", storable=False)
+        links = validation.text_pairs(self.links, "an alert's links", storable=False)
+        object.__setattr__(self, "links", links)
+        validation.text(self.raised_at, "when an alert was raised", empty=False, storable=False)
 
     @property
     def text(self) -> str:
@@ -132,12 +147,18 @@ def send_alert(
         >>> send_alert(Alert("t failed", "boom"), log_path=log, webhook_url="").logged_to == log
         True
     """
+    if not isinstance(alert, Alert):
+        raise InvalidInputError(
+            f"send_alert sends an Alert, not {type(alert).__name__} {validation.shown(alert)}"
+        )
     url = resolve_webhook_url(webhook_url)
     path = _log_path(log_path)
+    timeout = validation.real_number(timeout, "timeout", minimum=0.001)
     line = {"record": "alert", **alert.to_dict()}
     if url is not None:
         line["webhook"] = redacted_url(url)
-    _append_line(path, line)
+    with validation.usable_path(path, "the alert log"):
+        _append_line(path, line)
     if url is None:
         return AlertDelivery(logged_to=path)
     status, error = _post(url, {"text": alert.text, **alert.to_dict()}, timeout)
@@ -152,7 +173,8 @@ def send_alert(
             "error": error,
             "logged_at": _now(),
         }
-        _append_line(path, failure)
+        with validation.usable_path(path, "the alert log"):
+            _append_line(path, failure)
     return AlertDelivery(logged_to=path, webhook_status=status, webhook_error=error)
 
 
@@ -189,6 +211,8 @@ def resolve_webhook_url(given: str | None) -> str | None:
         ...
         aimops.errors.InvalidInputError: alert webhooks must be http or https URLs, not 'ftp'
     """
+    if given is not None and not isinstance(given, str):  # not shown: it may hold a secret
+        raise InvalidInputError(f"the alert webhook URL must be text, not {type(given).__name__}")
     url = (os.environ.get(ALERT_WEBHOOK_ENV, "") if given is None else given).strip()
     if not url:
         return None
@@ -203,14 +227,14 @@ def resolve_webhook_url(given: str | None) -> str | None:
 
 def _log_path(given: str | os.PathLike[str] | None) -> Path:
     if given is not None:
-        return Path(given).expanduser()
+        return validation.file_path(given, "log_path").expanduser()
     configured = os.environ.get(ALERT_LOG_ENV, "").strip()
     return Path(configured).expanduser() if configured else aimops_home() / ALERT_LOG_NAME
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
     """Append ``record`` as one JSON line with a single ``write`` on an ``O_APPEND`` file."""
-    data = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    data = _json_bytes(record) + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -221,10 +245,17 @@ def _append_line(path: Path, record: dict[str, Any]) -> None:
         raise OSError(f"only {written} of {len(data)} bytes of an alert reached {path}")
 
 
+def _json_bytes(record: dict[str, Any]) -> bytes:
+    """``record`` as UTF-8 JSON; a lone surrogate (UTF-8 cannot hold one) as its ``\\uXXXX``
+    escape, which is where it can only be: inside a JSON string."""
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    return text.encode("utf-8", errors="backslashreplace")
+
+
 def _post(url: str, payload: dict[str, Any], timeout: float) -> tuple[int | None, str | None]:
     """POST ``payload`` as JSON; returns (HTTP status or None, error text or None)."""
     target, headers = _request_target(url)
-    body = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+    body = _json_bytes(payload)
     request = urllib.request.Request(target, data=body, headers=headers, method="POST")
     opener = urllib.request.build_opener(_RefuseRedirects())
     try:

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from aimops import validation
 from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck
@@ -221,7 +222,7 @@ def _pairs(
         series: Any = points
         pairs: list[tuple[Any, Any]] = list(zip(series.index, series.to_numpy(), strict=True))
     else:
-        pairs = [_pair(point) for point in points]
+        pairs = [_pair(point) for point in validation.items(points, "points")]
     try:
         return [(when, float(value)) for when, value in pairs]
     except (TypeError, ValueError) as exc:
@@ -243,6 +244,8 @@ def _seasonal_medians(
     season; the point's own value when its phase has no other)."""
     if season is None:
         return np.zeros(len(values))
+    if season >= len(values):  # every phase holds one point (and a huge season stays Python's)
+        return values.copy()
     phases = np.arange(len(values)) % season
     levels = values.copy()
     for phase in range(min(season, len(values))):

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+from aimops import validation
+
 if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
     from aimops.metadata.urns import Urn
@@ -43,7 +45,18 @@ class CheckResult(Protocol):
 
 
 class RecordableCheck:
-    """Gives a check result ``record(store, target=..., key=..., producer=...)``."""
+    """Gives a check result ``record(store, target=..., key=..., producer=...)``, and refuses,
+    as the result is made, what no check result may hold: a status that is not one of
+    :data:`STATUSES`, a metric that is not a finite number (a NaN would pass every gate's
+    comparison unnoticed, and is no JSON), a metric name that is not text. The metrics are
+    kept as plain floats (numpy's are not JSON)."""
+
+    def __post_init__(self) -> None:
+        validation.choice(getattr(self, "status", None), "a check's status", STATUSES)
+        metrics = validation.number_mapping(
+            getattr(self, "metrics", None), "a check's metrics", storable=False
+        )
+        object.__setattr__(self, "metrics", metrics)
 
     def record(
         self,

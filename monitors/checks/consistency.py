@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
+from aimops import validation
 from aimops.errors import InvalidDataError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck
@@ -188,8 +189,10 @@ def check_feature_consistency(
     """
     n_training = frame_rows(training, "training", rows_needed=False)
     n_serving = frame_rows(serving, "serving", rows_needed=False)
+    key = validation.optional_hashable(key, "key")
+    features = validation.optional_hashables(features, "features")
+    thresholds = dict(validation.optional_mapping(thresholds, "thresholds") or {})
     names = _feature_names(training, serving, features, key)
-    thresholds = dict(thresholds or {})
     _check_settings(names, thresholds, min_match_rate, skew_status)
     joined = _join_on_key(training, serving, key) if key is not None else None
     compared = {
@@ -259,8 +262,10 @@ def _check_settings(
             raise InvalidDataError(f"threshold for column {name!r} must be a number >= 0")
     if not is_real_number(min_match_rate) or not 0 <= min_match_rate <= 1:
         raise InvalidDataError(f"min_match_rate must be in [0, 1], not {min_match_rate!r}")
-    if skew_status not in ("fail", "warn"):
-        raise InvalidDataError(f"skew_status must be 'fail' or 'warn', not {skew_status!r}")
+    if not isinstance(skew_status, str) or skew_status not in ("fail", "warn"):
+        raise InvalidDataError(
+            f"skew_status must be 'fail' or 'warn', not {validation.shown(skew_status)}"
+        )
 
 
 Joined = tuple["pd.DataFrame", "pd.DataFrame", KeyJoin]

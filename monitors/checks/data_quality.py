@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from aimops import validation
 from aimops.errors import InvalidDataError, InvalidInputError, NotFoundError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck, worst_status
@@ -194,6 +195,10 @@ class DataQualityResult(RecordableCheck):
     expectations: tuple[ExpectationOutcome, ...]
     metrics: dict[str, float]
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        validation.optional_text(self.name, "a data quality check's name")
+
     @property
     def failed(self) -> list[ExpectationOutcome]:
         """The expectations that were evaluated and not met, of either severity."""
@@ -222,12 +227,13 @@ def check_data_quality(
     holds the list under ``expectations:``. ``name`` labels the result. See the module
     docstring for the entries and an example.
     """
+    validation.optional_text(name, "name")
     entries = _entries(_suite_list(suite))
     frame = read_table(data)
     _check_frame(frame, entries)
     nothing_to_evaluate = {entry.index: _nothing_to_evaluate(entry, frame) for entry in entries}
     evaluated = [entry for entry in entries if nothing_to_evaluate[entry.index] is None]
-    results = _run_gx(frame, evaluated) if evaluated else {}
+    results = _run_gx_on_text_it_can_read(frame, evaluated) if evaluated else {}
     outcomes = tuple(
         _outcome(entry, results[entry.index])
         if entry.index in results
@@ -248,10 +254,15 @@ def _suite_list(suite: Any) -> Any:
     if isinstance(suite, Path) or (
         isinstance(suite, str) and "\n" not in suite and suite.lower().endswith(SUITE_SUFFIXES)
     ):
-        path = Path(suite)
-        if not path.is_file():
-            raise NotFoundError(f"suite file {path} does not exist")
-        return _document_list(path.read_text(encoding="utf-8"), str(path))
+        path = validation.file_path(suite, "the suite's path")
+        with validation.usable_path(path, "the suite's path"):
+            if not path.is_file():
+                raise NotFoundError(f"suite file {path} does not exist")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidInputError(f"suite file {path} is not UTF-8 text: {exc}") from exc
+        return _document_list(text, str(path))
     if isinstance(suite, str):
         return _document_list(suite, "the suite text")
     return suite
@@ -365,6 +376,28 @@ def _nothing_to_evaluate(entry: _Entry, frame: Any) -> str | None:
         return f"{entry.column} has no values: all {len(frame)} are missing"
     values = "value" if present == 1 else "values"
     return f"{entry.column} has only {present} {values}; {entry.description} needs {needed}"
+
+
+def _run_gx_on_text_it_can_read(frame: Any, entries: list[_Entry]) -> dict[int, Any]:
+    """:func:`_run_gx`, refusing a table whose text GX cannot read: it hashes every value as
+    UTF-8, which a lone surrogate (what a bad decode leaves behind) is not. The columns are
+    searched only then, so a readable table costs nothing more."""
+    try:
+        return _run_gx(frame, entries)
+    except UnicodeEncodeError as exc:
+        for name in frame.columns:
+            for row, value in enumerate(frame[name]):
+                position = validation.unstorable_position(value) if isinstance(value, str) else None
+                if position is not None:
+                    raise InvalidDataError(
+                        f"column {validation.shown(name)} holds text UTF-8 cannot encode (a lone "
+                        f"surrogate at position {position} of row {row}): Great Expectations "
+                        "cannot read it; decode the data again, or drop those values"
+                    ) from exc
+        raise InvalidDataError(
+            f"Great Expectations cannot read the table: its text holds what UTF-8 cannot "
+            f"encode ({exc.reason})"
+        ) from exc
 
 
 def _run_gx(frame: Any, entries: list[_Entry]) -> dict[int, Any]:

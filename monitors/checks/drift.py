@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
+from aimops import validation
 from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.checks import wording
 from aimops.monitors.checks.base import RecordableCheck
@@ -116,6 +117,20 @@ class ColumnDrift:
     drifted: bool | None
     inconclusive: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse fields no column's drift has; numbers are kept as plain Python ones. A score
+        may be NaN (Evidently scores some columns so): ``to_dict()`` gives it as None."""
+        validation.choice(self.kind, "a column's kind", ("numerical", "categorical"))
+        validation.text(self.method, "a column's drift method", empty=False)
+        threshold = validation.real_number(self.threshold, "a column's threshold", minimum=0)
+        object.__setattr__(self, "threshold", threshold)
+        if self.score is not None:
+            score = validation.real_number(self.score, "a column's score", finite=False)
+            object.__setattr__(self, "score", score)
+        if self.drifted is not None:
+            object.__setattr__(self, "drifted", validation.flag(self.drifted, "drifted"))
+        validation.optional_text(self.inconclusive, "why a column has no verdict")
+
     def to_dict(self) -> dict[str, Any]:
         """The column's drift as JSON-compatible data (an undefined score is None)."""
         score = self.score if self.score is not None and math.isfinite(self.score) else None
@@ -164,7 +179,7 @@ class DriftResult(RecordableCheck):
             "n_reference": self.n_reference,
             "n_current": self.n_current,
             "inconclusive": self.inconclusive,
-            "metrics": {k: v if math.isfinite(v) else None for k, v in self.metrics.items()},
+            "metrics": dict(self.metrics),
             "columns": {name: column.to_dict() for name, column in self.columns.items()},
         }
 
@@ -193,8 +208,13 @@ def check_drift(
     shape; far slower, and without ``methods``/``thresholds``/``min_rows``); ``html_report``
     saves Evidently's HTML report of the same data there, whichever engine scored it.
     """
-    if engine not in ("aimops", "evidently"):
-        raise InvalidInputError(f"engine is 'aimops' or 'evidently', not {engine!r}")
+    validation.choice(engine, "engine", ("aimops", "evidently"))
+    numerical_columns = validation.optional_hashables(numerical_columns, "numerical_columns")
+    categorical_columns = validation.optional_hashables(categorical_columns, "categorical_columns")
+    methods = validation.optional_mapping(methods, "methods")
+    thresholds = validation.optional_mapping(thresholds, "thresholds")
+    _check_shares(drift_share, min_rows)
+    html_report = validation.optional_file_path(html_report, "html_report")
     if engine == "evidently":
         if methods or thresholds or min_rows != 1:
             raise InvalidInputError(
@@ -236,7 +256,7 @@ def _aimops_drift(
     n_current = frame_rows(current, "current", rows_needed=False)
     kinds = _column_kinds(reference, current, numerical_columns, categorical_columns)
     methods, thresholds = dict(methods or {}), dict(thresholds or {})
-    _check_settings(kinds, methods, thresholds, drift_share, min_rows)
+    _check_settings(kinds, methods, thresholds)
     columns = {
         str(name): _column_drift(
             name, kind, reference[name], current[name], methods.get(name), thresholds.get(name)
@@ -336,8 +356,6 @@ def _check_settings(
     kinds: Mapping[Hashable, ColumnKind],
     methods: Mapping[Hashable, str],
     thresholds: Mapping[Hashable, float],
-    drift_share: float,
-    min_rows: int,
 ) -> None:
     unknown = [name for name in [*methods, *thresholds] if name not in kinds]
     if unknown:
@@ -345,7 +363,7 @@ def _check_settings(
             f"methods or thresholds name columns that are not checked: {unknown}"
         )
     for name, method in methods.items():
-        if method not in DRIFT_METHODS:
+        if not isinstance(method, str) or method not in DRIFT_METHODS:
             raise InvalidDataError(
                 f"unknown drift method {method!r} for column {name!r}; "
                 f"known: {', '.join(DRIFT_METHODS)}"
@@ -355,6 +373,10 @@ def _check_settings(
     for name, threshold in thresholds.items():
         if not is_real_number(threshold) or not threshold >= 0:
             raise InvalidDataError(f"threshold for column {name!r} must be a number >= 0")
+
+
+def _check_shares(drift_share: Any, min_rows: Any) -> None:
+    """Refuse a ``drift_share`` outside (0, 1] and a ``min_rows`` that is not a count >= 1."""
     if not is_real_number(drift_share) or not 0 < drift_share <= 1:
         raise InvalidDataError(f"drift_share must be in (0, 1], not {drift_share!r}")
     if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:

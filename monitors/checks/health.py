@@ -49,17 +49,19 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from aimops.errors import InvalidDataError
+from aimops import validation
+from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors.checks.base import CheckStatus, RecordableCheck, worst_status
 from aimops.monitors.checks.registry import CheckKind, CheckPage, register_check_kind
-from aimops.monitors.inputs import unique_columns
+from aimops.monitors.inputs import is_real_number, unique_columns
 from aimops.monitors.reports import blocks
 
 if TYPE_CHECKING:
@@ -138,7 +140,7 @@ class HealthResult(RecordableCheck):
 def check_health(
     requests: pd.DataFrame,
     *,
-    model_version: Hashable | None = None,
+    model_version: str | float | None = None,
     objectives: Mapping[str, float | None] | None = None,
     min_requests: int = MIN_REQUESTS,
 ) -> HealthResult:
@@ -147,14 +149,19 @@ def check_health(
     Raises :class:`~aimops.errors.InvalidDataError` naming the column for a log that cannot be
     read. See the module docstring for the definitions and an example.
     """
-    merged = _merged_objectives(objectives)
+    merged = _merged_objectives(validation.optional_mapping(objectives, "objectives"))
     if isinstance(min_requests, bool) or not isinstance(min_requests, int) or min_requests < 1:
         raise InvalidDataError(f"min_requests must be a whole number >= 1, not {min_requests!r}")
+    if model_version is not None and not isinstance(model_version, str | numbers.Number):
+        raise InvalidInputError(
+            "model_version names one version (text or a number), not "
+            f"{type(model_version).__name__} {validation.shown(model_version)}"
+        )
     window = _window_seconds(_validated_log(requests))
     succeeded = _succeeded(requests["status"])
     latencies = requests["latency_ms"].to_numpy(dtype=np.float64)
     versions = requests["model_version"]
-    names = [model_version] if model_version is not None else list(dict.fromkeys(versions))
+    names = [model_version] if model_version is not None else _version_names(versions)
     report = {
         str(name): _version_health(
             str(name),
@@ -179,11 +186,28 @@ def _merged_objectives(objectives: Mapping[str, float | None] | None) -> dict[st
             f"unknown objective(s) {unknown}; known: {', '.join(KNOWN_OBJECTIVES)}"
         )
     for name, value in merged.items():
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0
-        ):
-            raise InvalidDataError(f"objective {name!r} must be a number >= 0, not {value!r}")
+        if value is not None and not (is_real_number(value) and value >= 0):
+            raise InvalidDataError(
+                f"objective {name!r} must be a finite number >= 0, not {validation.shown(value)}"
+            )
     return {name: float(value) for name, value in merged.items() if value is not None}
+
+
+def _version_names(versions: pd.Series[Any]) -> list[Any]:
+    """The versions the log holds, in the order they first appear; a value that cannot name
+    one (a list, a dict) is refused."""
+    try:
+        return list(dict.fromkeys(versions))
+    except TypeError:
+        for value in versions:
+            try:
+                hash(value)
+            except TypeError:
+                raise InvalidDataError(
+                    "column 'model_version' must hold names (text or numbers), not "
+                    f"{type(value).__name__} {validation.shown(value)}"
+                ) from None
+        raise
 
 
 def _validated_log(requests: Any) -> pd.DataFrame:

@@ -335,7 +335,7 @@ def _write_page(
             result.to_dict(), reports[CHECK_PAGE], title=str(urn), links=links,
             checked_at=checked_at, targets=[str(target) for target in targets],
         )  # fmt: skip
-    except OSError as exc:
+    except (OSError, InvalidInputError) as exc:  # InvalidInputError: a path too long, say
         log.warning("%s is recorded, but its page could not be written: %s", urn, exc)
         del reports[CHECK_PAGE]
 

@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from aimops import validation
 from aimops.errors import InvalidInputError, MissingEntityError
 from aimops.metadata.aspects import dump_canonical
 from aimops.metadata.urns import Urn, make_urn
-from aimops.monitors.checks.base import CheckResult
+from aimops.monitors.checks.base import STATUSES, CheckResult
 from aimops.monitors.checks.registry import check_kind
 
 if TYPE_CHECKING:
@@ -58,16 +60,15 @@ def record_check(
 
     Model versions must already be in the store; data sets and deployments are created.
     ``reports`` names the files saved beside the check (``{"evidently": "file:///..."}``).
+    Anything else than a check's result, and arguments of the wrong kind, are refused
+    (:class:`~aimops.errors.InvalidInputError`) before anything is written.
     """
-    document = result.to_dict()
-    check_kind(str(document.get("kind")))  # a registered kind, else the known ones are named
-    metrics = {
-        name: float(value)
-        for name, value in result.metrics.items()
-        if value is not None and math.isfinite(value)
-    }
+    document, metrics = _checked_result(result)
     targets = check_targets(target)
     urn = check_urn(document, targets, key)
+    name = validation.optional_text(name, "name")
+    reports = validation.text_pairs({} if reports is None else reports, "reports", empty=False)
+    producer = None if producer is None else Urn.parse(producer)
 
     def work(tx: StoreWriter) -> Urn:
         for found in targets:
@@ -80,7 +81,7 @@ def record_check(
             "targets": [str(found) for found in targets],
             "checked_at": checked_at,
             "name": name,
-            "reports": dict(reports or {}),
+            "reports": reports,
         }
         tx.put_aspects(
             urn, {"checkInfo": info, "metrics": metrics, "checkResult": {"document": document}}
@@ -102,12 +103,34 @@ def record_check(
     return store.write(work)
 
 
+def _checked_result(result: Any) -> tuple[dict[str, Any], dict[str, float]]:
+    """The document of a check's ``result`` (of a registered kind, with a status a check has)
+    and its defined metrics (an undefined one, None, NaN or infinite, left out); anything
+    that is not a check's result is refused, saying what it is."""
+    to_dict, metrics = getattr(result, "to_dict", None), getattr(result, "metrics", None)
+    if not callable(to_dict) or not isinstance(metrics, Mapping):
+        raise InvalidInputError(
+            "record a check's result (check_drift(...), say), not "
+            f"{type(result).__name__} {validation.shown(result)}"
+        )
+    document = dict(validation.mapping(to_dict(), "a check result's to_dict()"))
+    check_kind(validation.text(document.get("kind"), "a check result's kind"))
+    validation.choice(document.get("status"), "a check result's status", STATUSES)
+    defined = {name: value for name, value in metrics.items() if _defined(value)}
+    return document, validation.number_mapping(defined, "a check result's metrics")
+
+
+def _defined(value: Any) -> bool:
+    """False for a metric without a value: None, NaN or infinite."""
+    return value is not None and not (isinstance(value, numbers.Real) and not math.isfinite(value))
+
+
 def check_targets(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
     """``given`` as a list of check-target URNs (data sets, model versions, deployments,
     models); anything else is refused."""
     if given is None:
         return []
-    items = [given] if isinstance(given, str | Urn) else list(given)
+    items = [given] if isinstance(given, str | Urn) else validation.items(given, "target")
     targets = [Urn.parse(item) for item in items]
     wrong = [str(found) for found in targets if found.type not in TARGET_TYPES]
     if wrong:
@@ -120,7 +143,7 @@ def check_targets(given: str | Urn | Sequence[str | Urn] | None) -> list[Urn]:
 def check_urn(document: Mapping[str, Any], targets: Sequence[Urn], key: str | None) -> Urn:
     """The URN a check of ``targets`` is recorded under: ``key``'s, else a fingerprint."""
     if key is not None:
-        segments = [segment for segment in str(key).split("/") if segment]
+        segments = [segment for segment in validation.text(key, "key").split("/") if segment]
         if not segments:
             raise InvalidInputError(f"a check key needs at least one segment, got {key!r}")
         return make_urn("check", *segments)
@@ -166,6 +189,8 @@ def list_checks(
     model's versions (or of the model), ``kind`` one kind."""
     if kind is not None:
         check_kind(kind)
+    validation.optional_text(model, "model")
+    limit = validation.whole_number(limit, "limit", minimum=0)
     urns = [entity.urn for entity in store.search("check", limit=100_000)]
     infos = store.latest_values(urns, "checkInfo")
     metrics = store.latest_values(urns, "metrics")

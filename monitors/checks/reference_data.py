@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
+from aimops import validation
 from aimops.errors import InvalidDataError, InvalidInputError, MissingEntityError, NotFoundError
 from aimops.metadata.recording import record_artifact
 from aimops.metadata.urns import Urn, artifact_urn
@@ -79,14 +80,16 @@ def register_reference(
     that cannot be stored.
     """
     version = _model_version(model_version)
+    max_rows = validation.whole_number(max_rows, "max_rows", minimum=1)
+    seed = validation.whole_number(seed, "seed", minimum=0)
+    chosen = validation.optional_file_path(folder, "folder")
     if store.get_entity(version) is None:
         raise MissingEntityError(f"model version {version} is not in the store")
-    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-        raise InvalidInputError(f"max_rows must be a whole number >= 1, not {max_rows!r}")
     stored = _sample(frame, max_rows, seed)
     model, number = version.segments
-    directory = Path(folder) if folder is not None else aimops_home() / "reference" / model / number
-    path = _write_parquet_atomically(stored, directory / FILE_NAME)
+    directory = chosen if chosen is not None else aimops_home() / "reference" / model / number
+    with validation.usable_path(directory, "folder"):
+        path = _write_parquet_atomically(stored, directory / FILE_NAME)
     description = {
         "rows": str(len(stored)),
         "columns": json.dumps([str(name) for name in stored.columns]),

@@ -33,7 +33,7 @@ Row = tuple[str, Sequence[Any]]  # (the row's class, its cells)
 
 
 def badge(status: Any) -> str:
-    known = status if status in STATUSES else "unknown"
+    known = status if _is_one_of(status, STATUSES) else "unknown"
     return f'<span class="badge status-{known}">{text_html(plain_text(status))}</span>'
 
 
@@ -113,7 +113,12 @@ def get(row: Any, key: str) -> Any:
 
 
 def status_class(status: Any) -> str:
-    return f"row-{status}" if status in ("fail", "warn", "inconclusive") else ""
+    return f"row-{status}" if _is_one_of(status, ("fail", "warn", "inconclusive")) else ""
+
+
+def _is_one_of(value: Any, words: Sequence[str]) -> bool:
+    """Whether ``value`` is one of ``words`` (an array is not: ``in`` would compare its items)."""
+    return isinstance(value, str) and value in words
 
 
 def flag_class(flagged: Any) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aimops import __version__
+from aimops import __version__, validation
 from aimops.errors import InvalidInputError
 from aimops.monitors.checks.registry import CheckKind, find_check_kind
 from aimops.monitors.reports import blocks
@@ -101,14 +101,15 @@ def render_check_report(
     title: str | None = None,
     links: Mapping[str, str] | None = None,
     checked_at: str | None = None,
-    targets: Sequence[str] = (),
+    targets: str | Sequence[str] | None = (),
 ) -> str:
     """The page of a check result's ``document`` (its ``to_dict()``), as one HTML string.
 
     ``title`` defaults to the document's ``name``, else the kind; ``links`` are named links
-    shown under the header; ``checked_at`` and ``targets`` say when the check ran and what
-    it checked. Raises :class:`~aimops.errors.InvalidInputError` when ``document`` is not a
-    mapping.
+    shown under the header; ``checked_at`` and ``targets`` (one or several) say when the
+    check ran and what it checked. They are text, which the page shows whatever it holds.
+    Raises :class:`~aimops.errors.InvalidInputError` when ``document`` is not a mapping, and
+    when a keyword is not what it says.
 
     Example:
         >>> page = render_check_report(
@@ -122,6 +123,10 @@ def render_check_report(
             f"a check report needs a check's document (result.to_dict()), got "
             f"{type(document).__name__}"
         )
+    title = validation.optional_text(title, "title", storable=False)
+    links = validation.text_pairs({} if links is None else links, "links", storable=False)
+    checked_at = validation.optional_text(checked_at, "checked_at", storable=False)
+    targets = _targets(targets)
     kind = find_check_kind(document.get("kind"))
     heading = title or _name(document) or f"{_kind_name(document.get('kind'))} check"
     sections, shown = _detail_sections(document, kind)
@@ -131,7 +136,7 @@ def render_check_report(
         sections.append(blocks.section("Other details", blocks.key_values(rest.items())))
     status = document.get("status")
     body = _BODY.format(
-        header=_header(document.get("kind"), status, heading, links or {}, checked_at, targets),
+        header=_header(document.get("kind"), status, heading, links, checked_at, targets),
         sections="\n".join(sections),
         version=html.escape(__version__),
     )
@@ -145,7 +150,7 @@ def write_check_report(
     title: str | None = None,
     links: Mapping[str, str] | None = None,
     checked_at: str | None = None,
-    targets: Sequence[str] = (),
+    targets: str | Sequence[str] | None = (),
 ) -> Path:
     """Write the page of ``document`` to ``path`` in one step (folders made); return the path.
 
@@ -168,6 +173,15 @@ def write_check_report(
 # The header
 
 
+def _targets(targets: Any) -> tuple[str, ...]:
+    """What the check checked: one text, several, or none (None)."""
+    if targets is None:
+        return ()
+    if isinstance(targets, str):
+        targets = [targets]
+    return validation.texts(targets, "targets", storable=False)
+
+
 def _header(
     kind: Any,
     status: Any,
@@ -179,9 +193,8 @@ def _header(
     facts: list[tuple[str, str]] = []
     if checked_at:
         facts.append(("Checked at", text_html(checked_at)))
-    shown_targets = [targets] if isinstance(targets, str) else list(targets)
-    if shown_targets:
-        items = "".join(f"<li>{text_html(target)}</li>" for target in shown_targets)
+    if targets:
+        items = "".join(f"<li>{text_html(target)}</li>" for target in targets)
         facts.append(("Targets", f'<ul class="plain">{items}</ul>'))
     facts_html = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
     kind_line = f"{_kind_name(kind)} check"
@@ -199,7 +212,7 @@ def _header(
 def _links(links: Mapping[str, str]) -> str:
     items = []
     for name, url in links.items():
-        label, address = text_html(name), str(url)
+        label, address = text_html(name), url
         if _is_safe_link(address):
             href = html.escape(address.strip(), quote=True)
             items.append(f'<li><a href="{href}" rel="noopener noreferrer">{label}</a></li>')
@@ -257,4 +270,4 @@ def _kind_name(name: Any) -> str:
     found = find_check_kind(name)
     if found is not None:
         return found.title
-    return str(name) if name else "Unknown"
+    return ("" if name is None else str(name)) or "Unknown"

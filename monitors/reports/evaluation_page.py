@@ -28,7 +28,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from aimops import __version__
+from aimops import __version__, validation
 from aimops.errors import InvalidInputError
 from aimops.monitors.reports.page import html_page, text_html, write_text_atomically
 
@@ -78,7 +78,7 @@ def render_report(items: Any, *, title: str | None = None) -> str:
         True
     """
     documents = report_documents(items)
-    heading = title or DEFAULT_TITLE
+    heading = validation.optional_text(title, "title", storable=False) or DEFAULT_TITLE
     body = _BODY.format(
         title=text_html(heading),
         version=html.escape(__version__),
@@ -178,9 +178,11 @@ def _document(item: Any, where: str) -> dict[str, Any]:
 
 def _validate(document: dict[str, Any], where: str) -> None:
     kind = document.get("kind")
-    if kind not in REQUIRED_KEYS:
+    if not isinstance(kind, str) or kind not in REQUIRED_KEYS:
         known = ", ".join(sorted(REQUIRED_KEYS))
-        raise InvalidInputError(f"{where}: unknown kind {kind!r} (expected one of: {known})")
+        raise InvalidInputError(
+            f"{where}: unknown kind {validation.shown(kind)} (expected one of: {known})"
+        )
     _require(document, REQUIRED_KEYS[kind], f"{where} ({kind})")
     for part, keys in _NESTED_KEYS.get(kind, {}).items():
         _require(document[part], keys, f"{where} ({kind}) {part}")

@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from aimops import __version__
+from aimops import __version__, validation
 
 if TYPE_CHECKING:
     from aimops.metadata.urns import Urn
@@ -162,21 +162,27 @@ def write_text_atomically(path: str | os.PathLike[str], text: str) -> pathlib.Pa
     readers see the old file or the new one, never half of one, and a failed write leaves the
     old file as it was and no temporary file behind.
 
+    A ``path`` that cannot name a file (not a path, empty, too long, a folder) is an
+    :class:`~aimops.errors.InvalidInputError` naming it; the file system's other refusals (no
+    permission, a full disk) stay ``OSError``.
+
     Example:
         >>> import tempfile
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "pages" / "page.html"
         >>> write_text_atomically(target, "<p>hello</p>").read_text(encoding="utf-8")
         '<p>hello</p>'
     """
-    target = pathlib.Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    file = partial.open("x", encoding="utf-8")  # a new file, with the usual (umask) permissions
-    try:
-        with file:
-            file.write(text)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    target = validation.file_path(path, "the page's path")
+    with validation.usable_path(target, "the page's path"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # the name's start only: a name near the file system's limit must still get one
+        partial = target.with_name(f".{target.name[:64]}.{secrets.token_hex(6)}.tmp")
+        file = partial.open("x", encoding="utf-8")  # a new file, with the usual permissions
+        try:
+            with file:
+                file.write(text)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     return target

@@ -237,3 +237,51 @@ def test_the_log_defaults_to_aimops_home(tmp_path: Path, monkeypatch: pytest.Mon
     delivery = send_alert(ALERT)
     assert delivery.logged_to == tmp_path / "home" / "alerts.log"
     assert lines(delivery.logged_to)[0]["message"] == ALERT.message
+
+
+def test_a_failure_text_holding_a_lone_surrogate_is_still_alerted(
+    webhook: Webhook, tmp_path: Path
+) -> None:
+    # What a failure says may come from a bad decode (a file name with surrogateescape): the
+    # alert must not be lost to it. The log and the webhook get it as a JSON escape.
+    said = "cannot open b\udcffad.csv"
+    log = tmp_path / "alerts.log"
+    delivery = send_alert(Alert("t failed", said), log_path=log, webhook_url=webhook.url)
+    assert delivery.webhook_status == 200
+    assert lines(log)[0]["message"] == said
+    assert webhook.received[0]["json"]["message"] == said
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"alert": "t failed"}, "send_alert sends an Alert, not str"),
+        ({"webhook_url": b"https://bot:pa55word@hooks.example.com"}, "must be text, not bytes"),
+        ({"log_path": {}}, "log_path must be a path"),
+        ({"log_path": "x" * 300}, "the alert log cannot name a file here"),
+        ({"timeout": 0}, "timeout must be within"),
+    ],
+)
+def test_arguments_of_the_wrong_kind_are_refused_by_name(
+    arguments: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    given = {"alert": ALERT, "log_path": tmp_path / "alerts.log", "webhook_url": ""}
+    given.update(arguments)
+    if isinstance(given["log_path"], str):
+        given["log_path"] = tmp_path / given["log_path"]
+    with pytest.raises(InvalidInputError, match=message) as raised:
+        send_alert(given.pop("alert"), **given)
+    assert "pa55word" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"title": None}, "an alert's title must be text"),
+        ({"source": "scores"}, "an alert's source must be a mapping"),
+        ({"links": {"log": 3}}, r"an alert's links\['log'\] must be text"),
+    ],
+)
+def test_an_alert_of_the_wrong_shape_is_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        Alert(**{"title": "t failed", "message": "boom", **fields})

@@ -205,6 +205,11 @@ PAIRS: dict[str, tuple[Callable[[], Frames], str, str]] = {
         "error: have the same name as text",
         "error: have the same name as text",
     ),
+    "complex numbers": (
+        lambda: frames(NORMAL + 1j, NORMAL + 2j),
+        "error: holds complex numbers",
+        "error: holds complex numbers",
+    ),
     # a drift method counts values; feature consistency compares them, which dicts allow
     "dicts, the same": (
         lambda: frames([{"a": 1}] * N, [{"a": 1}] * N),
