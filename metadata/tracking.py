@@ -232,9 +232,9 @@ class PipelineRun:
 
 def _storable(urn: Urn) -> Urn:
     """``urn`` when the store can hold it (its length), else the error saying why."""
-    from aimops.metadata.writer import _storable_urn
+    from aimops.metadata.writer import storable_urn
 
-    _storable_urn(urn)
+    storable_urn(urn)
     return urn
 
 

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import quote, unquote
@@ -87,9 +88,13 @@ class Urn:
 
 
 def _check_structure(entity_type: str, segments: tuple[str, ...]) -> None:
-    if entity_type not in ENTITY_TYPES:
+    if not isinstance(entity_type, str) or entity_type not in ENTITY_TYPES:
         known = ", ".join(sorted(ENTITY_TYPES))
         raise MalformedUrnError(f"unknown entity type {entity_type!r}; known types: {known}")
+    if not isinstance(segments, tuple):
+        raise MalformedUrnError(
+            f"a {entity_type} key's segments must be a tuple of text, not {type(segments).__name__}"
+        )
     low, high = ENTITY_TYPES[entity_type]
     if not low <= len(segments) <= (high if high is not None else len(segments)):
         expected = f"{low}" if low == high else f"{low} to {high if high else 'any number of'}"
@@ -120,8 +125,23 @@ def _is_utf8(text: str) -> bool:
 
 
 def make_urn(entity_type: str, *segments: str | int) -> Urn:
-    """Build a URN from raw (unencoded) segments."""
-    return Urn(entity_type, tuple(str(segment) for segment in segments))
+    """Build a URN from raw (unencoded) segments: text, or whole numbers (a version).
+
+    Example:
+        >>> str(make_urn("modelVersion", "churn", 3))
+        'urn:aim:modelVersion:churn/3'
+    """
+    for segment in segments:
+        if isinstance(segment, bool) or not isinstance(segment, str | numbers.Integral):
+            raise MalformedUrnError(
+                f"a {entity_type!s} key segment must be text or a whole number, not "
+                f"{type(segment).__name__} {segment!r:.60}"
+            )
+    return Urn(entity_type, tuple(_segment_text(segment) for segment in segments))
+
+
+def _segment_text(segment: str | int) -> str:
+    return segment if isinstance(segment, str) else str(int(segment))
 
 
 def pipeline_urn(orchestrator: str, pipeline: str) -> Urn:
@@ -141,6 +161,13 @@ def step_urn(
 
     A map index of None or -1 (Airflow's "not mapped") leaves the segment out.
     """
+    if map_index is not None and (
+        isinstance(map_index, bool) or not isinstance(map_index, numbers.Integral)
+    ):
+        raise MalformedUrnError(
+            f"a map index must be a whole number or None, not {type(map_index).__name__} "
+            f"{map_index!r:.60}"
+        )
     if map_index is None or map_index < 0:
         return make_urn("step", orchestrator, pipeline, run_id, task_id)
     return make_urn("step", orchestrator, pipeline, run_id, task_id, map_index)

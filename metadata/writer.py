@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from aimops import validation
 from aimops.errors import ConcurrentUpdateError, InvalidInputError, MissingEntityError
 from aimops.metadata import schema
 from aimops.metadata.aspects import dump_canonical, index_rows, to_jsonable
@@ -73,7 +74,8 @@ _FIELDS_SQL: dict[str, tuple[str, list[str] | None]] = {}  # per dialect: driver
 MAX_URN = 1024
 
 
-def _storable_urn(urn: Urn) -> str:
+def storable_urn(urn: Urn) -> str:
+    """``urn`` as the text the store keeps, when its entity table can hold it."""
     text = str(urn)
     if len(text) > MAX_URN:
         raise InvalidInputError(
@@ -134,12 +136,18 @@ class StoreWriter:
     """Writes bound to one open transaction of an :class:`AimStore`."""
 
     def __init__(self, connection: Connection, actor: str) -> None:
+        if not isinstance(connection, Connection):
+            raise InvalidInputError(
+                "a StoreWriter writes through an open SQLAlchemy connection (get one from "
+                f"AimStore.transaction()), not {type(connection).__name__}"
+            )
         self._connection = connection
-        self.actor = actor
+        self.actor = validation.text(actor, "the actor", empty=False)
         self._ids: dict[str, int] = {}
         self._absent: set[str] = set()  # looked up in this transaction and not found
-        self._created: set[int] = set()  # created in this transaction: nothing to read back
-        self._written: dict[int, set[str]] = {}  # aspects written in this transaction
+        # Created in this transaction: no aspect to read back but those written since, which
+        # _latest_known holds.
+        self._created: set[int] = set()
         # The latest (version, document) of aspects read or written in this transaction: a
         # read-then-write reads once. A concurrent writer is still caught, by the insert.
         self._latest_known: dict[tuple[int, str], tuple[int, str | None]] = {}
@@ -174,7 +182,7 @@ class StoreWriter:
         existing = self.entity_id(parsed)
         if existing is not None:
             return existing
-        text = _storable_urn(parsed)
+        text = storable_urn(parsed)
         created = self._connection.execute(
             self._statements.entity,
             {"urn": text, "type": parsed.type, "created_at": datetime.now(UTC)},
@@ -203,6 +211,7 @@ class StoreWriter:
         ``expected_version`` (0 = must not exist yet) makes the write fail with
         ConcurrentUpdateError when another writer has moved the aspect on.
         """
+        aspect = validation.text(aspect, "an aspect name")
         expected = None if expected_version is None else {aspect: expected_version}
         return self.put_aspects(urn, {aspect: value}, expected_versions=expected)[aspect]
 
@@ -277,7 +286,7 @@ class StoreWriter:
         known = self._latest_known.get((entity_id, aspect))
         if known is not None:
             return known
-        if entity_id in self._created and aspect not in self._written.get(entity_id, ()):
+        if entity_id in self._created:
             return 0, None
         row = self._connection.execute(_LATEST, {"entity_id": entity_id, "aspect": aspect}).first()
         found = (row.version, row.value) if row is not None else (0, None)
@@ -288,7 +297,6 @@ class StoreWriter:
         """Replace the searchable fields of the aspects just written (name, data, version)."""
         rows = []
         for aspect, data, version in written:
-            self._written.setdefault(entity_id, set()).add(aspect)
             if version > 1:
                 self._connection.execute(_DELETE_FIELDS, {"entity_id": entity_id, "aspect": aspect})
             rows += _field_rows(entity_id, aspect, data)
@@ -323,7 +331,7 @@ class StoreWriter:
         known = self.entity_ids(parsed)
         missing = [parsed[text] for text in sorted(set(parsed) - set(known))]
         for urn in missing:
-            _storable_urn(urn)
+            storable_urn(urn)
         if missing:
             now = datetime.now(UTC)
             self._connection.execute(
@@ -355,8 +363,7 @@ class StoreWriter:
         wanted = [
             i
             for i in entity_ids
-            if (i, aspect) not in self._latest_known
-            and not (i in self._created and aspect not in self._written.get(i, ()))
+            if (i, aspect) not in self._latest_known and i not in self._created
         ]
         for chunk in _chunks(wanted):
             rows = self._connection.execute(_LATEST_OF_MANY, {"ids": chunk, "aspect": aspect})
@@ -413,7 +420,6 @@ class StoreWriter:
             self._connection.execute(_DELETE_FIELDS, replaced)
         fields = []
         for entity_id, aspect, value, _, _ in written:
-            self._written.setdefault(entity_id, set()).add(aspect)
             fields += _field_rows(entity_id, aspect, value)
         if fields:
             self._insert_fields(fields)
@@ -428,6 +434,7 @@ class StoreWriter:
         rows = []
         now = datetime.now(UTC)
         for src, relation, dst in triples:
+            validation.text(relation, "a relation")
             src_id, dst_id = self._existing_id(src, relation), self._existing_id(dst, relation)
             flow = flow_endpoints(relation, src=src_id, dst=dst_id)
             rows.append(

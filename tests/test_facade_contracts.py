@@ -395,16 +395,12 @@ STORE_CASES = [
         metadata.StoreWriter, "unhashable names",
         vary({"src": STEP, "relation": "consumed", "dst": DATASET}, "relation"),
         lambda world, kw: _in_transaction(world, lambda tx: tx.put_edge(**kw)),
-        broken="metadata/writer.py: put_edges looks a relation up, and put_aspect keys a dict by "
-        "the aspect name, unchecked (a list: TypeError unhashable)",
         known=({"src": STEP, "relation": [], "dst": DATASET},),
     ),
     Case(
         metadata.StoreWriter, "constructor",
         st.tuples(hostile, hostile),
         lambda _world, args: metadata.StoreWriter(*args).put_entity(DATASET),
-        broken="metadata/writer.py: StoreWriter(connection, actor) takes anything and fails "
-        "later with AttributeError (None has no .dialect)",
         known=((None, "actor"),),
     ),
 ]  # fmt: skip
@@ -546,8 +542,6 @@ URN_CASES = [
         metadata.make_urn, "wrong types",
         st.tuples(st.sampled_from(["dataset", "model"]), st.sampled_from(WRONG_TYPES)),
         lambda _world, args: metadata.make_urn(*args),
-        broken="metadata/urns.py: make_urn turns any object into a segment with str(): None "
-        "becomes the name 'None', a dict type is unhashable (TypeError)",
         known=(("dataset", None), ({}, "x")),
     ),
     Case(
@@ -558,8 +552,6 @@ URN_CASES = [
         metadata.Urn, "constructor",
         st.tuples(st.sampled_from(["dataset", "run"]) | hostile, hostile),
         lambda _world, args: metadata.Urn(*args),
-        broken="metadata/urns.py: Urn(type, segments) checks neither: segments=None gives "
-        "TypeError (no len()), a list type TypeError (unhashable)",
         known=(("dataset", None), ([], ("a",))),
     ),
     Case(
@@ -567,8 +559,6 @@ URN_CASES = [
         vary({"orchestrator": "python", "pipeline": "p", "run_id": "r", "task_id": "t"},
              "map_index"),
         _kw(metadata.step_urn),
-        broken="metadata/urns.py: step_urn compares map_index with 0 unchecked ('x' < 0: "
-        "TypeError)",
         known=({"orchestrator": "python", "pipeline": "p", "run_id": "r", "task_id": "t",
                 "map_index": "x"},),
     ),
@@ -719,9 +709,6 @@ EVALUATION_CASES = [
     Case(
         monitors.evaluate_binary, "settings",
         vary(BINARY, "max_curve_points", "calibration_bins"), _kw(monitors.evaluate_binary),
-        broken="monitors/evaluation/binary.py: max_curve_points and calibration_bins are "
-        "compared with ints unchecked (None < 3: TypeError; 5.5 curve points: TypeError in "
-        "numpy)",
         known=({**BINARY, "max_curve_points": None}, {**BINARY, "calibration_bins": "x"}),
     ),
     Case(

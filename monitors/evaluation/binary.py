@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from aimops import validation
 from aimops.errors import InvalidDataError
 from aimops.monitors.evaluation.curves import DEFAULT_MAX_POINTS, Curve, even_points
 from aimops.monitors.evaluation.result import EvaluationResult, rounded
@@ -39,6 +40,8 @@ from aimops.monitors.inputs import (
 #: The threshold table's thresholds: 0.00, 0.01, ..., 0.99.
 TABLE_THRESHOLDS = np.arange(100) / 100
 DEFAULT_CALIBRATION_BINS = 10
+#: The most calibration bins an evaluation takes (each bin is a row of the result).
+MAX_CALIBRATION_BINS = 10_000
 #: The fewest points a stored curve may be thinned to: its start, first and last points.
 MIN_CURVE_POINTS = 3
 
@@ -69,9 +72,6 @@ class ConfusionMatrix:
             "actual": list(self.actual),
             "predicted": list(self.predicted),
         }
-
-
-TABLE_COLUMNS = ("tp", "fp", "tn", "fn", "precision", "recall", "fpr", "f1", "ppr")
 
 
 @dataclass(frozen=True)
@@ -247,6 +247,10 @@ def evaluate_binary(
     same_length(y_true=labels, y_score=scores)
     weights = sample_weights(sample_weight, len(labels))
     cut = threshold_value(threshold)
+    calibration_bins = validation.whole_number(
+        calibration_bins, "calibration_bins", maximum=MAX_CALIBRATION_BINS
+    )
+    max_curve_points = validation.whole_number(max_curve_points, "max_curve_points")
     if calibration_bins < 1:
         raise InvalidDataError(f"calibration_bins must be at least 1, got {calibration_bins}")
     if max_curve_points < MIN_CURVE_POINTS:
