@@ -21,6 +21,8 @@ reads the attribute, not the class's place in the tree::
     ├── GateFailedError               an evaluation or check missed a bound it was gated on
     │   └── CheckFailedError          a monitoring check came out ``fail``
     ├── UnknownAnalyzerError          an analyzer name that no entry point registers
+    ├── TransitionRefusedError        a lifecycle transition its guards refuse (state, evidence,
+    │                                 four eyes): the message names what is missing
     └── StoreError                 T  the AIM store itself
         ├── StoreUnavailableError  T  cannot open or reach the store
         ├── SchemaError               the store's schema does not match this aimops
@@ -28,6 +30,7 @@ reads the attribute, not the class's place in the tree::
         │   └── SchemaOutdatedError   older than the code: run ``aimops db upgrade``
         ├── StoreBusyError         T  a lock or a statement timed out: trying later may work
         └── ConcurrentUpdateError  T  an expected version was stale: another writer got there first
+            └── LifecycleConflictError T  another transition moved the model version first
 
     AimopsWarning                   the package's own warnings (errors in the test suite)
 
@@ -105,6 +108,11 @@ class UnknownAnalyzerError(AimopsError, LookupError):
     """An analyzer name that no ``aimops.analyzers`` entry point registers."""
 
 
+class TransitionRefusedError(AimopsError):
+    """A lifecycle transition its guards refuse: the message names the model version, its
+    state, the transition and what is missing (evidence, another approver). Nothing changed."""
+
+
 class StoreError(AimopsError):
     """A failure of the AIM store itself."""
 
@@ -136,6 +144,10 @@ class StoreBusyError(StoreError):
 
 class ConcurrentUpdateError(StoreError):
     """A write stated an expected version that another writer already moved past."""
+
+
+class LifecycleConflictError(ConcurrentUpdateError):
+    """Two transitions raced on one model version and the other one won; nothing changed."""
 
 
 class AimopsWarning(UserWarning):

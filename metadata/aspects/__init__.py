@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from aimops.metadata.aspects import checks, core, evaluation
+from aimops.metadata.aspects import checks, core, evaluation, lifecycle
 from aimops.metadata.aspects.core import (
     ArtifactInfo,
     Attempt,
@@ -84,6 +84,7 @@ __all__ = [
     "dump_canonical",
     "evaluation",
     "index_rows",
+    "lifecycle",
     "register_aspect",
     "to_jsonable",
     "validate_aspect",

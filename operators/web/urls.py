@@ -53,3 +53,15 @@ def check_url(urn: str | Urn, report: str | None = None) -> str:
     """
     url = f"{airflow_url()}{URL_PREFIX}/checks/{quote(str(urn), safe=':/')}"
     return f"{url}?report={quote(report, safe='')}" if report else url
+
+
+def model_version_url(urn: str | Urn) -> str:
+    """Where the API server shows the page of the model version ``urn``.
+
+    Example:
+        >>> import os
+        >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com"
+        >>> model_version_url("urn:aim:modelVersion:churn/3")
+        'https://airflow.example.com/aimops/models/urn:aim:modelVersion:churn/3'
+    """
+    return f"{airflow_url()}{URL_PREFIX}/models/{quote(str(urn), safe=':/')}"

@@ -23,6 +23,7 @@ TRANSIENT = {
     "GateFailedError": False,
     "CheckFailedError": False,
     "UnknownAnalyzerError": False,
+    "TransitionRefusedError": False,  # the guards would refuse it again
     "StoreError": True,
     "StoreUnavailableError": True,
     "SchemaError": False,  # a person must run aimops init / db upgrade
@@ -30,6 +31,7 @@ TRANSIENT = {
     "SchemaOutdatedError": False,
     "StoreBusyError": True,
     "ConcurrentUpdateError": True,
+    "LifecycleConflictError": True,  # a retry reads the new state and decides again
 }
 
 

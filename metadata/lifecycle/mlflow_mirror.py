@@ -1,0 +1,151 @@
+"""MLflow's model registry as a mirror of the lifecycle: a tag on each model version.
+
+The AIM store is the truth; MLflow shows it where MLflow users look. Each version of a model
+that MLflow's registry holds gets the tag ``aimops.lifecycle_state`` with its AIM state.
+:func:`mirror_model` sets every version's tag that differs, so one call (a transition's, or
+``aimops models sync NAME``) repairs whatever an earlier failure left behind.
+
+Which MLflow: the :class:`MlflowTarget` given, else ``MLFLOW_REGISTRY_URI`` /
+``MLFLOW_TRACKING_URI``, else the local SQLite registry under ``$AIMOPS_HOME/mlflow`` when it
+exists. With none, nothing is mirrored (``not configured``) and everything else works. An
+MLflow server that does not answer fails fast (one try, a short timeout) instead of holding the
+transition for minutes, and is reported as ``failed: <why>``.
+
+Example:
+    >>> from aimops.metadata import AimStore
+    >>> import os; os.environ.pop("MLFLOW_TRACKING_URI", None) and None
+    >>> mirror_model(AimStore.open("sqlite://"), "churn").summary
+    'not configured'
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aimops.metadata.urns import Urn, model_urn
+from aimops.settings import aimops_home, temporary_environment
+
+if TYPE_CHECKING:
+    from aimops.metadata.store import AimStore
+
+TAG = "aimops.lifecycle_state"
+#: How long one MLflow request may take before the mirror reports it failed (seconds).
+REQUEST_TIMEOUT = "10"
+
+
+@dataclass(frozen=True)
+class MlflowTarget:
+    """Where MLflow's tracking server and registry are (the registry defaults to tracking)."""
+
+    tracking_uri: str
+    registry_uri: str | None = None
+
+    @property
+    def registry(self) -> str:
+        return self.registry_uri or self.tracking_uri
+
+
+@dataclass(frozen=True)
+class MirrorOutcome:
+    """How a mirror went: the versions whose tag changed, the ones MLflow does not hold, and
+    the failure (None when it worked)."""
+
+    configured: bool
+    updated: tuple[str, ...] = ()
+    in_line: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+    error: str | None = None
+    registry: str | None = None
+    states: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        if not self.configured:
+            return "not configured"
+        if self.error is not None:
+            return f"failed: {self.error}"
+        if not self.updated and not self.in_line:
+            return "not in the MLflow registry"
+        return "synced"
+
+
+def configured_target(target: MlflowTarget | None = None) -> MlflowTarget | None:
+    """The MLflow to mirror into (see the module), or None."""
+    if target is not None:
+        return target
+    tracking = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    registry = os.environ.get("MLFLOW_REGISTRY_URI", "").strip() or None
+    if tracking or registry:
+        return MlflowTarget(tracking or str(registry), registry)
+    local = Path(aimops_home()) / "mlflow" / "mlflow.db"
+    return MlflowTarget(f"sqlite:///{local}") if local.is_file() else None
+
+
+def mirror_model(
+    store: AimStore, model: str, *, target: MlflowTarget | None = None
+) -> MirrorOutcome:
+    """Set ``aimops.lifecycle_state`` on every version of ``model`` that MLflow's registry
+    holds to its AIM state; never raises for MLflow's sake (the outcome says what failed)."""
+    from aimops.metadata.lifecycle.queries import lifecycle_values
+
+    where = configured_target(target)
+    if where is None:
+        return MirrorOutcome(configured=False)
+    versions = [e.urn for e in store.related(model_urn(model), "versionOf", incoming=True)]
+    states = {
+        Urn.parse(urn).segments[1]: value["state"]
+        for urn, value in lifecycle_values(store, versions).items()
+    }
+    try:
+        with temporary_environment(_fail_fast()):
+            return _apply(model, states, where)
+    except Exception as exc:  # MLflow's or the network's: the transition stands regardless
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        return MirrorOutcome(
+            configured=True, error=first_line, registry=where.registry, states=states
+        )
+
+
+def _fail_fast() -> dict[str, str]:
+    """MLflow's HTTP settings for one quick try, unless the user chose their own."""
+    wanted = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": REQUEST_TIMEOUT,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    return {name: value for name, value in wanted.items() if name not in os.environ}
+
+
+def _apply(model: str, states: dict[str, str], where: MlflowTarget) -> MirrorOutcome:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient(tracking_uri=where.tracking_uri, registry_uri=where.registry)
+    try:
+        held = {found.version: found for found in client.search_model_versions(f"name = '{model}'")}
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            held = {}
+        else:
+            raise
+    updated, in_line, absent = [], [], []
+    for version, state in sorted(states.items()):
+        found = held.get(version)
+        if found is None:
+            absent.append(version)
+        elif (found.tags or {}).get(TAG) == state:
+            in_line.append(version)
+        else:
+            client.set_model_version_tag(model, version, TAG, state)
+            updated.append(version)
+    return MirrorOutcome(
+        configured=True,
+        updated=tuple(updated),
+        in_line=tuple(in_line),
+        absent=tuple(absent),
+        registry=where.registry,
+        states=states,
+    )
