@@ -113,8 +113,23 @@ def list_models(store: AimStore, *, limit: int = 100, offset: int = 0) -> list[d
     ]
 
 
+#: What a model version serves until ramps exist (issue 14, part 2): no traffic, no ramp.
+NOT_SERVING: dict[str, Any] = {"traffic": 0, "champion": False, "ramp": "none"}
+
+
 def model_details(store: AimStore, name: str) -> dict[str, Any] | None:
-    """A model and its versions (with what produced each); None when unknown."""
+    """A model and its versions (with what produced each, its lifecycle ``state``, and its
+    ``traffic`` in percent, whether it is the ``champion`` and its ``ramp``); None when unknown.
+
+    Example:
+        >>> from aimops.metadata.recording import record_model_version
+        >>> store = AimStore.open("sqlite://")
+        >>> _ = record_model_version(store, "churn", 1)
+        >>> (version,) = model_details(store, "churn")["versions"]
+        >>> version["version"], version["state"], version["traffic"], version["champion"]
+        ('1', 'registered', 0, False)
+    """
+    from aimops.metadata.lifecycle.queries import lifecycle_values
     from aimops.metadata.urns import model_urn
 
     urn = str(model_urn(name))
@@ -122,6 +137,7 @@ def model_details(store: AimStore, name: str) -> dict[str, Any] | None:
         return None
     versions = store.related(urn, "versionOf", incoming=True)
     infos = store.latest_values([version.urn for version in versions], "modelVersionInfo")
+    states = lifecycle_values(store, [version.urn for version in versions])
     rows = []
     for version in versions:
         info = infos.get(version.urn, {})
@@ -129,6 +145,8 @@ def model_details(store: AimStore, name: str) -> dict[str, Any] | None:
             {
                 "urn": version.urn,
                 "version": info.get("version", Urn.parse(version.urn).segments[1]),
+                "state": states[version.urn]["state"],
+                **NOT_SERVING,
                 "uri": info.get("uri"),
                 "framework": info.get("framework"),
                 "mlflow_run_id": info.get("mlflow_run_id"),

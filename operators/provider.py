@@ -31,7 +31,8 @@ def get_provider_info() -> dict[str, Any]:
         "name": "aimops",
         "description": "AI-metadata capture, evaluation and the model lifecycle for Airflow: "
         "an AIM store connection, an MLflow connection, links from tasks to AIM and MLflow, "
-        "operators that evaluate and compare model versions and run monitoring checks.",
+        "operators that evaluate and compare model versions, run monitoring checks and move "
+        "model versions through their lifecycle (a person's approval included).",
         "versions": [__version__],
         "connection-types": [
             {
@@ -49,6 +50,7 @@ def get_provider_info() -> dict[str, Any]:
             "aimops.operators.monitoring.AimCheckLink",
             "aimops.operators.monitoring.EvidentlyReportLink",
             "aimops.operators.monitoring.DashboardLink",
+            "aimops.operators.lifecycle.ModelVersionLink",
         ],
         "plugins": [{"name": "aimops", "plugin-class": "aimops.operators.plugin.AimopsPlugin"}],
     }

@@ -61,6 +61,7 @@ EXTRA_LINKS = [
     "aimops.operators.monitoring.AimCheckLink",
     "aimops.operators.monitoring.EvidentlyReportLink",
     "aimops.operators.monitoring.DashboardLink",
+    "aimops.operators.lifecycle.ModelVersionLink",
 ]
 
 ENTRY_POINTS = {

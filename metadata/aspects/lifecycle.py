@@ -10,7 +10,7 @@ Example:
     >>> from aimops.metadata.aspects import canonical_json
     >>> print(canonical_json("lifecycle", {
     ...     "state": "in_review", "transition": "request_review", "actor": "ana",
-    ...     "at": "2026-01-02T03:04:05Z", "previous": "registered"})[:58])
+    ...     "at": "2026-01-02T03:04:05Z", "previous": "registered"})[:62])
     {"actor":"ana","at":"2026-01-02T03:04:05Z","evidence":[],"orig
 """
 

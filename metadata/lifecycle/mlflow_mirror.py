@@ -125,7 +125,9 @@ def _apply(model: str, states: dict[str, str], where: MlflowTarget) -> MirrorOut
 
     client = mlflow.MlflowClient(tracking_uri=where.tracking_uri, registry_uri=where.registry)
     try:
-        held = {found.version: found for found in client.search_model_versions(f"name = '{model}'")}
+        held = {
+            str(found.version): found for found in client.search_model_versions(f"name = '{model}'")
+        }
     except MlflowException as exc:
         if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
             held = {}

@@ -131,7 +131,7 @@ def transition(
         reason = None
     where = _origin(origin)
     judge = resolve_policy(policy) if policy is not None or action == "request_review" else None
-    if action == "approve" and policy is not None:
+    if action == "approve" and judge is not None:
         if actor is not None:
             raise InvalidInputError(
                 "an automated approval acts as its policy (policy:<name>); give actor or "
@@ -201,7 +201,7 @@ def _guards(
         else:  # a person approves on the evidence the review was requested with
             evidence = Evidence(found=tuple(current.value.get("evidence", ())))
     elif action == "reject" and reason is None:
-        return "a rejection needs a reason (--reason)", None
+        return "a rejection needs a reason", None
     if not evidence.sufficient:
         return f"the policy {judge.name!r} is missing {'; '.join(evidence.missing)}", None
     return evidence, requested_by

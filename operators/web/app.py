@@ -5,8 +5,11 @@ task links to them.
 the interactive report, straight from the AIM store: the page a task's "AIM report" link opens.
 ``GET /aimops/checks/<check urn>`` renders a recorded monitoring check (its status, numbers
 and every failed row: the "AIM check" link), and ``?report=evidently`` serves the Evidently
-report saved with a drift check, sandboxed (:data:`SAVED_REPORT_HEADERS`). Checks follow the
-same access rules as evaluations, below. The plugin mounts :data:`report_app` under
+report saved with a drift check, sandboxed (:data:`SAVED_REPORT_HEADERS`).
+``GET /aimops/models/<model version urn>`` renders a model version: its lifecycle state and
+history, its evaluations and checks (those the user may read), linking to their pages. Checks
+and model versions follow the same access rules as evaluations, below (a model version is
+produced by the task that registered it). The plugin mounts :data:`report_app` under
 :data:`URL_PREFIX`.
 
 Airflow does not protect plugin apps, so the route does it itself:
@@ -47,7 +50,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from aimops.operators.web.access import may_read_dag
-from aimops.operators.web.pages import check_page, evaluation_page
+from aimops.operators.web.pages import check_page, evaluation_page, model_version_page
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -149,6 +152,17 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         if status != 200:
             return PlainTextResponse(body, status_code=status)
         return HTMLResponse(body, headers=SAVED_REPORT_HEADERS if saved else security_headers(body))
+
+    @app.get(
+        "/models/{urn:path}",
+        response_class=HTMLResponse,
+        summary="A model version: its lifecycle state and history, evaluations and checks",
+    )
+    def model_version_route(urn: str, user: Any = Depends(get_user)) -> Any:  # noqa: B008
+        status, body = model_version_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id))
+        if status != 200:
+            return PlainTextResponse(body, status_code=status)
+        return HTMLResponse(body, headers=security_headers(body))
 
     return app
 

@@ -1,6 +1,6 @@
 """The aimops pages the API server answers with: a recorded evaluation's report, a check's
-page, and the reports saved beside a check; each as (HTTP status, body), after the access
-rules of :mod:`aimops.operators.web.access`.
+page, the reports saved beside a check, and a model version's page; each as (HTTP status,
+body), after the access rules of :mod:`aimops.operators.web.access`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from aimops.operators.web.access import not_yours, readable_entity
+from aimops.operators.web.access import keyed_dag, not_yours, producing_dags, readable_entity
 
 if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
@@ -65,6 +65,65 @@ def check_page(
         checked_at=str(info.value["checked_at"]), targets=list(info.value.get("targets", [])),
     )  # fmt: skip
     return 200, page, False
+
+
+def model_version_page(
+    open_store: Callable[[], AimStore | None], urn: str, may_read: Callable[[str], bool]
+) -> tuple[int, str]:
+    """(HTTP status, page or plain message) for the model version ``urn``: its state, history,
+    evaluations and checks, linking to their pages here. The same access rules as for
+    evaluations (a version a DAG's task registered is shown only to who may read that DAG);
+    its evaluations and checks are listed, and the pages in its history linked, only when the
+    reader may read them too."""
+    from aimops.monitors.reports.model_version_page import render_model_version_page
+
+    found = readable_entity(open_store, urn, "modelVersion", may_read)
+    if isinstance(found[0], int):
+        return found[0], str(found[1])
+    store, parsed = found
+    if store.get_entity(parsed) is None:
+        return not_yours("modelVersion", parsed)
+    readable = _readable_in(store, may_read)
+    page = render_model_version_page(
+        store, parsed, include=readable, link_for=lambda seen: _page_url(seen, readable)
+    )
+    return 200, page
+
+
+def _readable_in(store: AimStore, may_read: Callable[[str], bool]) -> Callable[[str], bool]:
+    """Whether the reader may read the entity a URN names, as its own page would decide it:
+    the DAG its key names and the DAGs that produced it (each answer kept for the request)."""
+    from functools import cache
+
+    from aimops.errors import InvalidInputError
+    from aimops.metadata.urns import Urn
+
+    readable_dag = cache(may_read)
+
+    @cache
+    def readable(text: str) -> bool:
+        try:
+            parsed = Urn.parse(text)
+        except InvalidInputError:
+            return False
+        keyed = keyed_dag(parsed)
+        dags = producing_dags(store, parsed) | ({keyed} if keyed else set())
+        return all(readable_dag(dag_id) for dag_id in dags)
+
+    return readable
+
+
+def _page_url(urn: str, readable: Callable[[str], bool]) -> str | None:
+    """Where this server shows the evaluation, check or model version ``urn``, when the reader
+    may read it; else None."""
+    from aimops.metadata.urns import Urn
+    from aimops.operators.web.urls import check_url, model_version_url, report_url
+
+    if not readable(urn):  # the reader may not, or it is no URN
+        return None
+    pages = {"evaluation": report_url, "check": check_url, "modelVersion": model_version_url}
+    page = pages.get(Urn.parse(urn).type)
+    return page(urn) if page is not None else None
 
 
 def _saved_report(urn: Urn, report: str, reports: dict[str, str]) -> tuple[int, str]:

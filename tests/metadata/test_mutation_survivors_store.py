@@ -423,3 +423,15 @@ def test_lineage_walks_five_steps_unless_told_otherwise(store: AimStore) -> None
     deeper = store.lineage(chain[0], depth=7, edges=False).nodes
     assert len(deeper) > len(reached)
     assert len(store.lineage(chain[0], depth=5, edges=False).nodes) == len(reached)
+
+
+def test_the_writer_names_a_missing_actor_or_a_name_that_is_not_text(store: AimStore) -> None:
+    with store.transaction() as tx:
+        with pytest.raises(InvalidInputError, match="the actor must not be empty"):
+            StoreWriter(tx.connection, "")
+        tx.put_entity(A)
+        tx.put_entity(B)
+        with pytest.raises(InvalidInputError, match="an aspect name must be text"):
+            tx.put_aspect(A, 5, {})  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="a relation must be text"):
+            tx.put_edge(A, 5, B)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from aimops.errors import InvalidDataError
+from aimops.errors import InvalidDataError, InvalidInputError
 from aimops.monitors import evaluate_binary
 from aimops.monitors.evaluation.binary import TABLE_THRESHOLDS, ConfusionMatrix
 
@@ -121,3 +121,15 @@ def test_results_are_immutable() -> None:
     ]:
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(part, name, None)
+
+
+def test_calibration_takes_up_to_ten_thousand_bins() -> None:
+    assert len(evaluate_binary(LABELS, SCORES, calibration_bins=10_000).calibration.count) == 5
+    with pytest.raises(InvalidInputError, match=r"calibration_bins must be .*10000, got 10001"):
+        evaluate_binary(LABELS, SCORES, calibration_bins=10_001)
+
+
+@pytest.mark.parametrize("name", ["calibration_bins", "max_curve_points"])
+def test_a_setting_that_is_not_a_whole_number_is_named(name: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"{name} must be a whole number"):
+        evaluate_binary(LABELS, SCORES, **{name: "10"})

@@ -4,11 +4,12 @@ A corpus of payloads (script breakouts, event handlers, ``javascript:`` URLs, te
 a bidirectional override, NUL and control characters, a lone surrogate, a very long name...)
 goes into every name field of every kind of page: the evaluation report, the comparison report
 (conclusive, inconclusive, and compared from the store), the page of each check kind and of an
-unknown one, the page and the Evidently report a drift job writes, and the Airflow plugin's
-pages. Each page is written to disk and opened in one headless Chromium from its ``file://``
-URL (no server, no sandbox header: as a user opening the file), and must run none of it (no
-``window.__pwned``, no dialog, no injected script, element or handler, no blocked attempt in
-the console) and show each name as text where the page shows it.
+unknown one, the page and the Evidently report a drift job writes, a model version's page (its
+file and the plugin's), and the Airflow plugin's other pages. Each page is written to disk and
+opened in one headless Chromium from its ``file://`` URL (no server, no sandbox header: as a
+user opening the file), and must run none of it (no ``window.__pwned``, no dialog, no injected
+script, element or handler, no blocked attempt in the console) and show each name as text
+where the page shows it.
 
 aimops' own pages show a name as :func:`~aimops.monitors.reports.page.visible_text` makes it
 (controls, bidirectional overrides and lone surrogates as escapes); Evidently's shows it as
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -524,3 +526,97 @@ def test_every_check_page_runs_no_payload_and_shows_every_name(
     assert script_url not in chosen["nav a"] and chosen["nav a"]
     for selector, names in CHECK_ROWS[kind]:
         assert_shows(chosen[selector], names)
+
+
+# -- the model version's page ----------------------------------------------------------------
+
+
+class PayloadPolicy:
+    """A lifecycle policy named by the payloads, that finds evidence named by them: the page
+    shows whatever a policy recorded."""
+
+    name = joined("policy", STORED)
+
+    def judge(self, store: Any, version: Any) -> Any:
+        from aimops.metadata.lifecycle import Evidence
+
+        return Evidence(found=tuple(STORED))
+
+
+@dataclass(frozen=True)
+class VersionNames:
+    """What a model version's page shows of the payloads, as it was recorded."""
+
+    model: str = joined("model", STORED)
+    description: str = joined("description", STORED)
+    uri: str = joined("uri", STORED)
+    # a step's URN holds all three, and a URN is at most 1024 characters, encoded
+    dag: str = joined("dag", STORED[:4])
+    run: str = joined("run", STORED[4:8])
+    task: str = joined("task", STORED[8:])
+    reason: str = joined("reason", STORED)
+    check: str = joined("check", STORED)
+    actors: tuple[str, ...] = (PAYLOADS["script"], PAYLOADS["img"], PAYLOADS["rtl"])
+
+
+def record_model_version_with_payloads(store: Any, folder: Path) -> Urn:
+    """A version named, described, registered, evaluated, checked, reviewed and rejected (from
+    a DAG run and task), then deprecated, every name a payload."""
+    from aimops.metadata.lifecycle import deprecate, reject, request_review
+    from aimops.metadata.recording import record_model_version, record_run, record_step
+    from aimops.metadata.urns import run_urn, step_urn
+    from aimops.monitors.checks.jobs import run_data_quality
+    from aimops.monitors.evaluation.jobs import evaluate_model
+
+    names = VersionNames()
+    run = record_run(store, orchestrator="airflow", pipeline=names.dag, run_id=names.run)
+    version = record_model_version(
+        store, names.model, 1, produced_by=record_step(store, run, names.task),
+        description=names.description, uri=names.uri, framework=names.uri,
+        mlflow_run_id=names.uri,
+    )  # fmt: skip
+    frame = pd.DataFrame({"label": Y, "score": SCORES})
+    evaluate_model(
+        store, model_version=version, predictions=frame, dataset_name=STORED[0], report_dir=folder
+    )
+    suite = [{"expect": "not_null", "column": "label"}]
+    run_data_quality(
+        store, frame, suite, model_version=version, name=names.check, report_dir=folder
+    )
+    origin = {"kind": "airflow", "run": str(run_urn("airflow", names.dag, names.run)),
+              "task": str(step_urn("airflow", names.dag, names.run, names.task))}  # fmt: skip
+    first, second, third = names.actors
+    request_review(store, version, actor=first, policy=PayloadPolicy(), origin=origin, mlflow=False)
+    reject(store, version, actor=second, reason=names.reason, origin=origin, mlflow=False)
+    deprecate(store, version, actor=third, reason=names.reason, mlflow=False)
+    return version
+
+
+def test_the_model_version_s_pages_run_no_payload_and_show_every_name(
+    chromium: Browser, folder: Path
+) -> None:
+    from aimops.monitors.reports.model_version_page import write_model_version_page
+    from aimops.operators.web.pages import model_version_page
+
+    names = VersionNames()
+    store = aimops.connect(f"sqlite:///{folder / 'model-version.db'}")
+    version = record_model_version_with_payloads(store, folder)
+    status, served = model_version_page(lambda: store, str(version), lambda dag_id: True)
+    assert status == 200
+    pages = {
+        "file": write_model_version_page(store, version, folder),
+        "plugin": write_text_atomically(folder / "plugin-model-version.html", served),
+    }
+    store.close()
+    produced_by = f"Airflow DAG {names.dag}, run {names.run}, task {names.task}"
+    for source, path in pages.items():
+        seen = chromium.inspect(path, selectors=("h1", "dd", "td", "td li"))
+
+        assert_inert(seen, scripts=0)
+        chosen = seen["selected"]
+        assert seen["title"] == visible_text(f"{names.model}/1 · deprecated"), source
+        assert_shows(chosen["h1"], [f"{names.model}/1"])
+        assert_shows(chosen["dd"], [names.description, names.uri, produced_by])
+        assert_shows(chosen["td"], [names.reason, *names.actors, PayloadPolicy.name])
+        assert_shows(chosen["td"], [produced_by, names.check])  # the transitions' origin
+        assert_shows(chosen["td li"], STORED)  # the evidence the policy found
