@@ -48,6 +48,7 @@ bench: venv
 	$(PY) benchmarks/run_end_bench.py --json benchmarks/results/run_end_bench.json
 	$(PY) benchmarks/eval_bench.py --json benchmarks/results/eval_bench.json
 	$(PY) benchmarks/monitor_bench.py --json benchmarks/results/monitor_bench.json
+	$(PY) benchmarks/lifecycle_bench.py --json benchmarks/results/lifecycle_bench.json
 
 # Mutation score of the core modules (scripts/mutation.py): would the tests notice a small wrong
 # change? SQLite always; PostgreSQL too when AIMOPS_TEST_POSTGRES_URL names a reachable server.

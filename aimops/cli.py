@@ -1,4 +1,5 @@
-"""The ``aimops`` command line: the store, runs, lineage, history, models, evaluations, the spool.
+"""The ``aimops`` command line: the store, runs, lineage, history, models, evaluations, the spool,
+and the model lifecycle (:mod:`aimops.cli_lifecycle`: review, approve, reject, publish, deprecate).
 
 Every listing takes ``--json``; ``--store URL`` overrides ``AIMOPS_STORE_URL``. Failures print
 one line to stderr and exit 1 (2 for usage errors), never a traceback.
@@ -226,12 +227,36 @@ def history_command(urn: str, aspect: str | None, store_url: str | None, as_json
     if as_json:
         emit_json(versions)
         return
-    rows = [{**version, "value": _short(version["value"])} for version in versions]
+    rows = [{**version, "value": _shown_value(version)} for version in versions]
     emit_table(rows, ["created_at", "aspect", "version", "actor", "value"], "no aspects recorded")
 
 
+def _shown_value(version: dict[str, Any]) -> str:
+    """An aspect version's value in a table cell: a transition as a sentence, else JSON."""
+    value = version["value"]
+    if version["aspect"] == "lifecycle" and isinstance(value, dict):
+        return _short_text(_transition_text(value))
+    return _short(value)
+
+
+def _transition_text(value: dict[str, Any]) -> str:
+    """``registered -> in_review (request_review); reason: ...; evidence: 2``."""
+    parts = [f"{value.get('previous')} -> {value.get('state')} ({value.get('transition')})"]
+    if value.get("reason"):
+        parts.append(f"reason: {value['reason']}")
+    if value.get("evidence"):
+        parts.append(f"evidence: {len(value['evidence'])}")
+    origin = value.get("origin") or {}
+    if origin.get("kind") not in (None, "python"):
+        parts.append(f"from {origin['kind']}")
+    return "; ".join(parts)
+
+
 def _short(value: Any, width: int = 80) -> str:
-    text = json.dumps(value, sort_keys=True)
+    return _short_text(json.dumps(value, sort_keys=True), width)
+
+
+def _short_text(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -259,7 +284,7 @@ def models_list_command(store_url: str | None, as_json: bool, limit: int, offset
 @click.argument("name")
 @store_options
 def models_show_command(name: str, store_url: str | None, as_json: bool) -> None:
-    """Show a model's versions and what produced each."""
+    """Show a model's versions: lifecycle state, traffic, and what produced each."""
     from aimops.metadata.views import model_details
 
     details = model_details(_open(store_url), name)
@@ -269,7 +294,22 @@ def models_show_command(name: str, store_url: str | None, as_json: bool) -> None
         emit_json(details)
         return
     say(f"model {details['name']} ({details['urn']})")
-    emit_table(details["versions"], ["version", "created_at", "uri", "produced_by"], "no versions")
+    rows = [_version_row(version) for version in details["versions"]]
+    emit_table(rows, VERSION_COLUMNS, "no versions")
+
+
+VERSION_COLUMNS = ("version", "state", "traffic", "champion", "ramp", "created_at", "uri",
+                   "produced_by")  # fmt: skip
+
+
+def _version_row(version: dict[str, Any]) -> dict[str, Any]:
+    """A model version as ``models show`` prints it: ``25%``, ``yes``, ``-`` for no ramp."""
+    return {
+        **version,
+        "traffic": f"{version['traffic']}%",
+        "champion": "yes" if version["champion"] else "",
+        "ramp": None if version["ramp"] == "none" else version["ramp"],
+    }
 
 
 def html_option(function: F) -> F:
@@ -561,6 +601,16 @@ def spool_replay_command(store_url: str | None, as_json: bool) -> None:
     )
 
 
+def _register_lifecycle() -> None:
+    from aimops.cli_lifecycle import register
+
+    register(cli, models_group)
+
+
+if __name__ != "__main__":  # as a script, the block at the end runs the imported module
+    _register_lifecycle()
+
+
 def _is_text(argument: str) -> bool:
     try:
         argument.encode("utf-8")
@@ -593,5 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m aimops.cli: the module as imported, commands and all
+    from aimops.cli import main as imported_main
+
+    sys.exit(imported_main())

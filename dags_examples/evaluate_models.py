@@ -29,6 +29,7 @@ from typing import Any
 from airflow.sdk import dag, get_current_context, task
 
 from aimops.operators.evaluation import CompareModelsOperator, EvaluateModelOperator
+from aimops.operators.monitoring import DataQualityOperator
 
 DAG_ID = "evaluate_models"
 MODEL_NAME = "breast_cancer_classifier"
@@ -53,7 +54,10 @@ on the same held-out rows.
    tumours) and splits it (stratified, seed {SEED}). Done: train and test CSV files.
 2. **train_champion**, **train_challenger**: fit, log to MLflow, register.
    Done: a model version each.
-3. **evaluate_champion**, **evaluate_challenger**: AUROC ≥ {MIN_AUROC}; recall on large and
+3. **check_test_data_champion**, **check_test_data_challenger**: the held-out rows pass a
+   Great Expectations suite, recorded as a data-quality check on each version (the evidence a
+   review asks for, beside the gated evaluation and the comparison).
+   **evaluate_champion**, **evaluate_challenger**: AUROC ≥ {MIN_AUROC}; recall on large and
    small tumours within {MAX_TPR_GAP} of each other. Done: an evaluation and its report each.
 4. **compare_with_champion**: both versions on the same rows with paired confidence
    intervals; the challenger may trail the champion's AUROC by at most
@@ -65,6 +69,16 @@ and its **AIM report** link shows why. Such a task is not retried (it would fail
 Captured by **aimops** (tag `aimops`, project `churn-demo`): `aimops lineage` from the test
 data set shows the evaluations that used it.
 """
+
+#: What the held-out rows must look like before anything is judged on them (Great Expectations):
+#: recorded as a data-quality check on each version, part of the evidence a review asks for.
+TEST_DATA_SUITE: list[dict[str, Any]] = [
+    {"expect": "row_count_between", "min": 100},
+    {"expect": "not_null", "column": TARGET},
+    {"expect": "in_set", "column": TARGET, "values": [0, 1]},
+    {"expect": "in_set", "column": GROUP, "values": ["large", "small"]},
+    {"expect": "between", "column": "mean_radius", "min": 0, "max": 50},
+]
 
 #: The gates of each evaluation: what a version must reach on its own.
 EVALUATION_GATES: dict[str, Any] = {
@@ -254,6 +268,16 @@ def train_challenger(train: dict[str, Any]) -> dict[str, Any]:
     return _train_and_register("challenger", model, train, ["sklearn.tree._tree.Tree"])
 
 
+CHECK_DOC = """
+### 3 · Check the test data for the {role}
+
+Validates the held-out rows with Great Expectations before they judge the {role}: at least 100
+rows, a 0/1 `target` without gaps, known tumour sizes, plausible mean radii. Recorded as a
+data-quality check on the {role}'s version: a review of the version asks for one that passed.
+
+**Returns** the check URN; **AIM check** opens its page.
+"""
+
 EVALUATE_DOC = f"""
 ### 3 · Evaluate the {{role}}
 
@@ -290,6 +314,14 @@ def evaluate_models() -> None:
     versions = {"champion": train_champion(splits["train"])}
     versions["challenger"] = train_challenger(splits["train"])
     for role in ROLES:
+        DataQualityOperator(
+            task_id=f"check_test_data_{role}",
+            doc_md=CHECK_DOC.format(role=role),
+            data=splits["test"],
+            suite=TEST_DATA_SUITE,
+            name="held-out rows",
+            model_version=versions[role],
+        )
         EvaluateModelOperator(
             task_id=f"evaluate_{role}",
             doc_md=EVALUATE_DOC.format(role=role),

@@ -218,6 +218,10 @@ class AimStore:
     def _connect(self, *, write: bool) -> Iterator[Connection]:
         if write and self._read_only is not None:
             raise read_only_error(self.label, self._read_only)
+        pinned = getattr(self._writing, "reading", None)
+        if pinned is not None and not write:  # inside reading(): one connection for every read
+            yield pinned
+            return
         writing = getattr(self._writing, "active", False)
         if write and writing:
             raise InvalidInputError(
@@ -232,6 +236,30 @@ class AimStore:
                     yield connection
             finally:
                 self._writing.active = writing
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[AimStore]:
+        """Make every read in the block (in this thread) share one connection and transaction:
+        one round trip to the pool instead of one per read, which a lookup of many small reads
+        (a lifecycle transition's evidence) feels on PostgreSQL. A write inside takes its own
+        connection, as outside.
+
+        Example:
+            >>> store = AimStore.open("sqlite://")
+            >>> with store.reading():
+            ...     store.get_entity("urn:aim:model:churn"), store.related(
+            ...         "urn:aim:model:churn", "versionOf", incoming=True)
+            (None, [])
+        """
+        if getattr(self._writing, "reading", None) is not None:
+            yield self  # already inside one
+            return
+        with self._connect(write=False) as connection:
+            self._writing.reading = connection
+            try:
+                yield self
+            finally:
+                self._writing.reading = None
 
     @contextlib.contextmanager
     def transaction(self, *, actor: str | None = None) -> Iterator[StoreWriter]:

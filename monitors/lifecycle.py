@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aimops.errors import InvalidInputError
+from aimops.metadata.urns import Urn
 
 if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
@@ -58,7 +59,7 @@ def run_transition(
         log.warning(
             "%s is %s, but MLflow's registry could not be updated (%s); run "
             "'aimops models sync %s' to bring it in line",
-            outcome.label, outcome.state, outcome.mlflow, outcome.label.split("/")[0],
+            outcome.label, outcome.state, outcome.mlflow, Urn.parse(outcome.urn).segments[0],
         )  # fmt: skip
     page = None
     if report_dir is not None:

@@ -6,6 +6,10 @@
 # Then monitoring: dags_examples/simulate_serving.py (a serving SIMULATOR) writes a clean day
 # and a faulty day of requests, and dags_examples/monitor_model.py checks each: the clean day
 # passes, the faulty one fails its drift, consistency and health checks and raises alerts.
+# Between the two, the model lifecycle: a version without evidence is refused review; the
+# evaluation example's champion and then its challenger are reviewed on their evidence, approved
+# by a policy and published by dags_examples/review_model.py; the audit trail and the version's
+# page are shown.
 #
 # Run from anywhere (`make demo` runs it after setting up .venv). Settings:
 #   AIMOPS_HOME               the AIM store, MLflow and the demo data (default: .aimops-demo)
@@ -153,6 +157,57 @@ REPORT="$AIMOPS_HOME/reports/demo-comparison.html"
 say "aimops compare $COMPARISON_URN --html $REPORT"
 aimops compare "$COMPARISON_URN" --html "$REPORT"
 say "the interactive report (one offline HTML file; open it in a browser): $REPORT"
+
+# The model lifecycle: a version is reviewed on its recorded evidence, approved by a policy and
+# published, each step a guarded, audited transition (dags_examples/review_model.py). The
+# champion of the evaluation example goes first; the challenger then also needs a passing
+# comparison with the published champion, which the example recorded.
+read -r CHAMPION CHALLENGER UNEVIDENCED < <(python - "$COMPARISON_URN" "$RUN_URN" <<'PY'
+import sys
+from aimops.metadata import AimStore
+from aimops.metadata.urns import Urn, step_urn
+
+comparison, training_run = sys.argv[1], Urn.parse(sys.argv[2])
+with AimStore.open(create=False) as store:
+    versions = store.get_aspect(comparison, "evaluationInfo").value["model_versions"]
+    step = step_urn("airflow", *training_run.segments[1:], "register_model")
+    trained = [e.urn for e in store.related(step, "producedBy", incoming=True)]
+print(versions[0], versions[1], trained[0] if trained else versions[0])
+PY
+)
+EARLIER="$(python - "$CHAMPION" "$CHALLENGER" <<'PY'
+import sys
+from aimops.metadata import AimStore, model_urn
+from aimops.metadata.lifecycle import lifecycle_values
+from aimops.metadata.urns import Urn
+
+with AimStore.open(create=False) as store:
+    model = model_urn(Urn.parse(sys.argv[1]).segments[0])
+    versions = [e.urn for e in store.related(model, "versionOf", incoming=True)]
+    states = lifecycle_values(store, versions)
+print(" ".join(u for u, v in states.items() if v["state"] == "published" and u not in sys.argv[1:]))
+PY
+)"
+for urn in $EARLIER; do  # a re-run of the demo: retire what an earlier demo published
+    say "aimops deprecate $urn (published by an earlier demo)"
+    aimops deprecate "$urn" --actor demo --reason "published by an earlier demo; this demo publishes anew"
+done
+say "aimops review $UNEVIDENCED (the train_model example's version: no gated evaluation, no data-quality check)"
+if aimops review "$UNEVIDENCED" --actor demo --reason "ship it?"; then
+    fail "a version without evidence was let into review"
+fi
+say "refused, as it must be: the line above names every missing piece of evidence"
+run_dag review_model "review the champion $CHAMPION on its evidence, approve by policy, publish" \
+    "{\"model_version\": \"$CHAMPION\"}" success champion
+run_dag review_model "the challenger $CHALLENGER: its evidence now includes the comparison with the published champion" \
+    "{\"model_version\": \"$CHALLENGER\"}" success challenger
+say "aimops history $CHALLENGER --aspect lifecycle (the audit trail: who, when, why, on what evidence)"
+aimops history "$CHALLENGER" --aspect lifecycle
+say "aimops models show $MODEL"
+aimops models show "$MODEL"
+PAGE="$(python -c 'import sys; from aimops.metadata.urns import Urn; from aimops.monitors.reports.page import report_path; print(report_path("default", Urn.parse(sys.argv[1])))' "$CHALLENGER")"
+say "the challenger's page (state, history, evidence, evaluations, checks): $PAGE"
+[[ -f "$PAGE" ]] || fail "the model version's page was not written: $PAGE"
 
 # Monitoring: a simulated day of clean serving passes every check; a day with covariate drift
 # and a latency regression fails the drift, consistency and health checks, and alerts.

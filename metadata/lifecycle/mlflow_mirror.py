@@ -21,9 +21,10 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aimops.metadata.urns import Urn, model_urn
 from aimops.settings import aimops_home, temporary_environment
@@ -103,10 +104,24 @@ def mirror_model(
         with temporary_environment(_fail_fast()):
             return _apply(model, states, where)
     except Exception as exc:  # MLflow's or the network's: the transition stands regardless
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first_line = _without_secrets((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+        first_line = first_line[:300]
         return MirrorOutcome(
             configured=True, error=first_line, registry=where.registry, states=states
         )
+
+
+_SECRET_IN_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.IGNORECASE)
+
+
+def _without_secrets(text: str) -> str:
+    """``text`` with the password of every URL in it hidden.
+
+    Example:
+        >>> _without_secrets("cannot reach https://ana:s3cret@mlflow.example.com/api")
+        'cannot reach https://ana:***@mlflow.example.com/api'
+    """
+    return _SECRET_IN_URL.sub(r"\1***@", text)
 
 
 def _fail_fast() -> dict[str, str]:
@@ -119,20 +134,30 @@ def _fail_fast() -> dict[str, str]:
     return {name: value for name, value in wanted.items() if name not in os.environ}
 
 
+def _held_versions(
+    client: Any, model: str, states: dict[str, str], mlflow_error: type[Exception]
+) -> dict[str, Any]:
+    """The versions of ``model`` MLflow's registry holds, by version: one search, or (for a
+    name MLflow's filter syntax cannot quote) one lookup per version AIM knows."""
+    if "'" not in model and "\\" not in model:
+        found = client.search_model_versions(f"name = '{model}'")
+        return {str(version.version): version for version in found}
+    held = {}
+    for version in states:
+        try:
+            held[version] = client.get_model_version(model, version)
+        except mlflow_error as exc:
+            if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+                raise
+    return held
+
+
 def _apply(model: str, states: dict[str, str], where: MlflowTarget) -> MirrorOutcome:
     import mlflow
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient(tracking_uri=where.tracking_uri, registry_uri=where.registry)
-    try:
-        held = {
-            str(found.version): found for found in client.search_model_versions(f"name = '{model}'")
-        }
-    except MlflowException as exc:
-        if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            held = {}
-        else:
-            raise
+    held = _held_versions(client, model, states, MlflowException)
     updated, in_line, absent = [], [], []
     for version, state in sorted(states.items()):
         found = held.get(version)

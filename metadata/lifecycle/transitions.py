@@ -61,6 +61,7 @@ from aimops.metadata.lifecycle.machine import (
     target_state,
 )
 from aimops.metadata.lifecycle.queries import ASPECT, label, require_version, version_urn
+from aimops.metadata.store_values import iso
 from aimops.metadata.urns import Urn
 
 if TYPE_CHECKING:
@@ -141,21 +142,17 @@ def transition(
     who = validation.text(
         actor if actor is not None else store.actor, "actor", empty=False, limit=256, nul=False
     )
-    require_version(store, urn)
-    current = store.get_aspect(urn, ASPECT)
-    state = str(current.value["state"]) if current is not None else INITIAL_STATE
-    read_version = current.version if current is not None else 0
-    if current is not None and _same_task(current.value, action, where):
-        return _outcome(urn, current.value, current.version, mlflow="off", repeated=True)
-
-    def refuse(why: str) -> TransitionRefusedError:
-        return TransitionRefusedError(
-            f"cannot {action} {label(urn)} ({urn}), which is {state}: {why}"
-        )
-
-    evidence, requested_by = _guards(store, urn, action, state, current, who, judge, reason)
+    with store.reading():  # every read of the decision through one connection
+        require_version(store, urn)
+        current = store.get_aspect(urn, ASPECT)
+        state = str(current.value["state"]) if current is not None else INITIAL_STATE
+        if current is not None and _same_task(current.value, action, where):
+            return _outcome(urn, current.value, current.version, mlflow="off", repeated=True)
+        evidence, requested_by = _guards(store, urn, action, state, current, who, judge, reason)
     if isinstance(evidence, str):
-        raise refuse(evidence)
+        raise TransitionRefusedError(
+            f"cannot {action} {label(urn)} ({urn}), which is {state}: {evidence}"
+        )
     value = {
         "state": target_state(action),
         "transition": action,
@@ -168,10 +165,10 @@ def transition(
         "policy": judge.name if judge is not None else None,
         "requested_by": requested_by if action in ("request_review", "approve") else None,
     }
+    read_version = current.version if current is not None else 0
     written = _write(store, urn, value, read_version, action, who)
-    stored = store.get_aspect(urn, ASPECT, version=written)
     mirrored = _mirror(store, urn, mlflow)
-    return _outcome(urn, stored.value if stored else value, written, mlflow=mirrored)
+    return _outcome(urn, value, written, mlflow=mirrored)
 
 
 def _guards(
@@ -278,7 +275,7 @@ def _outcome(
         reason=value.get("reason"),
         evidence=tuple(value.get("evidence", ())),
         origin=dict(value.get("origin") or {}),
-        at=at.isoformat() if isinstance(at, datetime) else str(at),
+        at=iso(at) or "" if isinstance(at, datetime) else str(at),
         aspect_version=written,
         policy=value.get("policy"),
         mlflow=mlflow,

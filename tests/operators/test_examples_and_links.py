@@ -18,10 +18,16 @@ def test_every_example_dag_loads_without_import_errors(airflow_db: Path) -> None
 
     bag = DagBag(dag_folder=str(EXAMPLES), include_examples=False)
     assert bag.import_errors == {}
-    assert "train_model" in bag.dags
-    dag = bag.dags["train_model"]
-    assert {"aimops", "aimops:project=churn-demo"} <= set(dag.tags)
-    assert dag.doc_md and all(task.doc_md for task in dag.tasks)  # the grid reads as progress
+    assert {"train_model", "evaluate_models", "review_model"} <= set(bag.dags)
+    for dag in (bag.dags[name] for name in ("train_model", "evaluate_models", "review_model")):
+        assert {"aimops", "aimops:project=churn-demo"} <= set(dag.tags), dag.dag_id
+        assert dag.doc_md and all(task.doc_md for task in dag.tasks), dag.dag_id  # as progress
+    review = bag.dags["review_model"]
+    assert [task.task_id for task in review.topological_sort()] == [
+        "request_review",
+        "approve_by_policy",
+        "publish",
+    ]
 
 
 def test_airflow_finds_the_plugin_and_the_provider(airflow_db: Path) -> None:

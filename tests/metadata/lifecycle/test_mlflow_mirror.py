@@ -108,3 +108,22 @@ def test_a_model_mlflow_does_not_hold_is_said_to_be_absent(
     version = evidence.version(1, "fraud")
     outcome = deprecate(store, version, actor="ana", reason="never trained")
     assert outcome.mlflow == "not in the MLflow registry"
+
+
+def test_a_model_name_mlflow_filters_cannot_quote_is_mirrored_too(
+    store: AimStore, evidence: Any, registry: Any
+) -> None:
+    registry.create_registered_model("o'brien")
+    registry.create_model_version("o'brien", source="file:///tmp/model")
+    version = evidence.version(1, "o'brien")
+    assert deprecate(store, version, actor="ana", reason="renamed").mlflow == "synced"
+    assert registry.get_model_version("o'brien", "1").tags[TAG] == "deprecated"
+    assert mirror_model(store, "o'brien").in_line == ("1",)
+
+
+def test_a_password_in_mlflow_s_error_is_not_repeated(
+    store: AimStore, evidence: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://ana:s3cret@127.0.0.1:9")
+    outcome = deprecate(store, evidence.version(1), actor="ana")
+    assert outcome.mlflow.startswith("failed: ") and "s3cret" not in outcome.mlflow
