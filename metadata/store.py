@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from aimops import validation
@@ -395,6 +395,35 @@ class AimStore:
         with self._connect(write=False) as connection:
             return {row.urn: json.loads(row.value) for row in connection.execute(query)}
 
+    def related_values(
+        self, urn: UrnLike, relation: str, aspect: str, *, incoming: bool = False
+    ) -> dict[str, Any]:
+        """Each entity :meth:`related` gives, with the latest value of ``aspect`` (None when it
+        has none), in one query: what a lookup of "every evaluation of this version, and what
+        it is" needs without a round trip per step.
+
+        Example:
+            >>> store = AimStore.open("sqlite://")
+            >>> store.put_aspect("urn:aim:model:churn", "modelInfo", {"name": "churn"})
+            1
+            >>> store.put_entity("urn:aim:modelVersion:churn/1")
+            'urn:aim:modelVersion:churn/1'
+            >>> store.put_edge("urn:aim:modelVersion:churn/1", "versionOf", "urn:aim:model:churn")
+            >>> store.related_values("urn:aim:model:churn", "versionOf", "lifecycle", incoming=True)
+            {'urn:aim:modelVersion:churn/1': None}
+        """
+        check_relation(relation)
+        aspect_spec(aspect)
+        validation.flag(incoming, "incoming")
+        query = _RELATED_VALUES[bool(incoming)]
+        with self._connect(write=False) as connection:
+            rows = connection.execute(
+                query, {"urn": str(Urn.parse(urn)), "relation": relation, "aspect": aspect}
+            )
+            return {
+                row.urn: json.loads(row.value) if row.value is not None else None for row in rows
+            }
+
     def search(
         self,
         entity_type: str | None = None,
@@ -510,6 +539,37 @@ def _require_store_file(path: Path, label: str, empty: bool) -> None:
             f"no AIM store at {label}: the file is empty (0 bytes); create the store in it "
             f"with: {init} (init makes an empty file a new store)"
         )
+
+
+def _related_values_query(incoming: bool) -> Any:
+    """Entities joined by ``:relation`` edges to the entity ``:urn``, each with the latest value
+    of ``:aspect`` (NULL when it has none); built once, so only its parameters change."""
+    entities, edges, aspects = schema.entities, schema.edges, schema.aspects
+    origin = entities.alias("origin")
+    near, far = (edges.c.dst_id, edges.c.src_id) if incoming else (edges.c.src_id, edges.c.dst_id)
+    newest = aspects.alias("newest")
+    latest = (
+        select(func.max(newest.c.version))
+        .where(newest.c.entity_id == entities.c.id, newest.c.aspect == bindparam("aspect"))
+        .scalar_subquery()
+    )
+    return (
+        select(entities.c.urn, aspects.c.value)
+        .select_from(origin)
+        .join(edges, near == origin.c.id)
+        .join(entities, far == entities.c.id)
+        .outerjoin(
+            aspects,
+            (aspects.c.entity_id == entities.c.id)
+            & (aspects.c.aspect == bindparam("aspect"))
+            & (aspects.c.version == latest),
+        )
+        .where(origin.c.urn == bindparam("urn"), edges.c.relation == bindparam("relation"))
+        .order_by(entities.c.id)
+    )
+
+
+_RELATED_VALUES = {incoming: _related_values_query(incoming) for incoming in (False, True)}
 
 
 def _latest_version(table: Any, entity_id: Any) -> Any:

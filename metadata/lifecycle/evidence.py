@@ -141,8 +141,8 @@ def _moment(value: Any) -> datetime:
 
 def _evaluations(store: AimStore, version: Urn) -> dict[str, dict[str, Any]]:
     """Every evaluation and comparison of ``version``: URN -> its ``evaluationInfo``."""
-    urns = [entity.urn for entity in store.related(version, "evaluates", incoming=True)]
-    return store.latest_values(urns, "evaluationInfo")
+    found = store.related_values(version, "evaluates", "evaluationInfo", incoming=True)
+    return {urn: info for urn, info in found.items() if info is not None}
 
 
 def _newest(infos: dict[str, dict[str, Any]], moment: str) -> tuple[str, dict[str, Any]]:
@@ -183,8 +183,8 @@ def _judge_data_quality(
     found: list[str],
     missing: list[str],
 ) -> None:
-    urns = [entity.urn for entity in store.related(version, "checks", incoming=True)]
-    checks = store.latest_values(urns, "checkInfo")
+    recorded = store.related_values(version, "checks", "checkInfo", incoming=True)
+    checks = {urn: info for urn, info in recorded.items() if info is not None}
     passing = {
         urn: info
         for urn, info in checks.items()
@@ -218,17 +218,11 @@ def _judge_data_quality(
 def champion_of(store: AimStore, version: Urn) -> str | None:
     """The newest published version of ``version``'s model other than itself (the champion,
     until deployments say otherwise), or None when none is published."""
-    from aimops.metadata.lifecycle.queries import lifecycle_values
-
     model = model_urn(Urn.parse(version).segments[0])
-    others = [
-        entity.urn
-        for entity in store.related(model, "versionOf", incoming=True)
-        if entity.urn != str(version)
-    ]
+    states = store.related_values(model, "versionOf", "lifecycle", incoming=True)
     published = {
-        urn: value for urn, value in lifecycle_values(store, others).items()
-        if value["state"] == "published"
+        urn: value for urn, value in states.items()
+        if value is not None and value["state"] == "published" and urn != str(version)
     }  # fmt: skip
     return _newest(published, "at")[0] if published else None
 
@@ -261,8 +255,8 @@ def _judge_comparison(
     if info["status"] != "passed":
         missing.append(f"{wanted} (the newest, {urn}, failed: {_failed_gates(info)})")
         return
-    details = store.get_aspect(urn, "evaluationDetails")
-    inconclusive = details.value.get("parts", {}).get("inconclusive") if details else None
+    details = store.latest_values([urn], "evaluationDetails").get(urn) or {}
+    inconclusive = details.get("parts", {}).get("inconclusive")
     if inconclusive:
         missing.append(f"{wanted} (the newest, {urn}, is {inconclusive})")
         return

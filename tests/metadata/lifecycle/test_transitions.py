@@ -253,7 +253,12 @@ def test_a_rejection_needs_a_reason_and_sends_the_version_back(
     assert request_review(store, version, actor="ana", mlflow=False).state == "in_review"
 
 
-def test_a_policy_can_be_named_registered_or_given(store: AimStore, evidence: Any) -> None:
+def test_a_policy_can_be_named_registered_or_given(
+    store: AimStore, evidence: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimops.metadata.lifecycle import evidence as policies
+
+    monkeypatch.setattr(policies, "POLICIES", dict(policies.POLICIES))  # registered for this test
     version = evidence.version(10)
     evidence.evaluation(version)  # no data-quality check
     with pytest.raises(TransitionRefusedError):
