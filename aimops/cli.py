@@ -240,15 +240,15 @@ def _shown_value(version: dict[str, Any]) -> str:
 
 
 def _transition_text(value: dict[str, Any]) -> str:
-    """``registered -> in_review (request_review); reason: ...; evidence: 2``."""
+    """``registered -> in_review (request_review); evidence: 2; from cli; reason: ...``."""
     parts = [f"{value.get('previous')} -> {value.get('state')} ({value.get('transition')})"]
-    if value.get("reason"):
-        parts.append(f"reason: {value['reason']}")
     if value.get("evidence"):
         parts.append(f"evidence: {len(value['evidence'])}")
     origin = value.get("origin") or {}
     if origin.get("kind") not in (None, "python"):
         parts.append(f"from {origin['kind']}")
+    if value.get("reason"):  # last: the one part that may be long
+        parts.append(f"reason: {value['reason']}")
     return "; ".join(parts)
 
 

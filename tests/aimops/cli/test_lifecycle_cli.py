@@ -224,10 +224,10 @@ def test_deprecate_from_published_and_history_reads_well(cli: Cli) -> None:
     assert header.split() == ["CREATED_AT", "ASPECT", "VERSION", "ACTOR", "VALUE"]
     assert len(rows) == 4
     assert (
-        "registered -> in_review (request_review); reason: ready; evidence: 2; from cli" in rows[0]
+        "registered -> in_review (request_review); evidence: 2; from cli; reason: ready" in rows[0]
     )
     assert " bob " in rows[1] and "in_review -> publishable (approve); evidence: 2" in rows[1]
-    assert "published -> deprecated (deprecate); reason: superseded; from cli" in rows[3]
+    assert "published -> deprecated (deprecate); from cli; reason: superseded" in rows[3]
     history = cli.json("history", "urn:aim:modelVersion:churn/1", "--aspect", "lifecycle")
     assert [h["value"]["state"] for h in history] == [
         "in_review", "publishable", "published", "deprecated"
