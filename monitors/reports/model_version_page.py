@@ -140,7 +140,7 @@ def _history(record: VersionRecord, link: LinkFor) -> str:
               f"{blocks.plain_text(item.get('previous'))} \u2192 "
               f"{blocks.plain_text(item.get('state'))}",
               item.get("actor"), item.get("reason"), describe_origin(item.get("origin")),
-              item.get("policy"), _links(item.get("evidence"), link)])
+              item.get("policy"), _links(item.get("evidence"), link, evidence_name)])
         for item in record.history
     ]  # fmt: skip
     headers = ("When", "Transition", "From \u2192 to", "Actor", "Reason", "Origin", "Policy",
@@ -226,6 +226,28 @@ def _page(urn: str, link: LinkFor) -> blocks.Markup | None:
                          '>open</a>')  # fmt: skip
 
 
+def evidence_name(urn: str) -> str:
+    """A piece of evidence as a reader names it: its kind and the task that recorded it.
+
+    Example:
+        >>> evidence_name("urn:aim:check:airflow/evaluate_models/manual__1/check_test_data")
+        'check check_test_data (evaluate_models, manual__1)'
+        >>> evidence_name("urn:aim:evaluation:churn/1/38ae5c267ce99535")
+        'evaluation churn/1/38ae5c267ce99535'
+    """
+    from aimops.errors import InvalidInputError
+    from aimops.metadata.urns import Urn
+
+    try:
+        parsed = Urn.parse(urn)
+    except InvalidInputError:
+        return urn
+    segments = parsed.segments
+    if len(segments) >= 4 and segments[0] == "airflow":
+        return f"{parsed.type} {'/'.join(segments[3:])} ({segments[1]}, {segments[2]})"
+    return f"{parsed.type} {'/'.join(segments)}"
+
+
 def _links(urns: Any, link: LinkFor, shown: Callable[[str], str] = str) -> blocks.Markup | None:
     """The URNs ``urns`` (each as ``shown`` names it), one a line, each a link to its page
     when it has one."""
@@ -234,9 +256,10 @@ def _links(urns: Any, link: LinkFor, shown: Callable[[str], str] = str) -> block
     items = []
     for urn in urns:
         address, text = link(str(urn)), text_html(shown(str(urn)))
+        whole = text_html(str(urn))  # the whole URN on hover
         items.append(
-            f'<li><a href="{html.escape(address, quote=True)}">{text}</a></li>'
+            f'<li><a href="{html.escape(address, quote=True)}" title="{whole}">{text}</a></li>'
             if address is not None
-            else f"<li>{text}</li>"
+            else f'<li title="{whole}">{text}</li>'
         )
     return blocks.Markup(f'<ul class="plain">{"".join(items)}</ul>')

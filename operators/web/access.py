@@ -98,7 +98,11 @@ def readable_entity(
 
 def not_yours(kind: str, urn: Urn) -> tuple[int, str]:
     """The answer for an entity the user may not read: the very 404 of a missing one."""
-    return 404, f"no {kind} {urn} that you may read is recorded in the AIM store"
+    return 404, f"no {_WORDS.get(kind, kind)} {urn} that you may read is recorded in the AIM store"
+
+
+#: Entity types as a sentence names them.
+_WORDS = {"modelVersion": "model version"}
 
 
 def _urn_of(text: str, kind: str) -> Urn | str:

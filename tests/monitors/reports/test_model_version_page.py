@@ -194,10 +194,11 @@ def test_the_history_shows_each_transition_its_actor_reason_and_evidence(
                                              ["Python", "\u2014"]]  # fmt: skip
     # the review's evidence, each a link to the page written beside this one
     evidence = [recorded.passed, recorded.good_check]
-    assert history[0][7] == history[1][7] == "".join(evidence)
-    for urn in evidence:
+    named = ["evaluation " + evidence[0].split(":", 3)[3], "check " + evidence[1].split(":", 3)[3]]
+    assert history[0][7] == history[1][7] == "".join(named)  # each named by its kind and key
+    for urn, name in zip(evidence, named, strict=True):
         href = report_path(recorded.folder, Urn.parse(urn)).name
-        assert page.links[href][0] == urn
+        assert page.links[href][0] == name
         assert (written.parent / href).is_file()
 
 

@@ -191,7 +191,7 @@ def test_a_dag_s_version_answers_an_outsider_as_a_missing_one(
     denied = client.get(_path(urn), headers=outsider)
     missing = client.get(_path(missing_urn), headers=outsider)
     assert (denied.status_code, missing.status_code) == (404, 404)
-    assert denied.text == f"no modelVersion {urn} that you may read is recorded in the AIM store"
+    assert denied.text == f"no model version {urn} that you may read is recorded in the AIM store"
     assert denied.text.replace(urn, "?") == missing.text.replace(missing_urn, "?")
     assert "deprecated" not in denied.text
     assert denied.headers["x-content-type-options"] == "nosniff"
@@ -233,7 +233,7 @@ def test_an_unknown_version_is_not_found(client: Any, sign_in: Any) -> None:
     answer = client.get(_path("urn:aim:modelVersion:churn/99"), headers=sign_in("admin"))
     assert answer.status_code == 404
     assert answer.text == (
-        "no modelVersion urn:aim:modelVersion:churn/99 that you may read is recorded in the "
+        "no model version urn:aim:modelVersion:churn/99 that you may read is recorded in the "
         "AIM store"
     )
     assert answer.headers["referrer-policy"] == "no-referrer"
