@@ -18,7 +18,7 @@ Example (shell)::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,15 +35,23 @@ ACTOR_HELP = "Who acts, recorded with the transition (default: the group's --act
 REASON_HELP = "Why, recorded with the transition."
 
 
-def actor_option(function: Any) -> Any:
-    """Add ``--actor`` (the command's own; it wins over the group's)."""
-    return click.option("--actor", default=None, help=ACTOR_HELP)(function)
+def transition_command(
+    name: str, reason_help: str = REASON_HELP
+) -> Callable[[Callable[..., None]], click.Command]:
+    """A lifecycle command: ``URN``, ``--actor`` (the command's own; it wins over the group's),
+    ``--reason``, ``--store`` and ``--json``, in that order in its help."""
+
+    def make(function: Callable[..., None]) -> click.Command:
+        function = store_options(function)
+        function = click.option("--reason", default=None, help=reason_help)(function)
+        function = click.option("--actor", default=None, help=ACTOR_HELP)(function)
+        function = click.argument("version", metavar="URN")(function)
+        return click.command(name)(function)
+
+    return make
 
 
-@click.command("review")
-@click.argument("version", metavar="URN")
-@actor_option
-@click.option("--reason", default=None, help=REASON_HELP)
+@transition_command("review")
 @click.option(
     "--policy",
     default=None,
@@ -51,7 +59,6 @@ def actor_option(function: Any) -> Any:
     help="The evidence policy that judges the request: default, evaluation_only, a registered "
     "name or module:attribute (default: default).",
 )
-@store_options
 def review_command(
     version: str,
     actor: str | None,
@@ -69,10 +76,7 @@ def review_command(
     _transition("request_review", version, actor, reason, policy, store_url, as_json)
 
 
-@click.command("approve")
-@click.argument("version", metavar="URN")
-@actor_option
-@click.option("--reason", default=None, help=REASON_HELP)
+@transition_command("approve")
 @click.option(
     "--policy",
     default=None,
@@ -80,7 +84,6 @@ def review_command(
     help="Approve automatically: the policy NAME judges the evidence again and approves as "
     "policy:NAME (so no --actor with it).",
 )
-@store_options
 def approve_command(
     version: str,
     actor: str | None,
@@ -102,11 +105,7 @@ def approve_command(
     _transition("approve", version, actor, reason, policy, store_url, as_json)
 
 
-@click.command("reject")
-@click.argument("version", metavar="URN")
-@actor_option
-@click.option("--reason", default=None, help="Why it goes back to registered (required).")
-@store_options
+@transition_command("reject", "Why it goes back to registered (required).")
 def reject_command(
     version: str, actor: str | None, reason: str | None, store_url: str | None, as_json: bool
 ) -> None:
@@ -117,11 +116,7 @@ def reject_command(
     _transition("reject", version, actor, reason, None, store_url, as_json)
 
 
-@click.command("publish")
-@click.argument("version", metavar="URN")
-@actor_option
-@click.option("--reason", default=None, help=REASON_HELP)
-@store_options
+@transition_command("publish")
 def publish_command(
     version: str, actor: str | None, reason: str | None, store_url: str | None, as_json: bool
 ) -> None:
@@ -132,11 +127,7 @@ def publish_command(
     _transition("publish", version, actor, reason, None, store_url, as_json)
 
 
-@click.command("deprecate")
-@click.argument("version", metavar="URN")
-@actor_option
-@click.option("--reason", default=None, help=REASON_HELP)
-@store_options
+@transition_command("deprecate")
 def deprecate_command(
     version: str, actor: str | None, reason: str | None, store_url: str | None, as_json: bool
 ) -> None:

@@ -155,6 +155,8 @@ def monitor_model() -> None:
     version = day["model_version"]
     DataQualityOperator(
         task_id="data_quality",
+        doc_md="The day's request log against a Great Expectations suite. "
+        "Fails when an expectation is not met; **AIM check** opens the check's page.",
         data=day["requests"],
         suite=REQUEST_LOG_SUITE,
         name="request log",
@@ -162,17 +164,23 @@ def monitor_model() -> None:
     )
     DriftCheckOperator(
         task_id="drift",
+        doc_md="The served features against the version's registered reference data "
+        "(Evidently's methods). Fails when half the features drifted.",
         current=day["requests"],
         model_version=version,
         evidently_report="{{ params.evidently_report }}",
     )
     FeatureConsistencyOperator(
         task_id="feature_consistency",
+        doc_md="The day's feature snapshot against the training features. Fails when a "
+        "feature is skewed between training and serving.",
         serving=day["features"],
         model_version=version,
     )
     HealthCheckOperator(
         task_id="health",
+        doc_md="Latency p50/p90/p99, error rate and throughput against the objectives. "
+        "Fails when the success rate is under 99 % or p99 over the `latency_p99_max_ms` param.",
         requests=day["requests"],
         model_version=version,
         objectives={"latency_p99_max_ms": "{{ params.latency_p99_max_ms }}"},

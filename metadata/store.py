@@ -81,7 +81,9 @@ class AimStore:
                 f"AimStore.open(url), not with {type(engine).__name__} {validation.shown(engine)}"
             )
         self._engine = engine
-        self._writing = threading.local()
+        #: Per thread: whether a write transaction is open ("active"), and the connection every
+        #: read shares inside reading() ("reading").
+        self._in_thread = threading.local()
         self._read_only = read_only_reason(engine)
         self._found_empty_file = False
         self.label = validation.optional_text(label, "label") or redact(engine.url)
@@ -218,11 +220,11 @@ class AimStore:
     def _connect(self, *, write: bool) -> Iterator[Connection]:
         if write and self._read_only is not None:
             raise read_only_error(self.label, self._read_only)
-        pinned = getattr(self._writing, "reading", None)
+        pinned = getattr(self._in_thread, "reading", None)
         if pinned is not None and not write:  # inside reading(): one connection for every read
             yield pinned
             return
-        writing = getattr(self._writing, "active", False)
+        writing = getattr(self._in_thread, "active", False)
         if write and writing:
             raise InvalidInputError(
                 "a write through the store while its transaction() is open in the same thread "
@@ -230,12 +232,12 @@ class AimStore:
             )
         with translate_errors(self.label), self._engine.connect() as connection:
             connection.info["aimops_begin"] = "IMMEDIATE" if write else "DEFERRED"
-            self._writing.active = writing or write
+            self._in_thread.active = writing or write
             try:
                 with connection.begin():
                     yield connection
             finally:
-                self._writing.active = writing
+                self._in_thread.active = writing
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[AimStore]:
@@ -251,15 +253,15 @@ class AimStore:
             ...         "urn:aim:model:churn", "versionOf", incoming=True)
             (None, [])
         """
-        if getattr(self._writing, "reading", None) is not None:
+        if getattr(self._in_thread, "reading", None) is not None:
             yield self  # already inside one
             return
         with self._connect(write=False) as connection:
-            self._writing.reading = connection
+            self._in_thread.reading = connection
             try:
                 yield self
             finally:
-                self._writing.reading = None
+                self._in_thread.reading = None
 
     @contextlib.contextmanager
     def transaction(self, *, actor: str | None = None) -> Iterator[StoreWriter]:

@@ -131,10 +131,7 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         summary="The interactive report of a recorded evaluation or comparison",
     )
     def evaluation_route(urn: str, user: Any = Depends(get_user)) -> Any:  # noqa: B008
-        status, body = evaluation_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id))
-        if status != 200:
-            return PlainTextResponse(body, status_code=status)
-        return HTMLResponse(body, headers=security_headers(body))
+        return _answer(*evaluation_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id)))
 
     @app.get(
         "/checks/{urn:path}",
@@ -149,9 +146,7 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         status, body, saved = check_page(
             opener, urn, report, lambda dag_id: may_read_dag(user, dag_id)
         )
-        if status != 200:
-            return PlainTextResponse(body, status_code=status)
-        return HTMLResponse(body, headers=SAVED_REPORT_HEADERS if saved else security_headers(body))
+        return _answer(status, body, SAVED_REPORT_HEADERS if saved else None)
 
     @app.get(
         "/models/{urn:path}",
@@ -159,12 +154,19 @@ def create_app(open_store: Callable[[], AimStore | None] | None = None) -> FastA
         summary="A model version: its lifecycle state and history, evaluations and checks",
     )
     def model_version_route(urn: str, user: Any = Depends(get_user)) -> Any:  # noqa: B008
-        status, body = model_version_page(opener, urn, lambda dag_id: may_read_dag(user, dag_id))
-        if status != 200:
-            return PlainTextResponse(body, status_code=status)
-        return HTMLResponse(body, headers=security_headers(body))
+        return _answer(*model_version_page(opener, urn, lambda d: may_read_dag(user, d)))
 
     return app
+
+
+def _answer(status: int, body: str, headers: dict[str, str] | None = None) -> Any:
+    """A page (with ``headers``, else the page's own security headers) or, for any other status,
+    its message as plain text."""
+    from fastapi.responses import HTMLResponse, PlainTextResponse
+
+    if status != 200:
+        return PlainTextResponse(body, status_code=status)
+    return HTMLResponse(body, headers=headers or security_headers(body))
 
 
 class LazyApp:

@@ -178,3 +178,41 @@ def test_writing_around_an_open_transaction_is_refused_not_hung(store: AimStore)
             store.put_aspect(DATA, "datasetInfo", {"name": "customers"})
     store.put_aspect(DATA, "datasetInfo", {"name": "customers"})
     assert store.get_aspect(MODEL, "tags") is not None
+
+
+def test_related_values_gives_each_neighbour_with_its_latest_aspect_in_one_read(
+    store: AimStore,
+) -> None:
+    model = "urn:aim:model:churn"
+    store.put_aspect(model, "modelInfo", {"name": "churn"})
+    for number in (1, 2):
+        store.put_entity(f"urn:aim:modelVersion:churn/{number}")
+        store.put_edge(f"urn:aim:modelVersion:churn/{number}", "versionOf", model)
+    store.put_aspect("urn:aim:modelVersion:churn/2", "tags", {"stage": "a"})
+    store.put_aspect("urn:aim:modelVersion:churn/2", "tags", {"stage": "b"})
+    assert store.related_values(model, "versionOf", "tags", incoming=True) == {
+        "urn:aim:modelVersion:churn/1": None,
+        "urn:aim:modelVersion:churn/2": {"stage": "b"},
+    }
+    found = store.related_values("urn:aim:modelVersion:churn/1", "versionOf", "modelInfo")
+    assert list(found) == [model] and found[model]["name"] == "churn"
+    assert store.related_values("urn:aim:model:nope", "versionOf", "tags", incoming=True) == {}
+
+
+def test_reads_inside_reading_share_one_connection(store: AimStore) -> None:
+    from sqlalchemy import event
+
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(store.engine, "checkout", listener)
+    try:
+        with store.reading():
+            for _ in range(3):
+                store.get_entity("urn:aim:model:churn")
+                store.related("urn:aim:model:churn", "versionOf", incoming=True)
+        inside = len(checkouts)
+        store.get_entity("urn:aim:model:churn")
+        store.get_entity("urn:aim:model:churn")
+    finally:
+        event.remove(store.engine, "checkout", listener)
+    assert (inside, len(checkouts)) == (1, 3)
