@@ -19,10 +19,14 @@ reads the attribute, not the class's place in the tree::
     │   └── InvalidDataError          labels, scores or frames that cannot be evaluated
     ├── NotFoundError              T  a user-facing lookup found nothing (yet): a file, a version
     ├── GateFailedError               an evaluation or check missed a bound it was gated on
-    │   └── CheckFailedError          a monitoring check came out ``fail``
+    │   ├── CheckFailedError          a monitoring check came out ``fail``
+    │   └── RampRolledBackError       a ramp's analysis failed; the champion serves 100% again
     ├── UnknownAnalyzerError          an analyzer name that no entry point registers
     ├── TransitionRefusedError        a lifecycle transition its guards refuse (state, evidence,
     │                                 four eyes): the message names what is missing
+    ├── RampAbortedError              a ramp a task was running was aborted (a person, a de-ramp)
+    ├── RouterUnavailableError     T  a traffic router (a webhook) did not answer or failed on
+    │                                 its side: the serving layer may take the weights later
     └── StoreError                 T  the AIM store itself
         ├── StoreUnavailableError  T  cannot open or reach the store
         ├── SchemaError               the store's schema does not match this aimops
@@ -111,6 +115,24 @@ class UnknownAnalyzerError(AimopsError, LookupError):
 class TransitionRefusedError(AimopsError):
     """A lifecycle transition its guards refuse: the message names the model version, its
     state, the transition and what is missing (evidence, another approver). Nothing changed."""
+
+
+class RampRolledBackError(GateFailedError):
+    """A ramp's analysis failed and the ramp rolled the challenger back: the message names the
+    failed gates and says the champion serves 100% again."""
+
+
+class RampAbortedError(AimopsError):
+    """A ramp was aborted (by a person, or a de-ramp) while a task was running it: the message
+    names who and why."""
+
+
+class RouterUnavailableError(AimopsError):
+    """A traffic router could not apply the weights for a reason that may pass: its endpoint
+    did not answer, timed out or answered with a server error (5xx, 429). The message names
+    the endpoint by ``scheme://host[:port]`` only."""
+
+    transient = True
 
 
 class StoreError(AimopsError):

@@ -39,6 +39,7 @@ ENTITY_TYPES: dict[str, tuple[int, int | None]] = {
     "evaluation": (1, None),
     "check": (1, None),
     "deployment": (1, None),
+    "ramp": (3, 3),
 }
 ORCHESTRATED_TYPES = frozenset({"pipeline", "run", "step"})
 
@@ -191,3 +192,13 @@ def dataset_urn(*segments: str) -> Urn:
 def artifact_urn(*segments: str) -> Urn:
     """``urn:aim:artifact:<segments...>``."""
     return make_urn("artifact", *segments)
+
+
+def deployment_urn(model: str, environment: str = "production") -> Urn:
+    """``urn:aim:deployment:<model>/<environment>``: a model served in an environment."""
+    return make_urn("deployment", model, environment)
+
+
+def ramp_urn(model: str, environment: str, number: int) -> Urn:
+    """``urn:aim:ramp:<model>/<environment>/<n>``: the deployment's n-th ramp."""
+    return make_urn("ramp", model, environment, number)

@@ -451,6 +451,21 @@ class StoreWriter:
         if rows:
             self._connection.execute(self._statements.edges, rows)
 
+    def remove_edge(self, src: UrnLike, relation: str, dst: UrnLike) -> bool:
+        """Remove ``src relation dst`` (a version that stops serving loses its ``serves``
+        edge); False when there was no such edge."""
+        validation.text(relation, "a relation")
+        src_id, dst_id = self.entity_id(src), self.entity_id(dst)
+        if src_id is None or dst_id is None:
+            return False
+        table = schema.edges
+        removed = self._connection.execute(
+            delete(table).where(
+                table.c.src_id == src_id, table.c.relation == relation, table.c.dst_id == dst_id
+            )
+        )
+        return bool(removed.rowcount)
+
     def _existing_id(self, urn: UrnLike, relation: str) -> int:
         entity_id = self.entity_id(urn)
         if entity_id is None:

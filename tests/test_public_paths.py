@@ -32,6 +32,7 @@ FACADES = {
         "fairness", "get_analyzer", "list_analyzers", "list_checks", "load_evaluation",
         "load_reference", "record_check", "record_evaluation", "register_reference",
         "render_check_report", "render_report", "send_alert", "simulate_serving_day",
+        "simulate_serving_window",
         "write_check_report", "write_report",
     ],
     "aimops.hooks": ["AimHook", "MlflowHook"],
@@ -62,6 +63,7 @@ EXTRA_LINKS = [
     "aimops.operators.monitoring.EvidentlyReportLink",
     "aimops.operators.monitoring.DashboardLink",
     "aimops.operators.lifecycle.ModelVersionLink",
+    "aimops.operators.ramps.RampVersionLink",
 ]
 
 ENTRY_POINTS = {
@@ -69,6 +71,7 @@ ENTRY_POINTS = {
     "airflow.plugins": {"aimops"},
     "aimops.analyzers": {"binary", "multiclass", "regression", "fairness"},
     "aimops.check_kinds": {"data_quality", "drift", "feature_consistency", "health", "anomaly"},
+    "aimops.routers": {"file", "webhook"},
 }
 
 

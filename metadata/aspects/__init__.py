@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from aimops.metadata.aspects import checks, core, evaluation, lifecycle
+from aimops.metadata.aspects import checks, core, deployment, evaluation, lifecycle
 from aimops.metadata.aspects.core import (
     ArtifactInfo,
     Attempt,
@@ -81,6 +81,7 @@ __all__ = [
     "canonical_json",
     "checks",
     "core",
+    "deployment",
     "dump_canonical",
     "evaluation",
     "index_rows",

@@ -1,10 +1,14 @@
-"""The model lifecycle beside the store: review, approval, publish and deprecate, audited.
+"""The model lifecycle beside the store: review, approval, publish, deprecate, traffic.
 
 States: ``registered`` → ``in_review`` → ``publishable`` → ``published`` → ``deprecated``
 (``reject`` sends ``in_review`` back to ``registered``). Each transition is a new version of
 the model version's ``lifecycle`` aspect (state, actor, reason, time, origin, evidence), so
 ``aimops history URN`` is its audit trail. Guards: the evidence policy for a review, four eyes
 for an approval, the state for everything (:mod:`~aimops.metadata.lifecycle.transitions`).
+A published version serves traffic through deployments (:mod:`~aimops.metadata.lifecycle.
+deployments`), whose weights a router applies (:mod:`~aimops.metadata.lifecycle.routers`);
+ramps are recorded here (:mod:`~aimops.metadata.lifecycle.ramps`) and run by
+:mod:`aimops.monitors.ramps`; :func:`deramp` takes a version's traffic away at once.
 
 Example:
     >>> from aimops.metadata import AimStore
@@ -25,6 +29,8 @@ from typing import TYPE_CHECKING
 from aimops.lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from aimops.metadata.lifecycle.deployments import Deployment, read_deployment, weight_history
+    from aimops.metadata.lifecycle.deramp import DerampOutcome, deramp
     from aimops.metadata.lifecycle.evidence import (
         DEFAULT_POLICY,
         POLICIES,
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
         lifecycle_values,
         version_urn,
     )
+    from aimops.metadata.lifecycle.ramps import Ramp, read_ramp
     from aimops.metadata.lifecycle.transitions import (
         TransitionOutcome,
         approve,
@@ -57,7 +64,15 @@ _EVIDENCE = "aimops.metadata.lifecycle.evidence"
 _QUERIES = "aimops.metadata.lifecycle.queries"
 _TRANSITIONS = "aimops.metadata.lifecycle.transitions"
 _MIRROR = "aimops.metadata.lifecycle.mlflow_mirror"
+_DEPLOYMENTS = "aimops.metadata.lifecycle.deployments"
 _LAZY = {
+    "Deployment": _DEPLOYMENTS,
+    "read_deployment": _DEPLOYMENTS,
+    "weight_history": _DEPLOYMENTS,
+    "DerampOutcome": "aimops.metadata.lifecycle.deramp",
+    "deramp": "aimops.metadata.lifecycle.deramp",
+    "Ramp": "aimops.metadata.lifecycle.ramps",
+    "read_ramp": "aimops.metadata.lifecycle.ramps",
     "DEFAULT_POLICY": _EVIDENCE,
     "POLICIES": _EVIDENCE,
     "Evidence": _EVIDENCE,
@@ -91,24 +106,31 @@ __all__ = [
     "POLICIES",
     "STATES",
     "TRANSITIONS",
+    "Deployment",
+    "DerampOutcome",
     "Evidence",
     "EvidencePolicy",
     "MirrorOutcome",
     "MlflowTarget",
     "Policy",
+    "Ramp",
     "TransitionOutcome",
     "approve",
     "champion_of",
     "deprecate",
+    "deramp",
     "lifecycle_history",
     "lifecycle_state",
     "lifecycle_values",
     "mirror_model",
     "publish",
+    "read_deployment",
+    "read_ramp",
     "register_policy",
     "reject",
     "request_review",
     "resolve_policy",
     "transition",
     "version_urn",
+    "weight_history",
 ]

@@ -33,6 +33,13 @@ if TYPE_CHECKING:
     from aimops.metadata.store import AimStore
 
 TAG = "aimops.lifecycle_state"
+#: The version's weight (percent) in the ``production`` deployment.
+TRAFFIC_TAG = "aimops.traffic"
+#: The version's newest ramp in ``production``: ``<status> <ramp URN>``.
+RAMP_TAG = "aimops.ramp"
+#: The environment MLflow mirrors, and the aliases that follow its champion and challenger.
+MIRRORED_ENVIRONMENT = "production"
+CHAMPION_ALIAS, CHALLENGER_ALIAS = "champion", "challenger"
 #: How long one MLflow request may take before the mirror reports it failed (seconds).
 REQUEST_TIMEOUT = "10"
 
@@ -89,7 +96,10 @@ def mirror_model(
     store: AimStore, model: str, *, target: MlflowTarget | None = None
 ) -> MirrorOutcome:
     """Set ``aimops.lifecycle_state`` on every version of ``model`` that MLflow's registry
-    holds to its AIM state; never raises for MLflow's sake (the outcome says what failed)."""
+    holds to its AIM state, and mirror the ``production`` deployment: the aliases
+    ``champion`` and ``challenger`` (the active ramp's version) and the tags
+    ``aimops.traffic`` and ``aimops.ramp``; never raises for MLflow's sake (the outcome says
+    what failed)."""
     from aimops.metadata.lifecycle.queries import lifecycle_values
 
     where = configured_target(target)
@@ -100,9 +110,10 @@ def mirror_model(
         Urn.parse(urn).segments[1]: value["state"]
         for urn, value in lifecycle_values(store, versions).items()
     }
+    deployed = _deployed(store, model)
     try:
         with temporary_environment(_fail_fast()):
-            return _apply(model, states, where)
+            return _apply(model, states, where, deployed)
     except Exception as exc:  # MLflow's or the network's: the transition stands regardless
         first_line = _without_secrets((str(exc).strip().splitlines() or [type(exc).__name__])[0])
         first_line = first_line[:300]
@@ -152,7 +163,61 @@ def _held_versions(
     return held
 
 
-def _apply(model: str, states: dict[str, str], where: MlflowTarget) -> MirrorOutcome:
+@dataclass(frozen=True)
+class _Deployed:
+    """What MLflow mirrors of the production deployment: tags per version and aliases."""
+
+    tags: dict[str, dict[str, str]]
+    aliases: dict[str, str | None]
+
+
+def _deployed(store: AimStore, model: str) -> _Deployed:
+    from aimops.metadata.lifecycle.deployments import read_deployment
+    from aimops.metadata.lifecycle.ramps import ramps_of
+
+    deployment = read_deployment(store, model, MIRRORED_ENVIRONMENT)
+    ramps = ramps_of(store, model, MIRRORED_ENVIRONMENT)
+    tags: dict[str, dict[str, str]] = {}
+    for ramp in ramps:  # oldest first: each version keeps its newest ramp
+        tags.setdefault(ramp.version, {})[RAMP_TAG] = f"{ramp.status} {ramp.urn}"
+    if deployment.revision:
+        for version in {*deployment.weights, *tags}:
+            tags.setdefault(version, {})[TRAFFIC_TAG] = str(deployment.weight(version))
+    active = [ramp.version for ramp in ramps if ramp.active]
+    aliases = {
+        CHAMPION_ALIAS: deployment.champion,
+        CHALLENGER_ALIAS: active[-1] if active else None,
+    }
+    return _Deployed(tags, aliases if deployment.revision else {})
+
+
+def _apply_deployment(
+    client: Any, model: str, held: dict[str, Any], deployed: _Deployed
+) -> list[str]:
+    """Set the deployment's tags and aliases that differ; returns the versions changed."""
+    changed = []
+    for version, tags in sorted(deployed.tags.items()):
+        found = held.get(version)
+        if found is None:
+            continue
+        for name, value in tags.items():
+            if (found.tags or {}).get(name) != value:
+                client.set_model_version_tag(model, version, name, value)
+                changed.append(version)
+    if deployed.aliases:
+        found = getattr(client.get_registered_model(model), "aliases", {}) or {}
+        current = {alias: str(version) for alias, version in dict(found).items()}
+        for alias, wanted in deployed.aliases.items():
+            if wanted is not None and wanted in held and current.get(alias) != wanted:
+                client.set_registered_model_alias(model, alias, wanted)
+            elif (wanted is None or wanted not in held) and alias in current:
+                client.delete_registered_model_alias(model, alias)
+    return changed
+
+
+def _apply(
+    model: str, states: dict[str, str], where: MlflowTarget, deployed: _Deployed | None = None
+) -> MirrorOutcome:
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -168,6 +233,9 @@ def _apply(model: str, states: dict[str, str], where: MlflowTarget) -> MirrorOut
         else:
             client.set_model_version_tag(model, version, TAG, state)
             updated.append(version)
+    if deployed is not None and held:
+        updated += [v for v in _apply_deployment(client, model, held, deployed) if v not in updated]
+        in_line = [version for version in in_line if version not in updated]
     return MirrorOutcome(
         configured=True,
         updated=tuple(updated),

@@ -115,6 +115,8 @@ def transition(
     origin: Mapping[str, Any] | None = None,
     policy: Any = None,
     mlflow: MlflowTarget | bool = True,
+    force: bool = False,
+    router: Any = None,
 ) -> TransitionOutcome:
     """Apply the lifecycle transition ``action`` to the model version ``version`` (its URN,
     ``name/3`` or a ``model_version_ref``); see the module for the guards.
@@ -124,13 +126,17 @@ def transition(
     registered name) judges ``request_review``'s evidence, and for ``approve`` makes it an
     automated approval. ``mlflow``: True mirrors to the configured MLflow (if any), False
     skips it, or an :class:`~aimops.metadata.lifecycle.mlflow_mirror.MlflowTarget`.
+    ``deprecate`` de-ramps a version that serves traffic first
+    (:func:`~aimops.metadata.lifecycle.deramp.deramp`, through ``router``); ``force`` lets
+    it take the traffic of a champion or of the only version serving a deployment.
     """
     action = check_transition(action)
+    force = validation.flag(force, "force")
     urn = version_urn(version)
     reason = validation.optional_text(reason, "reason", limit=MAX_REASON, nul=False)
     if reason is not None and not reason.strip():
         reason = None
-    where = _origin(origin)
+    where = check_origin(origin)
     judge = resolve_policy(policy) if policy is not None or action == "request_review" else None
     if action == "approve" and judge is not None:
         if actor is not None:
@@ -165,6 +171,8 @@ def transition(
         "policy": judge.name if judge is not None else None,
         "requested_by": requested_by if action in ("request_review", "approve") else None,
     }
+    if action == "deprecate":
+        _deramp_first(store, urn, who, reason, where, force, router, mlflow)
     read_version = current.version if current is not None else 0
     written = _write(store, urn, value, read_version, action, who)
     mirrored = _mirror(store, urn, mlflow)
@@ -225,6 +233,31 @@ def _write(
         ) from None
 
 
+def _deramp_first(
+    store: AimStore,
+    urn: Urn,
+    who: str,
+    reason: str | None,
+    origin: Mapping[str, Any],
+    force: bool,
+    router: Any,
+    mlflow: Any,
+) -> None:
+    """Take the traffic of a version about to be deprecated (refused as a deprecation)."""
+    from aimops.metadata.lifecycle.deployments import deployments_serving
+    from aimops.metadata.lifecycle.deramp import deramp
+
+    if not deployments_serving(store, urn):
+        return
+    try:
+        deramp(store, urn, actor=who, reason=reason or "deprecated", origin=origin, force=force,
+               router=router, mlflow=mlflow)  # fmt: skip
+    except TransitionRefusedError as exc:
+        raise TransitionRefusedError(
+            str(exc).replace("cannot de-ramp", "cannot deprecate", 1)
+        ) from None
+
+
 def _mirror(store: AimStore, urn: Urn, mlflow: Any) -> str:
     if mlflow is False:
         return "off"
@@ -234,7 +267,9 @@ def _mirror(store: AimStore, urn: Urn, mlflow: Any) -> str:
     return mirror_model(store, urn.segments[0], target=target).summary
 
 
-def _origin(origin: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_origin(origin: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``origin`` checked: ``kind`` (cli, airflow, prefect, python), ``run`` and ``task``
+    URNs (None: from Python)."""
     if origin is None:
         return {"kind": "python", "run": None, "task": None}
     given = validation.mapping(origin, "origin")

@@ -32,6 +32,9 @@ TRANSIENT = {
     "StoreBusyError": True,
     "ConcurrentUpdateError": True,
     "LifecycleConflictError": True,  # a retry reads the new state and decides again
+    "RampRolledBackError": False,  # the champion is back; a retry would not ramp again
+    "RampAbortedError": False,  # a person ended it
+    "RouterUnavailableError": True,  # the router's endpoint may answer later
 }
 
 
