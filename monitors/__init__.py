@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from aimops.monitors.reports.check_page import render_check_report, write_check_report
     from aimops.monitors.reports.evaluation_page import render_report, write_report
     from aimops.monitors.serving.simulator import ServingDay, simulate_serving_day
+    from aimops.monitors.serving.windows import simulate_serving_window
 
 _LAZY = {
     "Alert": "aimops.monitors.checks.alerts",
@@ -79,6 +80,7 @@ _LAZY = {
     "render_report": "aimops.monitors.reports.evaluation_page",
     "send_alert": "aimops.monitors.checks.alerts",
     "simulate_serving_day": "aimops.monitors.serving.simulator",
+    "simulate_serving_window": "aimops.monitors.serving.windows",
     "write_check_report": "aimops.monitors.reports.check_page",
     "write_report": "aimops.monitors.reports.evaluation_page",
 }
@@ -125,6 +127,7 @@ __all__ = [
     "render_report",
     "send_alert",
     "simulate_serving_day",
+    "simulate_serving_window",
     "write_check_report",
     "write_report",
 ]

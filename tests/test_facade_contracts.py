@@ -1074,6 +1074,13 @@ class _Broken:
 
 
 SERVING = {"model": _Half(), "model_version": "v1", "day": dt.date(2024, 5, 1), "requests": 20}
+WINDOW = {
+    "models": {"3": _Half(), "4": _Half()}, "model": "churn", "weights": {"3": 90, "4": 10},
+    "start": dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC),
+    "end": dt.datetime(2024, 5, 1, 10, 10, tzinfo=dt.UTC), "requests": 20,
+}  # fmt: skip
+VERSIONS = ["3", "4", "5", 3, np.int64(4), True, "a/b", "..", " 3"]
+SERVING_FAULTS = ["latency_regression_ms", "latency_regression_share", "error_rate", "drift"]
 SERVING_CASES = [
     Case(
         monitors.simulate_serving_day, "arguments",
@@ -1091,7 +1098,31 @@ SERVING_CASES = [
         st.tuples(frames() | st.just("rows"), frames() | st.just("rows"), texts | hostile),
         lambda world, args: _serving_day(world, *args),
     ),
+    Case(
+        monitors.simulate_serving_window, "arguments",
+        vary(WINDOW, "model", "requests", "seed", "write", "root",
+             features=frames(), start=datetimes | hostile, end=datetimes | hostile,
+             weights=st.dictionaries(st.sampled_from(VERSIONS) | texts | numbers,
+                                     st.integers(-5, 105) | hostile, max_size=3) | hostile,
+             models=st.dictionaries(st.sampled_from(VERSIONS) | texts | numbers,
+                                    hostile | st.builds(_Broken, arrays), max_size=3) | hostile,
+             faults=st.dictionaries(
+                 st.sampled_from(VERSIONS) | texts | numbers,
+                 st.dictionaries(st.sampled_from([*SERVING_FAULTS, "x"]), hostile, max_size=2)
+                 | st.builds(lambda v: {"drift": {"a": v}}, hostile) | hostile,
+                 max_size=2,
+             ) | hostile),
+        lambda world, kw: monitors.simulate_serving_window(
+            kw.pop("models"), kw.pop("features", world.results["rows"]),
+            root=_window_root(world, kw.pop("root", "windows")), **kw),
+        examples=80,
+    ),
 ]  # fmt: skip
+
+
+def _window_root(world: World, root: Any) -> Any:
+    """A root made hostile stays inside the test's folder when it is text."""
+    return world.folder / "windows" / root.replace("/", "_") if isinstance(root, str) else root
 
 
 def _serving_day(world: World, requests: Any, snapshot: Any, folder: Any) -> Any:

@@ -160,19 +160,9 @@ def check_health(
     window = _window_seconds(_validated_log(requests))
     succeeded = _succeeded(requests["status"])
     latencies = requests["latency_ms"].to_numpy(dtype=np.float64)
-    versions = requests["model_version"]
-    names = [model_version] if model_version is not None else _version_names(versions)
     report = {
-        str(name): _version_health(
-            str(name),
-            (versions == name).to_numpy(),
-            succeeded,
-            latencies,
-            window,
-            merged,
-            min_requests,
-        )
-        for name in names
+        name: _version_health(name, rows, succeeded, latencies, window, merged, min_requests)
+        for name, rows in _version_rows(requests["model_version"], model_version)
     }
     status = worst_status(version.status for version in report.values())
     return HealthResult(report, status, merged, min_requests, window, _metrics(report))
@@ -191,6 +181,41 @@ def _merged_objectives(objectives: Mapping[str, float | None] | None) -> dict[st
                 f"objective {name!r} must be a finite number >= 0, not {validation.shown(value)}"
             )
     return {name: float(value) for name, value in merged.items() if value is not None}
+
+
+def _version_rows(
+    versions: pd.Series[Any], model_version: str | float | None
+) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+    """Each version's name and which rows it served: ``model_version`` alone when given,
+    else the versions the log holds, in the order they first appear."""
+    if model_version is not None:
+        if isinstance(model_version, str) and _holds_text(versions):
+            rows = np.asarray(versions.to_numpy() == model_version, dtype=bool)
+        else:
+            rows = (versions == model_version).to_numpy()
+        return [(str(model_version), rows)]
+    try:
+        codes, names = _factorized(versions)
+    except TypeError:
+        _version_names(versions)  # names the value that cannot name a version
+        raise
+    return [(str(name), codes == code) for code, name in enumerate(names)]
+
+
+def _factorized(values: pd.Series[Any]) -> tuple[npt.NDArray[np.intp], list[Any]]:
+    """Each row's code and the distinct values in the order they first appear, as
+    ``dict.fromkeys`` would give them (equal values are one, the first seen names it)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, sort=False)
+    return np.asarray(codes, dtype=np.intp), list(uniques)
+
+
+def _holds_text(values: pd.Series[Any]) -> bool:
+    """Whether ``values`` is an object column of ``str`` only (so none is missing)."""
+    from pandas.api import types
+
+    return bool(values.dtype == object) and types.infer_dtype(values, skipna=False) == "string"
 
 
 def _version_names(versions: pd.Series[Any]) -> list[Any]:
@@ -224,8 +249,8 @@ def _validated_log(requests: Any) -> pd.DataFrame:
     unique_columns(requests, "requests", REQUIRED_COLUMNS)
     if requests.empty:
         return requests  # no requests: no values to be wrong (nor types, read from a file)
-    for name in REQUIRED_COLUMNS:
-        if requests[name].isna().any():
+    for name in REQUIRED_COLUMNS:  # an object column of text only has none, seen quicker
+        if not _holds_text(requests[name]) and requests[name].isna().any():
             raise InvalidDataError(f"column {name!r} has missing values")
     if not types.is_datetime64_any_dtype(requests["timestamp"]):
         raise InvalidDataError(
@@ -249,7 +274,28 @@ def _window_seconds(requests: pd.DataFrame) -> float:
 
 
 def _succeeded(status: pd.Series[Any]) -> npt.NDArray[np.bool_]:
-    """Whether each request succeeded: an HTTP code in 200-399 or ``"ok"``."""
+    """Whether each request succeeded: an HTTP code in 200-399 or ``"ok"``.
+
+    Whole columns at once for integer, float and text statuses (each distinct word judged
+    once); :func:`_is_success` value by value for anything else (a column mixing numbers and
+    text, say). Either way the first value that is not a status (in row order) is refused,
+    with the same message.
+    """
+    import pandas as pd
+    from pandas.api import types
+
+    if types.is_integer_dtype(status) or types.is_float_dtype(status):  # bools are neither
+        numbers = status.to_numpy(dtype=np.float64)  # exact for HTTP codes; huge stays huge
+        valid = (numbers >= 100) & (numbers <= 599) & (np.trunc(numbers) == numbers)
+        if not valid.all():
+            first = int(np.argmin(valid))
+            for value in status.iloc[first : first + 1]:  # the value as iterating gives it
+                _is_success(value)  # raises, naming it
+        return np.asarray((numbers >= 200) & (numbers <= 399), dtype=bool)
+    if _holds_text(status) or isinstance(status.dtype, pd.StringDtype):  # a few distinct words
+        codes, words = _factorized(status)
+        outcome = np.array([_is_success(word) for word in words], dtype=bool)
+        return outcome[codes] if len(words) else np.zeros(0, dtype=bool)
     return np.array([_is_success(value) for value in status], dtype=bool)
 
 
@@ -284,7 +330,7 @@ def _version_health(
             latency_p50_ms=None, latency_p90_ms=None, latency_p99_ms=None,
             throughput_rps=rps, throughput_rpm=rpm, status="inconclusive", violations=[],
         )  # fmt: skip
-    errors = int(count - succeeded[rows].sum())
+    errors = count - int(np.count_nonzero(succeeded & rows))
     p50, p90, p99 = (float(p) for p in np.percentile(latencies[rows], [50, 90, 99]))
     measured = {"latency_p50_ms": p50, "latency_p90_ms": p90, "latency_p99_ms": p99}
     success_rate = 1 - errors / count

@@ -165,9 +165,9 @@ def simulate_serving_day(
     served = features.iloc[rng.integers(0, len(features), size=requests)].reset_index(drop=True)
     served = _drifted(served, features, drift)
     seconds = np.sort(_diurnal_seconds(rng, requests))
-    latencies = _latencies(rng, requests, latency_regression_ms, latency_regression_share)
-    failed = rng.random(requests) < error_rate
-    statuses = np.where(failed, rng.choice(ERROR_STATUSES, size=requests), 200)
+    latencies, statuses, failed = _outcomes(
+        rng, requests, latency_regression_ms, latency_regression_share, error_rate
+    )
     inputs = served.drop(columns=[entity_key]) if entity_key else served
     scores = _positive_probabilities(model, inputs)
     log = _request_log(day, model_version, seconds, latencies, statuses, scores, failed)
@@ -307,6 +307,16 @@ def _latencies(
     return result
 
 
+def _outcomes(
+    rng: np.random.Generator, count: int, regression_ms: float, share: float, error_rate: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Each request's latency, status and whether it failed (see the module docstring)."""
+    latencies = _latencies(rng, count, regression_ms, share)
+    failed = rng.random(count) < error_rate
+    statuses = np.where(failed, rng.choice(ERROR_STATUSES, size=count), 200)
+    return latencies, statuses, failed
+
+
 def _request_log(
     day: datetime.date,
     model_version: str,
@@ -320,9 +330,26 @@ def _request_log(
 
     midnight = pd.Timestamp(day.year, day.month, day.day, tz="UTC")
     timestamps = (midnight + pd.to_timedelta(seconds, unit="s")).floor("ms")
+    request_ids = [f"sim-{day:%Y%m%d}-{n:06d}" for n in range(len(seconds))]
+    return _log_frame(request_ids, timestamps, model_version, latencies, statuses, scores, failed)
+
+
+def _log_frame(
+    request_ids: Any,
+    timestamps: Any,
+    model_version: str,
+    latencies: npt.NDArray[np.float64],
+    statuses: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    failed: npt.NDArray[np.bool_],
+) -> pd.DataFrame:
+    """The request log's own columns (:data:`LOG_COLUMNS`): latencies to the microsecond,
+    no score for a failed request."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
-            "request_id": [f"sim-{day:%Y%m%d}-{n:06d}" for n in range(len(seconds))],
+            "request_id": request_ids,
             "timestamp": timestamps,
             "model_version": model_version,
             "latency_ms": np.round(latencies, 3),
