@@ -21,6 +21,9 @@ comparison), ``approve`` by policy (the evidence judged again), ``publish`` and
 version 1 while the evidence is judged. The first call of each phase is a warm-up and is not
 counted. Goal: median < 10 ms per transition.
 
+Then one ramp analysis over a window of 1,000,000 served requests (goal: under 0.5 s; see
+``benchmarks/ramp_analysis.py``; ``--ramp-requests`` to change the size).
+
 SQLite always; PostgreSQL from ``$AIMOPS_BENCH_POSTGRES_URL`` or ``$AIMOPS_TEST_POSTGRES_URL``,
 else ``postgresql://postgres@127.0.0.1:5432/postgres`` when it answers (a throwaway database
 ``aimops_bench_lifecycle_*``, dropped at the end); skipped with a note when unreachable.
@@ -54,6 +57,7 @@ from bench_support import (
     working_directory,
     write_figures,
 )
+from ramp_analysis import bench_ramp_analysis, print_ramp_table
 
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
@@ -378,9 +382,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--workdir", type=Path, help="keep the SQLite file here (default: temp)")
     parser.add_argument("--json", type=Path, default=DEFAULT_OUTPUT, help="write figures here")
+    parser.add_argument("--ramp-requests", type=int, help="requests in the ramp analysis' window")
     args = parser.parse_args(argv)
     args.runs = args.runs or (2000 if args.quick else 100_000)
     args.candidates = args.candidates or (8 if args.quick else 40)
+    args.ramp_requests = args.ramp_requests or (100_000 if args.quick else 1_000_000)
     args.backends = names_from(parser, args.backends, BACKENDS, "backends")
     return args
 
@@ -412,10 +418,16 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{backend}: {args.runs:,} runs, {args.candidates} measured candidates")
             with backend_url(backend, workdir, args) as url:
                 results["backends"][backend] = bench_backend(url, args)
+        log(f"ramp analysis: {args.ramp_requests:,} requests in one window")
+        results["ramp_analysis"] = bench_ramp_analysis(
+            workdir, args.ramp_requests, 3 if args.quick else 7, args.seed
+        )
     results["total_s"] = time.perf_counter() - started
     results["environment"]["load_average_at_end"] = os.getloadavg()
     print()
     print_table(results)
+    print()
+    print_ramp_table(results["ramp_analysis"])
     print(f"\ntotal {results['total_s']:.0f} s")
     write_figures(results, args.json)
     return 0

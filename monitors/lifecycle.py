@@ -43,17 +43,20 @@ def run_transition(
     policy: Any = None,
     mlflow: Any = True,
     report_dir: str | os.PathLike[str] | None = "default",
+    force: bool = False,
+    router: Any = None,
 ) -> dict[str, Any]:
     """Apply ``action`` to ``version`` (see :func:`aimops.metadata.lifecycle.transition`) and
     write the version's page under ``report_dir`` (None: no page); returns what happened as
     JSON-ready data, with ``page`` the page's path (None when it could not be written: the
-    transition stands, and the failure is logged)."""
+    transition stands, and the failure is logged). ``force`` and ``router``: a deprecation's
+    de-ramp (see :func:`~aimops.metadata.lifecycle.transition`)."""
     from aimops.metadata.lifecycle import transition
     from aimops.monitors.reports.model_version_page import write_model_version_page
 
     outcome = transition(
         store, version, action, actor=actor, reason=reason, origin=origin, policy=policy,
-        mlflow=mlflow,
+        mlflow=mlflow, force=force, router=router,
     )  # fmt: skip
     if outcome.mlflow.startswith("failed"):
         log.warning(
