@@ -1,5 +1,6 @@
 """The ``aimops`` command line: the store, runs, lineage, history, models, evaluations, the spool,
-and the model lifecycle (:mod:`aimops.cli_lifecycle`: review, approve, reject, publish, deprecate).
+the model lifecycle (:mod:`aimops.cli_lifecycle`: review, approve, reject, publish, deprecate)
+and traffic ramps (:mod:`aimops.cli_ramps`: ramp, ramp status, resume, abort, deramp).
 
 Every listing takes ``--json``; ``--store URL`` overrides ``AIMOPS_STORE_URL``. Failures print
 one line to stderr and exit 1 (2 for usage errors), never a traceback.
@@ -602,9 +603,16 @@ def spool_replay_command(store_url: str | None, as_json: bool) -> None:
 
 
 def _register_lifecycle() -> None:
-    from aimops.cli_lifecycle import register
+    """Import the command modules that add themselves to ``cli``, in order. One being
+    imported right now (it imported this module first) stops the loop; it calls this again
+    when it is done, for the rest."""
+    import importlib
 
-    register(cli, models_group)
+    for name in ("aimops.cli_lifecycle", "aimops.cli_ramps"):
+        module = sys.modules.get(name)
+        if module is not None and not hasattr(module, "register"):
+            return
+        importlib.import_module(name)
 
 
 if __name__ != "__main__":  # as a script, the block at the end runs the imported module

@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from aimops import cli as _cli
 from aimops.cli import _group_option, _open, store_options
 from aimops.errors import NotFoundError
 from aimops.output import emit_json, say
@@ -128,14 +129,27 @@ def publish_command(
 
 
 @transition_command("deprecate")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also when the version is a champion or the only version serving a deployment "
+    "(its traffic is taken away; the deployment may serve nothing).",
+)
 def deprecate_command(
-    version: str, actor: str | None, reason: str | None, store_url: str | None, as_json: bool
+    version: str,
+    actor: str | None,
+    reason: str | None,
+    force: bool,
+    store_url: str | None,
+    as_json: bool,
 ) -> None:
     """Retire: any state but deprecated -> deprecated.
 
-    URN is a model version's URN or NAME/VERSION.
+    URN is a model version's URN or NAME/VERSION. A version that serves traffic is
+    de-ramped first (its weight to 0, the champion back to 100%); the champion or the only
+    version serving a deployment is refused unless --force.
     """
-    _transition("deprecate", version, actor, reason, None, store_url, as_json)
+    _transition("deprecate", version, actor, reason, None, store_url, as_json, force=force)
 
 
 def _transition(
@@ -146,6 +160,8 @@ def _transition(
     policy: str | None,
     store_url: str | None,
     as_json: bool,
+    *,
+    force: bool = False,
 ) -> None:
     """Run the transition job and say how it went (what it could not finish: on stderr)."""
     from aimops.monitors.lifecycle import run_transition
@@ -154,7 +170,7 @@ def _transition(
     with logged_warnings(JOB_LOGGER) as warnings:
         done = run_transition(
             store, version, action, actor=actor, reason=reason, origin={"kind": "cli"},
-            policy=policy,
+            policy=policy, force=force,
         )  # fmt: skip
     for warning in warnings:
         say(f"aimops: warning: {warning}", err=True)
@@ -323,3 +339,7 @@ def register(cli: click.Group, models: click.Group) -> None:
                     deprecate_command):  # fmt: skip
         cli.add_command(command)
     models.add_command(models_sync_command)
+
+
+register(_cli.cli, _cli.models_group)  # aimops.cli imports this module for it
+_cli._register_lifecycle()  # and the command modules after this one

@@ -234,6 +234,34 @@ def test_deprecate_from_published_and_history_reads_well(cli: Cli) -> None:
     ]  # fmt: skip
 
 
+def test_deprecating_the_only_serving_version_needs_force(
+    cli: Cli, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aimops.metadata.lifecycle import deployments
+    from aimops.metadata.lifecycle.routers import FileRouter
+
+    monkeypatch.setenv("AIMOPS_TRAFFIC_DIR", str(tmp_path / "traffic"))
+    cli.ok("review", "churn/1", "--actor", "ana")
+    cli.ok("approve", "churn/1", "--actor", "bob")
+    cli.ok("publish", "churn/1", "--actor", "bob")
+    with AimStore.open(sqlite_url) as store:
+        read = deployments.read_deployment(store, "churn")
+        deployments.change_traffic(store, read, {"1": 100}, champion="1", change="set",
+                                   actor="ana", mlflow=False)  # fmt: skip
+    error = cli.refused("deprecate", "churn/1", "--actor", "carol")
+    assert error.endswith(
+        "cannot deprecate churn/1 (urn:aim:modelVersion:churn/1): it is the only version "
+        "serving churn/production; de-ramping it would leave the deployment serving nothing "
+        "(force to do it anyway)"
+    )
+    traffic = FileRouter(tmp_path / "traffic").current("churn", "production")
+    assert traffic is not None and traffic.weights == {"1": 100}
+    out = cli.ok("deprecate", "churn/1", "--actor", "carol", "--force")
+    assert out.splitlines()[0] == "churn/1: published -> deprecated (deprecate by carol)"
+    traffic = FileRouter(tmp_path / "traffic").current("churn", "production")
+    assert traffic is not None and (traffic.weights, traffic.champion) == ({}, None)
+
+
 def test_models_show_has_state_traffic_champion_ramp(cli: Cli) -> None:
     cli.ok("review", "churn/1", "--actor", "ana")
     model = cli.json("models", "show", "churn")
