@@ -201,6 +201,7 @@ class _LifecycleTask:
         reason: str | None,
         policy: Any = None,
         check: Any = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Apply ``action`` through the task frame: the transition's dict, or the task fails
         (refused: at once; transient: with its retries). ``check`` runs first, in the frame."""
@@ -224,6 +225,7 @@ class _LifecycleTask:
                 policy=policy,
                 mlflow=_mlflow_target(self.mlflow_conn_id),
                 report_dir=self.report_dir or None,
+                force=force,
             )
 
         try:
@@ -418,6 +420,9 @@ class PublishModelOperator(_TransitionOperator):
 class DeprecateModelOperator(_TransitionOperator):
     """Retire a model version: any state but ``deprecated`` → ``deprecated``.
 
+    A version that serves traffic is de-ramped first (its weight to 0, the champion back to
+    100%); the champion or the only version serving a deployment is refused unless ``force``.
+
     Example (in a DAG file)::
 
         DeprecateModelOperator(task_id="retire", model_version="churn/2",
@@ -425,3 +430,16 @@ class DeprecateModelOperator(_TransitionOperator):
     """
 
     action = "deprecate"
+
+    def __init__(self, *, force: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.force = force
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        return self.run_transition(
+            context,
+            self.action,
+            actor=self.actor or acting_user(context),
+            reason=_reason(self.reason),
+            force=self.force,
+        )

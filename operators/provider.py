@@ -51,6 +51,7 @@ def get_provider_info() -> dict[str, Any]:
             "aimops.operators.monitoring.EvidentlyReportLink",
             "aimops.operators.monitoring.DashboardLink",
             "aimops.operators.lifecycle.ModelVersionLink",
+            "aimops.operators.ramps.RampVersionLink",
         ],
         "plugins": [{"name": "aimops", "plugin-class": "aimops.operators.plugin.AimopsPlugin"}],
     }
