@@ -15,11 +15,16 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from aimops.metadata.store import AimStore
 from aimops.metadata.store_values import Entity, iso
 from aimops.metadata.urns import Urn
+
+if TYPE_CHECKING:
+    from aimops.metadata.lifecycle.deployments import Deployment
+    from aimops.metadata.lifecycle.ramps import Ramp
 
 
 def _io(entities: list[Entity]) -> list[dict[str, str]]:
@@ -113,13 +118,118 @@ def list_models(store: AimStore, *, limit: int = 100, offset: int = 0) -> list[d
     ]
 
 
-#: What a model version serves until ramps exist (issue 14, part 2): no traffic, no ramp.
-NOT_SERVING: dict[str, Any] = {"traffic": 0, "champion": False, "ramp": "none"}
+#: The most deployments (environments) and ramps of one model a listing reads.
+_MOST = 10_000
+
+
+def model_deployments(store: AimStore, model: str) -> list[Deployment]:
+    """Every deployment of ``model`` (one per environment it was ever given traffic in), by
+    environment name.
+
+    Example:
+        >>> import tempfile
+        >>> from aimops.metadata.lifecycle.deployments import change_traffic, read_deployment
+        >>> from aimops.metadata.lifecycle.routers import FileRouter
+        >>> store = AimStore.open("sqlite://")
+        >>> _ = change_traffic(store, read_deployment(store, "churn", "staging"), {"1": 100},
+        ...                    change="set", actor="ana", router=FileRouter(tempfile.mkdtemp()),
+        ...                    mlflow=False)
+        >>> [(found.environment, found.weights) for found in model_deployments(store, "churn")]
+        [('staging', {'1': 100})]
+    """
+    from aimops.metadata.lifecycle.deployments import read_deployment
+
+    found = store.search("deployment", where=[("deployment.model", "=", model)], limit=_MOST)
+    environments = sorted(
+        segments[1]
+        for segments in (Urn.parse(entity.urn).segments for entity in found)
+        if segments[0] == model and len(segments) == 2
+    )
+    return [read_deployment(store, model, environment) for environment in environments]
+
+
+def model_ramps(store: AimStore, model: str) -> list[Ramp]:
+    """Every ramp of ``model``, in every environment (each as its latest record has it),
+    by environment, oldest first; two queries.
+
+    Example:
+        >>> model_ramps(AimStore.open("sqlite://"), "churn")
+        []
+    """
+    from aimops.metadata.lifecycle.ramps import ASPECT, Ramp
+
+    found = store.search("ramp", where=[("ramp.model", "=", model)], limit=_MOST)
+    urns = [entity.urn for entity in found if Urn.parse(entity.urn).segments[0] == model]
+    values = store.latest_values(urns, ASPECT)
+    ramps = [Ramp(urn, dict(value), 0) for urn, value in values.items() if value is not None]
+    return sorted(ramps, key=_ramp_order)
+
+
+def _ramp_order(ramp: Ramp) -> tuple[str, int]:
+    environment, number = Urn.parse(ramp.urn).segments[1:]
+    return environment, int(number)
+
+
+def ramp_label(ramp: Ramp | None) -> str:
+    """A ramp as one line: its status, its step of how many and that step's weight, its URN
+    (``ramping 2/5 at 5% urn:aim:ramp:churn/production/3``); ``none`` for no ramp.
+
+    Example:
+        >>> from aimops.metadata.lifecycle.ramps import Ramp
+        >>> ramp_label(Ramp("urn:aim:ramp:churn/production/3", {
+        ...     "status": "ramping", "schedule": [1, 5, 25, 50, 100], "step": 1}, 0))
+        'ramping 2/5 at 5% urn:aim:ramp:churn/production/3'
+    """
+    if ramp is None:
+        return "none"
+    steps = ramp.schedule
+    step = min(ramp.step, len(steps) - 1)
+    return f"{ramp.status} {step + 1}/{len(steps)} at {steps[step]}% {ramp.urn}"
+
+
+def version_serving(
+    version: str, deployments: Sequence[Deployment], ramps: Sequence[Ramp]
+) -> dict[str, Any]:
+    """What ``models show`` says of how the model's version ``version`` serves, from the
+    model's ``deployments`` and ``ramps``:
+
+    - ``traffic``: its percent of the ``production`` environment's traffic (0 when none);
+      ``traffic_by_environment``: ``{environment: percent}`` where it serves;
+      ``traffic_label``: ``production 25%`` (every environment it serves in; ``0%`` when none);
+    - ``champion``: whether it is the champion of any environment; ``champion_in``: which
+      ones; ``champion_label``: ``yes (production)`` or ``no``;
+    - ``ramp``: its active ramp, else its newest one (:func:`ramp_label`), or ``none``;
+      ``ramp_status`` and ``ramp_urn`` (``none`` and None without one).
+
+    Example:
+        >>> version_serving("1", [], [])["traffic_label"]
+        '0%'
+    """
+    from aimops.metadata.lifecycle.deployments import DEFAULT_ENVIRONMENT
+
+    weights = {found.environment: found.weight(version) for found in deployments}
+    serving = {environment: weight for environment, weight in weights.items() if weight > 0}
+    champion_in = [found.environment for found in deployments if found.champion == version]
+    mine = [ramp for ramp in ramps if ramp.version == version]
+    active = [ramp for ramp in mine if ramp.active]
+    ramp = max(active or mine, key=lambda found: str(found.value.get("started_at")), default=None)
+    return {
+        "traffic": weights.get(DEFAULT_ENVIRONMENT, 0),
+        "champion": bool(champion_in),
+        "ramp": ramp_label(ramp),
+        "traffic_by_environment": serving,
+        "traffic_label": ", ".join(f"{env} {weight}%" for env, weight in serving.items()) or "0%",
+        "champion_in": champion_in,
+        "champion_label": f"yes ({', '.join(champion_in)})" if champion_in else "no",
+        "ramp_status": ramp.status if ramp is not None else "none",
+        "ramp_urn": ramp.urn if ramp is not None else None,
+    }
 
 
 def model_details(store: AimStore, name: str) -> dict[str, Any] | None:
-    """A model and its versions (with what produced each, its lifecycle ``state``, and its
-    ``traffic`` in percent, whether it is the ``champion`` and its ``ramp``); None when unknown.
+    """A model and its versions (with what produced each, its lifecycle ``state``, and how it
+    serves: :func:`version_serving`); None when unknown. Its deployments and ramps are read
+    once for all versions (:func:`model_deployments`, :func:`model_ramps`).
 
     Example:
         >>> from aimops.metadata.recording import record_model_version
@@ -138,15 +248,18 @@ def model_details(store: AimStore, name: str) -> dict[str, Any] | None:
     versions = store.related(urn, "versionOf", incoming=True)
     infos = store.latest_values([version.urn for version in versions], "modelVersionInfo")
     states = lifecycle_values(store, [version.urn for version in versions])
+    deployments = model_deployments(store, name) if versions else []
+    ramps = model_ramps(store, name) if versions else []
     rows = []
     for version in versions:
         info = infos.get(version.urn, {})
+        number = Urn.parse(version.urn).segments[1]
         rows.append(
             {
                 "urn": version.urn,
-                "version": info.get("version", Urn.parse(version.urn).segments[1]),
+                "version": info.get("version", number),
                 "state": states[version.urn]["state"],
-                **NOT_SERVING,
+                **version_serving(number, deployments, ramps),
                 "uri": info.get("uri"),
                 "framework": info.get("framework"),
                 "mlflow_run_id": info.get("mlflow_run_id"),

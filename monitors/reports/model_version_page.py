@@ -1,10 +1,15 @@
-"""The page of a model version: its lifecycle state and history, evaluations and checks.
+"""The page of a model version: its lifecycle state and history, traffic, ramps, evaluations
+and checks.
 
 The header shows the state as a badge, what the version is (URI, framework, MLflow run,
-description) and which task registered it; then its serving (no deployment or ramp is
-recorded yet: traffic 0 %, not the champion, no ramp), the lifecycle history (when, which
-transition, from which state to which, who, why, from where, under which policy, on what
-evidence), the evaluations and comparisons of the version and the checks on it, newest first.
+description) and which task registered it; then its serving (per environment it serves or
+served in: its traffic now, whether it is the champion, and its ramp's status and URN), the
+lifecycle history (when, which transition, from which state to which, who, why, from where,
+under which policy, on what evidence), its traffic over time (a chart of its weight and a table
+of every change of the deployment: revision, change, weights, champion, actor, reason), its
+ramps (status, schedule with the current step marked, note, and each step's analysis: window,
+verdict, requests per version and gates), the evaluations and comparisons of the version and
+the checks on it, newest first.
 
 Written as a static file beside the other pages (:func:`write_model_version_page`) after every
 transition, linking to the evaluation and check pages written in the same folder; rendered
@@ -20,6 +25,8 @@ Example:
     >>> page = render_model_version_page(store, version)
     >>> "<title>churn/1 · registered</title>" in page, "<script" in page
     (True, False)
+    >>> "No deployment or ramp of this version is recorded." in page
+    True
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +42,13 @@ from aimops import __version__
 from aimops.monitors.reports import blocks
 from aimops.monitors.reports.check_page import _CSS as _CHECK_CSS  # one look for both pages
 from aimops.monitors.reports.model_version_record import (
+    EARLIEST,
     LinkFor,
+    Serving,
     VersionRecord,
     describe,
     describe_origin,
+    moment_of,
     read_version,
     safe_links,
     sibling_links,
@@ -57,8 +68,34 @@ _STATE_COLOURS = {
     "registered": "var(--grey)", "in_review": "var(--warn)", "publishable": "var(--accent)",
     "published": "var(--pass)", "deprecated": "#57606a", "unknown": "var(--grey)",
 }  # fmt: skip
-_CSS = _CHECK_CSS + "".join(
-    f"\n.state-{state} {{ background: {colour}; }}" for state, colour in _STATE_COLOURS.items()
+_RAMP_COLOURS = {
+    "ramping": "var(--accent)", "paused": "var(--warn)", "complete": "var(--pass)",
+    "rolled_back": "var(--fail)", "aborted": "#57606a", "none": "var(--grey)",
+    "unknown": "var(--grey)",
+}  # fmt: skip
+_CSS = (
+    _CHECK_CSS
+    + "".join(
+        f"\n.state-{state} {{ background: {colour}; }}" for state, colour in _STATE_COLOURS.items()
+    )
+    + "".join(
+        f"\n.ramp-{status} {{ background: {colour}; }}" for status, colour in _RAMP_COLOURS.items()
+    )
+    + """
+h3 { font-size: 15px; margin: 16px 0 6px; overflow-wrap: anywhere; }
+h4 { font-size: 14px; margin: 12px 0 4px; }
+h3 .badge, h4 .badge { margin-left: 8px; vertical-align: middle; }
+ol.schedule { display: flex; flex-wrap: wrap; gap: 4px; margin: 0; padding: 0; list-style: none; }
+ol.schedule li { padding: 0 8px; border: 1px solid var(--line); border-radius: 4px; }
+ol.schedule li.step-done { background: var(--panel); }
+ol.schedule li.step-current {
+  border-color: var(--accent); background: var(--accent); color: #fff; font-weight: 600;
+}
+svg.weights { display: block; width: 100%; max-width: 640px; height: auto; margin: 4px 0 8px; }
+svg.weights .grid { stroke: var(--line); stroke-width: 1; }
+svg.weights .line { fill: none; stroke: var(--accent); stroke-width: 2; }
+svg.weights circle { fill: var(--accent); }
+svg.weights text { fill: var(--muted); font-size: 11px; }"""
 )
 
 
@@ -77,8 +114,10 @@ def render_model_version_page(
     record = read_version(store, version, include=include)
     link = safe_links(link_for)
     sections = [
-        _serving(),
+        _serving(record),
         _history(record, link),
+        _traffic(record),
+        _ramps(record),
         _evaluations(record.evaluations, link),
         _comparisons(record, link),
         _checks(record.checks, link),
@@ -125,10 +164,66 @@ def _header(record: VersionRecord) -> str:
     )
 
 
-def _serving() -> str:
-    facts = blocks.key_values([("Traffic", "0 %"), ("Champion", "no"), ("Ramp", "none")])
-    note = '<p class="note">No deployment or ramp of this version is recorded.</p>'
-    return blocks.section("Serving", f"{facts}\n{note}")
+def _serving(record: VersionRecord) -> str:
+    if not record.serving:
+        facts = blocks.key_values([("Traffic", "0 %"), ("Champion", "no"), ("Ramp", "none")])
+        note = '<p class="note">No deployment or ramp of this version is recorded.</p>'
+        return blocks.section("Serving", f"{facts}\n{note}")
+    rows = [
+        ("", [serving.environment, f"{serving.weight} %", _champion(serving),
+              _ramp_cell(serving.ramp), serving.revision, when(serving.changed_at),
+              serving.deployment])
+        for serving in record.serving
+    ]  # fmt: skip
+    headers = ("Environment", "Traffic", "Champion", "Ramp", "Revision", "Changed at",
+               "Deployment")  # fmt: skip
+    return blocks.section("Serving", blocks.table(headers, rows))
+
+
+def _champion(serving: Serving) -> str:
+    if serving.is_champion:
+        return "yes"
+    if serving.champion is None:
+        return "no (no champion)"
+    return f"no (the champion is {serving.model}/{serving.champion})"
+
+
+def _ramp_cell(ramp: Mapping[str, Any] | None) -> blocks.Markup:
+    """A ramp's status badge, its step and its URN; ``none`` without one."""
+    if ramp is None:
+        return blocks.Markup(ramp_badge("none"))
+    return blocks.Markup(
+        f"{ramp_badge(ramp.get('status'))} {text_html(_step_text(ramp))}"
+        f"<br><code>{text_html(ramp.get('urn'))}</code>"
+    )
+
+
+def ramp_badge(status: Any) -> str:
+    """A ramp's status (``none``, ``ramping``, ``paused``, ``complete``, ``rolled_back``,
+    ``aborted``) as a coloured badge.
+
+    Example:
+        >>> ramp_badge("rolled_back")
+        '<span class="badge ramp-rolled_back">rolled_back</span>'
+    """
+    known = status if isinstance(status, str) and status in _RAMP_COLOURS else "unknown"
+    return f'<span class="badge ramp-{known}">{text_html(blocks.plain_text(status))}</span>'
+
+
+def _step_text(ramp: Mapping[str, Any]) -> str:
+    """``step 2 of 5 (5 %)``: where the ramp is, or ended."""
+    schedule, step = _schedule(ramp)
+    if not schedule:
+        return "no schedule"
+    return f"step {step + 1} of {len(schedule)} ({schedule[step]} %)"
+
+
+def _schedule(ramp: Mapping[str, Any]) -> tuple[list[Any], int]:
+    schedule = ramp.get("schedule")
+    weights = list(schedule) if isinstance(schedule, list | tuple) else []
+    step = ramp.get("step")
+    index = step if isinstance(step, int) and not isinstance(step, bool) else 0
+    return weights, min(max(index, 0), max(len(weights) - 1, 0))
 
 
 def _history(record: VersionRecord, link: LinkFor) -> str:
@@ -146,6 +241,197 @@ def _history(record: VersionRecord, link: LinkFor) -> str:
     headers = ("When", "Transition", "From \u2192 to", "Actor", "Reason", "Origin", "Policy",
                "Evidence")  # fmt: skip
     return blocks.section("Lifecycle history", blocks.table(headers, rows))
+
+
+def _traffic(record: VersionRecord) -> str:
+    """Per environment: the version's weight over time, and every traffic change there."""
+    if not any(serving.history for serving in record.serving):
+        return _empty("Traffic", "No traffic change of this version is recorded.")
+    parts = []
+    for serving in record.serving:
+        model = serving.model
+        parts.append(
+            f"<h3>{text_html(serving.environment)}: {text_html(record.label)} serves "
+            f"{serving.weight} %</h3>"
+        )
+        parts.append(
+            weight_chart(serving.weights_over_time(), f"{record.label} in {serving.environment}")
+        )
+        shown = serving.history[-LIMIT:]
+        rows = [
+            ("", [when(item.get("at")), item.get("revision"), item.get("change"),
+                  _weights_text(item.get("weights"), model), _weight_of(item, serving),
+                  _version_of(model, item.get("champion")), item.get("actor"),
+                  item.get("reason")])
+            for item in shown
+        ]  # fmt: skip
+        headers = ("When", "Revision", "Change", "Weights", record.label, "Champion", "Actor",
+                   "Reason")  # fmt: skip
+        older = len(serving.history) - len(shown)
+        more = f'\n<p class="note">{older} older ones are not shown.</p>' if older else ""
+        parts.append(blocks.table(headers, rows) + more)
+    return blocks.section("Traffic", "\n".join(parts))
+
+
+def _weights_text(weights: Any, model: str) -> str:
+    if not isinstance(weights, Mapping) or not weights:
+        return "nothing serves"
+    return ", ".join(f"{model}/{version} {weight} %" for version, weight in weights.items())
+
+
+def _weight_of(item: Mapping[str, Any], serving: Serving) -> str:
+    weights = item.get("weights")
+    found = weights.get(serving.version, 0) if isinstance(weights, Mapping) else 0
+    return f"{found} %"
+
+
+def _version_of(model: str, version: Any) -> str:
+    return "none" if version is None else f"{model}/{version}"
+
+
+#: The weight chart's size, and its plot's margins (left, right, top, bottom).
+_CHART = (640, 170, 44, 16, 10, 30)
+
+
+def weight_chart(points: Sequence[tuple[Any, int]], title: str) -> str:
+    """A step chart of a weight (percent) over time, as inline SVG with no script: each
+    change of the weight a point (its time and weight on hover), the last weight held to the
+    right edge.
+    ``points`` are (an ISO 8601 time, a weight), oldest first; the chart is empty without
+    one.
+
+    Example:
+        >>> svg = weight_chart([("2026-01-01T00:00:00Z", 10), ("2026-01-01T00:30:00Z", 10),
+        ...                     ("2026-01-01T01:00:00Z", 50)], "churn/2 <in> production")
+        >>> svg.startswith('<svg class="weights"'), "<in>" in svg, svg.count("<circle")
+        (True, False, 2)
+    """
+    timed = [(moment_of(at), weight) for at, weight in points]
+    timed = [(moment, weight) for moment, weight in timed if moment != EARLIEST]
+    if not timed:
+        return ""
+    width, height, left, right, top, bottom = _CHART
+    start, end = timed[0][0], timed[-1][0]
+    span = max((end - start).total_seconds(), 1.0) * 1.08  # room to show the last weight
+
+    def x(moment: datetime) -> float:
+        return left + (moment - start).total_seconds() / span * (width - left - right)
+
+    def y(weight: int) -> float:
+        return top + (100 - min(max(weight, 0), 100)) / 100 * (height - top - bottom)
+
+    changes = [
+        (moment, weight)
+        for number, (moment, weight) in enumerate(timed)
+        if number == 0 or weight != timed[number - 1][1]
+    ]
+    line: list[tuple[float, float]] = []
+    for moment, weight in changes:
+        if line:
+            line.append((x(moment), line[-1][1]))
+        line.append((x(moment), y(weight)))
+    line.append((width - right, line[-1][1]))
+    grid = "".join(
+        f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(w):.1f}" y2="{y(w):.1f}"/>'
+        f'<text x="{left - 6}" y="{y(w) + 4:.1f}" text-anchor="end">{w} %</text>'
+        for w in (0, 50, 100)
+    )
+    dots = "".join(
+        f'<circle cx="{x(moment):.1f}" cy="{y(weight):.1f}" r="3"><title>'
+        f"{text_html(when(moment))}: {weight} %</title></circle>"
+        for moment, weight in changes
+    )
+    labels = f'<text x="{left}" y="{height - 8}">{text_html(when(start))}</text>'
+    if end != start:
+        labels += (
+            f'<text x="{x(end):.1f}" y="{height - 8}" text-anchor="end">'
+            f"{text_html(when(end))}</text>"
+        )
+    path = " ".join(f"{px:.1f},{py:.1f}" for px, py in line)
+    return (
+        f'<svg class="weights" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{text_html(f"weight of {title} over time")}">{grid}'
+        f'<polyline class="line" points="{path}"/>{dots}{labels}</svg>'
+    )
+
+
+def _ramps(record: VersionRecord) -> str:
+    """Each ramp of the version: its record, then each step's analysis with its gates."""
+    ramps = [ramp for serving in record.serving for ramp in serving.ramps]
+    if not ramps:
+        return _empty("Ramps", "No ramp of this version is recorded.")
+    return blocks.section("Ramps", "\n".join(_ramp(ramp, record) for ramp in ramps))
+
+
+def _ramp(ramp: Mapping[str, Any], record: VersionRecord) -> str:
+    model = str(ramp.get("model"))
+    champion = ramp.get("champion")
+    facts = [
+        ("Status", blocks.Markup(ramp_badge(ramp.get("status")))),
+        ("Environment", ramp.get("environment")),
+        ("Step", _step_text(ramp)),
+        ("Schedule", blocks.Markup(_schedule_html(ramp))),
+        ("Champion when it started",
+         f"{model}/{champion}" if champion is not None else "none (an initial rollout)"),
+        ("Started", when(ramp.get("started_at"))), ("Ended", when(ramp.get("ended_at"))),
+        ("Started by", ramp.get("actor")), ("Reason", ramp.get("reason")),
+        ("Origin", describe_origin(ramp.get("origin"))),
+        ("Bake time (s)", ramp.get("bake_seconds")),
+        ("Progress deadline (s)", ramp.get("progress_deadline_seconds")),
+        ("Failed analyses", f"{ramp.get('failures')} of {ramp.get('failure_limit')} allowed"),
+        ("Gates", ramp.get("gates")), ("Note", ramp.get("note")),
+    ]  # fmt: skip
+    analyses = ramp.get("analyses")
+    shown = list(analyses)[-LIMIT:] if isinstance(analyses, list | tuple) else []
+    steps = [_analysis(item, ramp) for item in shown if isinstance(item, Mapping)]
+    if not steps:
+        steps = [f'<p class="note">{text_html("No step of this ramp is analysed yet.")}</p>']
+    heading = (
+        f"<h3>{text_html(ramp.get('urn'))}: {text_html(record.label)} in "
+        f"{text_html(ramp.get('environment'))}{ramp_badge(ramp.get('status'))}</h3>"
+    )
+    return "\n".join([heading, blocks.key_values(facts), *steps])
+
+
+def _schedule_html(ramp: Mapping[str, Any]) -> str:
+    """The schedule's weights in order, the steps passed and the current one marked."""
+    schedule, step = _schedule(ramp)
+    items = []
+    for index, weight in enumerate(schedule):
+        mark = (' class="step-current" aria-current="step"' if index == step
+                else ' class="step-done"' if index < step else "")  # fmt: skip
+        items.append(f"<li{mark}>{text_html(blocks.format_value(weight))} %</li>")
+    return f'<ol class="schedule">{"".join(items)}</ol>'
+
+
+def _analysis(item: Mapping[str, Any], ramp: Mapping[str, Any]) -> str:
+    schedule, _ = _schedule(ramp)
+    step = item.get("step")
+    number = step + 1 if isinstance(step, int) and not isinstance(step, bool) else step
+    verdict = item.get("verdict")
+    heading = (
+        f"<h4>Step {text_html(blocks.plain_text(number))} of {len(schedule)} at "
+        f"{text_html(blocks.format_value(item.get('weight')))} %{blocks.badge(verdict)}</h4>"
+    )
+    requests = item.get("requests")
+    counts = (
+        ", ".join(f"{name}: {count}" for name, count in requests.items())
+        if isinstance(requests, Mapping) and requests else None
+    )  # fmt: skip
+    facts = blocks.key_values([
+        ("Window", f"{when(item.get('window_start'))} \u2192 {when(item.get('window_end'))}"),
+        ("Requests", counts), ("Decision", item.get("decision")),
+        ("Analysed at", when(item.get("at"))),
+    ])  # fmt: skip
+    gates = item.get("gates")
+    rows = [
+        (blocks.status_class(blocks.get(gate, "status")), [
+            blocks.get(gate, "name"), blocks.Markup(blocks.badge(blocks.get(gate, "status"))),
+            blocks.get(gate, "value"), blocks.get(gate, "limit"), blocks.get(gate, "detail")])
+        for gate in (gates if isinstance(gates, list | tuple) else ())
+    ]  # fmt: skip
+    table = blocks.table(("Gate", "Status", "Value", "Limit", "Detail"), rows)
+    return "\n".join([heading, facts, table])
 
 
 def _evaluations(items: Sequence[dict[str, Any]], link: LinkFor) -> str:

@@ -1,5 +1,7 @@
 """What the page of a model version shows, read from the store: its registration, its state and
-lifecycle history, and the evaluations, comparisons and checks recorded on it (newest first).
+lifecycle history, the evaluations, comparisons and checks recorded on it (newest first), and
+how it serves: in each environment it serves or served in, its weight and whether it is the
+champion now, every traffic change there and its ramps there (:class:`Serving`).
 
 Also how the page names where things came from (a step or run of an orchestrator as its DAG
 or flow, run and task; a transition's origin as the CLI or the task that made it), and where
@@ -11,8 +13,8 @@ Example:
     >>> from aimops.metadata.recording import record_model_version
     >>> store = AimStore.open("sqlite://")
     >>> record = read_version(store, record_model_version(store, "churn", 1))
-    >>> record.label, record.state, record.history, record.checks
-    ('churn/1', 'registered', (), ())
+    >>> record.label, record.state, record.history, record.checks, record.serving
+    ('churn/1', 'registered', (), (), ())
     >>> describe("urn:aim:step:airflow/churn/manual__1/train")
     'Airflow DAG churn, run manual__1, task train'
 """
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from aimops.errors import InvalidInputError
+from aimops.metadata.lifecycle.ramps import ACTIVE
 from aimops.metadata.urns import ORCHESTRATED_TYPES, Urn
 from aimops.monitors.reports.page import report_path, visible_text
 
@@ -39,7 +42,8 @@ LinkFor = Callable[[str], str | None]
 #: How each orchestrator calls its pipeline, run and task (others: pipeline, run, step).
 _WORDS = {"airflow": ("DAG", "run", "task"), "prefect": ("flow", "flow run", "task run")}
 _ORIGINS = {"cli": "CLI", "python": "Python", "airflow": "Airflow", "prefect": "Prefect"}
-_EARLIEST = datetime.min.replace(tzinfo=UTC)
+#: What :func:`moment_of` makes of a value that is no time.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,80 @@ class VersionRecord:
     evaluations: tuple[dict[str, Any], ...]
     comparisons: tuple[dict[str, Any], ...]
     checks: tuple[dict[str, Any], ...]
+    serving: tuple[Serving, ...] = ()
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How a model version serves, or served, in one environment: its ``weight`` (percent)
+    and the ``champion`` of the deployment now, every traffic change of the deployment
+    (``history``, oldest first: each its ``deployment`` value) and the version's ramps there
+    (``ramps``, oldest first: each :meth:`~aimops.metadata.lifecycle.ramps.Ramp.to_dict`)."""
+
+    model: str
+    environment: str
+    deployment: str
+    version: str
+    weight: int
+    champion: str | None
+    revision: int
+    changed_at: str | None
+    history: tuple[dict[str, Any], ...]
+    ramps: tuple[dict[str, Any], ...]
+
+    @property
+    def is_champion(self) -> bool:
+        return self.champion == self.version
+
+    @property
+    def ramp(self) -> dict[str, Any] | None:
+        """The version's active ramp here, else its newest one (None: never ramped here)."""
+        active = [ramp for ramp in self.ramps if ramp.get("status") in ACTIVE]
+        found = active or list(self.ramps)
+        return found[-1] if found else None
+
+    def weights_over_time(self) -> list[tuple[Any, int]]:
+        """(when, the version's weight) at each traffic change of the deployment, oldest
+        first."""
+        return [(item.get("at"), _weight(item, self.version)) for item in self.history]
+
+
+def _weight(change: Mapping[str, Any], version: str) -> int:
+    weights = change.get("weights")
+    return int(weights.get(version, 0)) if isinstance(weights, Mapping) else 0
+
+
+def read_serving(store: AimStore, version: Urn) -> list[Serving]:
+    """How ``version`` serves or served in each environment it was given traffic in, was the
+    champion of or was ramped in, by environment name (a few queries per environment).
+
+    Example:
+        >>> from aimops.metadata import AimStore
+        >>> from aimops.metadata.recording import record_model_version
+        >>> store = AimStore.open("sqlite://")
+        >>> read_serving(store, record_model_version(store, "churn", 1))
+        []
+    """
+    from aimops.metadata.lifecycle.deployments import weight_history
+    from aimops.metadata.views import model_deployments, model_ramps
+
+    model, number = version.segments
+    ramps = [ramp for ramp in model_ramps(store, model) if ramp.version == number]
+    found = []
+    for deployment in model_deployments(store, model):
+        mine = [ramp.to_dict() for ramp in ramps if ramp.environment == deployment.environment]
+        history = weight_history(store, model, deployment.environment)
+        if not mine and not any(
+            _weight(item, number) > 0 or item.get("champion") == number for item in history
+        ):
+            continue
+        found.append(Serving(
+            model=model, environment=deployment.environment, deployment=deployment.urn,
+            version=number, weight=deployment.weight(number), champion=deployment.champion,
+            revision=deployment.revision, changed_at=deployment.at, history=tuple(history),
+            ramps=tuple(mine),
+        ))  # fmt: skip
+    return found
 
 
 def read_version(
@@ -89,6 +167,7 @@ def read_version(
         evaluations=tuple(item for item in evaluations if item.get("kind") != "comparison"),
         comparisons=tuple(item for item in evaluations if item.get("kind") == "comparison"),
         checks=tuple(_related(store, urn, "checks", "checkInfo", "checked_at", include)),
+        serving=tuple(read_serving(store, urn)),
     )
 
 
@@ -117,7 +196,7 @@ def moment_of(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
-        return _EARLIEST
+        return EARLIEST
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -127,7 +206,7 @@ def when(value: Any) -> str | None:
     if value is None:
         return None
     found = moment_of(value)
-    if found == _EARLIEST:
+    if found == EARLIEST:
         return str(value)
     return found.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

@@ -173,7 +173,7 @@ def test_the_page_shows_the_state_and_what_the_version_is(written: Path) -> None
     assert page.facts["MLflow run"] == "abc123"
     assert page.facts["Description"] == HOSTILE_DESCRIPTION
     assert page.facts["Produced by"] == "Airflow DAG churn, run manual__1, task train"
-    # part 2 records deployments and ramps; until then, nothing is made up
+    # no deployment or ramp of churn/1 is recorded (test_model_version_traffic has them)
     assert [cells for _, cells in page.rows["Serving"]] == [["0 %"], ["no"], ["none"]]
     assert "No deployment or ramp of this version is recorded." in written.read_text("utf-8")
 
