@@ -304,11 +304,12 @@ VERSION_COLUMNS = ("version", "state", "traffic", "champion", "ramp", "created_a
 
 
 def _version_row(version: dict[str, Any]) -> dict[str, Any]:
-    """A model version as ``models show`` prints it: ``25%``, ``yes``, ``-`` for no ramp."""
+    """A model version as ``models show`` prints it: ``production 25%``, ``yes
+    (production)``, ``-`` for no ramp."""
     return {
         **version,
-        "traffic": f"{version['traffic']}%",
-        "champion": "yes" if version["champion"] else "",
+        "traffic": version.get("traffic_label") or f"{version['traffic']}%",
+        "champion": version.get("champion_label", "yes") if version["champion"] else "",
         "ramp": None if version["ramp"] == "none" else version["ramp"],
     }
 

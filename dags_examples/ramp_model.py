@@ -149,7 +149,7 @@ def resolve_version(model: str, version: str) -> str:
         ),
         "environment": Param("production", type="string", minLength=1),
         "schedule": Param(
-            [10, 50, 100], type="array", items={"type": "integer", "minimum": 1, "maximum": 100},
+            [1, 5, 25, 50, 100], type="array", items={"type": "integer", "minimum": 1, "maximum": 100},
             description="the challenger's weights, step by step, ending at 100",
         ),
         "bake_seconds": Param(5, type="number", minimum=0, description="each step's bake time"),
@@ -157,7 +157,9 @@ def resolve_version(model: str, version: str) -> str:
             0, type="number", minimum=0, description="slow the challenger down by this much"
         ),
         "requests": Param(
-            2000, type="integer", minimum=1, description="simulated requests per step"
+            20000, type="integer", minimum=1,
+            description="simulated requests per step (at 1%, 200 reach the challenger: more than "
+            "the 100 an analysis needs)",
         ),
     },
 )  # fmt: skip

@@ -9,7 +9,9 @@
 # Between the two, the model lifecycle: a version without evidence is refused review; the
 # evaluation example's champion and then its challenger are reviewed on their evidence, approved
 # by a policy and published by dags_examples/review_model.py; the audit trail and the version's
-# page are shown.
+# page are shown. Last, ramps on simulated traffic (dags_examples/ramp_model.py): the champion
+# is rolled out, the challenger ramped 1-5-25-50-100% and made champion, and a slow version
+# rolled back automatically, the champion restored; `aimops models show` ends it.
 #
 # Run from anywhere (`make demo` runs it after setting up .venv). Settings:
 #   AIMOPS_HOME               the AIM store, MLflow and the demo data (default: .aimops-demo)
@@ -190,7 +192,7 @@ PY
 )"
 for urn in $EARLIER; do  # a re-run of the demo: retire what an earlier demo published
     say "aimops deprecate $urn (published by an earlier demo)"
-    aimops deprecate "$urn" --actor demo --reason "published by an earlier demo; this demo publishes anew"
+    aimops deprecate "$urn" --actor demo --force --reason "published by an earlier demo; this demo publishes anew"
 done
 say "aimops review $UNEVIDENCED (the train_model example's version: no gated evaluation, no data-quality check)"
 if aimops review "$UNEVIDENCED" --actor demo --reason "ship it?"; then
@@ -243,6 +245,40 @@ print(json.load(sys.stdin)[0]["target"])')"
 say "aimops metrics $VERSION_URN check.health.latency_p99_ms"
 aimops metrics "$VERSION_URN" check.health.latency_p99_ms
 say "each check's page: $AIMOPS_HOME/reports/check-*.html (and the \"AIM check\" link of its task)"
+
+# Ramps (dags_examples/ramp_model.py) on SIMULATED traffic, as Argo Rollouts runs a canary:
+# the champion is rolled out first (the deployment has none); the challenger is then ramped
+# 1 -> 5 -> 25 -> 50 -> 100% with an analysis of its requests at every step, and becomes the
+# champion; last, the old champion is ramped again with +900 ms of latency: its first
+# analysis fails, it is rolled back, the new champion serves 100% again, and an alert is raised.
+TRAFFIC_FILE="$AIMOPS_HOME/traffic/$MODEL/production.json"
+run_dag ramp_model "roll out the champion ${CHAMPION##*/} (the deployment has no champion: straight to 100%, one analysis)" \
+    "{\"version\": \"${CHAMPION##*/}\"}" success rollout
+run_dag ramp_model "ramp the challenger ${CHALLENGER##*/}: 1, 5, 25, 50, 100%, each step baked and analysed" \
+    "{\"version\": \"${CHALLENGER##*/}\"}" success ramp
+say "aimops ramp status $CHALLENGER"
+aimops ramp status "$CHALLENGER"
+run_dag ramp_model "ramp ${CHAMPION##*/} again, +900 ms on a quarter of its requests: it must be rolled back" \
+    "{\"version\": \"${CHAMPION##*/}\", \"latency_regression_ms\": 900}" failed rollback
+say "aimops ramp status $CHAMPION"
+aimops ramp status "$CHAMPION"
+say "the rollback's alert (the last line of $AIMOPS_ALERT_LOG):"
+tail -n 1 "$AIMOPS_ALERT_LOG" | python -c '
+import json, sys
+alert = json.loads(sys.stdin.read())
+print(f"   {alert[\"title\"]}: {alert[\"message\"][:300]}")'
+grep -q "ramp of $MODEL/${CHAMPION##*/} rolled back" "$AIMOPS_ALERT_LOG" || fail "no alert for the rollback"
+say "the traffic file a serving layer reads ($TRAFFIC_FILE):"
+cat "$TRAFFIC_FILE"
+python - "$TRAFFIC_FILE" "${CHALLENGER##*/}" <<'PY' || fail "the challenger is not the champion at 100%"
+import json, sys
+traffic = json.load(open(sys.argv[1]))
+assert traffic["weights"] == {sys.argv[2]: 100} and traffic["champion"] == sys.argv[2], traffic
+PY
+say "aimops models show $MODEL"
+aimops models show "$MODEL"
+PAGE="$(python -c 'import sys; from aimops.metadata.urns import Urn; from aimops.monitors.reports.page import report_path; print(report_path("default", Urn.parse(sys.argv[1])))' "$CHALLENGER")"
+say "the challenger's page now shows its traffic over time and every step's gates: $PAGE"
 
 if [[ -z "${MLFLOW_TRACKING_URI:-}" ]]; then
     say "MLflow's side: mlflow ui --backend-store-uri sqlite:///$AIMOPS_HOME/mlflow/mlflow.db"

@@ -169,7 +169,8 @@ def _against_champion(
                 "success_rate_vs_champion", ("pass" if ok else "fail") if enough else
                 "inconclusive", drop, limits.success_rate_max_drop,
                 f"{mine.success_rate:.2%} vs the champion's {theirs.success_rate:.2%} "
-                f"(drop {drop:.2%} {'<=' if ok else '>'} {limits.success_rate_max_drop:.2%})",
+                + (f"(drop {drop:.2%} {'<=' if ok else '>'} {limits.success_rate_max_drop:.2%})"
+                   if drop > 0 else "(no drop)"),
             ))  # fmt: skip
     return gates
 

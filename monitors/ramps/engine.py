@@ -448,17 +448,9 @@ def resume_ramp(
     now: datetime | None = None,
 ) -> RampReport:
     """Resume a paused ramp: its step starts again (a new window, a new deadline)."""
-    moment = _now(now)
-    ramp = find_ramp(store, target, environment)
-    if ramp.status != "paused":
-        raise TransitionRefusedError(
-            f"cannot resume {ramp.urn}: it is {ramp.status}, and only a paused ramp resumes"
-        )
-    who = validation.text(actor if actor is not None else store.actor, "actor", empty=False)
-    note = f"resumed by {who}" + (f": {reason}" if reason else "")
-    value = {**ramp.value, "status": "ramping", "step_started_at": moment, "failures": 0,
-             "updated_at": moment, "note": note}  # fmt: skip
-    return _write(store, ramp, value, "resumed", note, router, mlflow, actor=who, reason=reason)
+    return _by_person(
+        store, target, environment, "resumed", actor, reason, router, mlflow, _now(now)
+    )
 
 
 def abort_ramp(
@@ -473,18 +465,41 @@ def abort_ramp(
     now: datetime | None = None,
 ) -> RampReport:
     """Abort an active ramp: the challenger's weight to 0 and the champion back to 100%."""
-    moment = _now(now)
+    return _by_person(
+        store, target, environment, "aborted", actor, reason, router, mlflow, _now(now)
+    )
+
+
+def _by_person(
+    store: AimStore,
+    target: Any,
+    environment: str,
+    change: str,
+    actor: str | None,
+    reason: str | None,
+    router: Any,
+    mlflow: Any,
+    moment: datetime,
+) -> RampReport:
+    """A person resumes a paused ramp or aborts an active one; refused from other states."""
     ramp = find_ramp(store, target, environment)
-    if not ramp.active:
+    if change == "resumed" and ramp.status != "paused":
+        raise TransitionRefusedError(
+            f"cannot resume {ramp.urn}: it is {ramp.status}, and only a paused ramp resumes"
+        )
+    if change == "aborted" and not ramp.active:
         raise TransitionRefusedError(
             f"cannot abort {ramp.urn}: it is {ramp.status} already (only a ramping or paused "
             "ramp can be aborted)"
         )
     who = validation.text(actor if actor is not None else store.actor, "actor", empty=False)
-    note = f"aborted by {who}" + (f": {reason}" if reason else "")
-    value = {**ramp.value, "status": "aborted", "updated_at": moment, "ended_at": moment,
-             "note": note}  # fmt: skip
-    return _write(store, ramp, value, "aborted", note, router, mlflow, actor=who, reason=reason)
+    note = f"{change} by {who}" + (f": {reason}" if reason else "")
+    value = {**ramp.value, "updated_at": moment, "note": note}
+    if change == "resumed":
+        value |= {"status": "ramping", "step_started_at": moment, "failures": 0}
+    else:
+        value |= {"status": "aborted", "ended_at": moment}
+    return _write(store, ramp, value, change, note, router, mlflow, actor=who, reason=reason)
 
 
 def ramp_status(store: AimStore, target: Any, environment: str = DEFAULT_ENVIRONMENT) -> RampReport:

@@ -9,12 +9,15 @@ every task's second try, and opens the train task's "MLflow run" link in the MLf
 was started. Then it runs the other examples in the order a user might: ``monitor_model``
 right after training (nothing served yet: it skips its checks and succeeds, triggered and
 scheduled), the evaluation example (its "AIM report" link opened as the UI would), the serving
-simulator with a latency regression, and ``monitor_model`` again, whose health check fails
-and alerts. Every task's log is read through the REST API: no warning flood. Then it stops
+simulator with a latency regression, ``monitor_model`` again, whose health check fails
+and alerts, and last ``ramp_model``: the @candidate version, published, rolled out to 100%,
+its bake waiting on the real triggerer (the task seen ``deferred``, then resumed in try 1).
+Every task's log is read through the REST API: no warning flood. Then it stops
 Airflow, checks that no process of its group or home (MLflow's UI included) survives, and
 reads the AIM store: the run (ended by the scheduler's listener), one step per task with two
-attempts (captured in each task's own process), the MLflow link and the lineage to the model
-versions. Airflow is stopped in the fixture's teardown too, whatever happens.
+attempts (captured in each task's own process), the MLflow link, the lineage to the model
+versions, and the deployment the ramp left (the version champion at 100%, as the traffic
+file says too). Airflow is stopped in the fixture's teardown too, whatever happens.
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ SIMULATOR_DAG, MONITOR_DAG = "simulate_serving", "monitor_model"
 MONITORING_EXAMPLES = tuple(
     REPO / "dags_examples" / f"{name}.py" for name in (SIMULATOR_DAG, MONITOR_DAG)
 )
+RAMP_DAG = "ramp_model"
+RAMP_EXAMPLE = REPO / "dags_examples" / "ramp_model.py"
+MODEL = "breast_cancer_classifier"
+#: One short step: the deployment has no champion yet, so the ramp is an initial rollout
+#: (its schedule forced to [100]): one bake on the triggerer, one analysis, promoted.
+RAMP_CONF = {"bake_seconds": 5, "requests": 2000}
+RAMP_POLL = 0.5
 START_TIMEOUT = 120.0
 PARSE_TIMEOUT = 60.0
 RUN_TIMEOUT = 240.0
@@ -230,6 +240,100 @@ def check_monitoring_of_a_served_day(
     assert "p99 latency" in alert["message"] and "ms > 500 ms" in alert["message"]
 
 
+def mlflow_alias(mlflow_ui: str, alias: str) -> str | None:
+    """The version number ``breast_cancer_classifier@<alias>`` names in MLflow's registry (as
+    its UI's REST API answers), or None when the alias names none."""
+    url = f"{mlflow_ui}/api/2.0/mlflow/registered-models/alias?name={MODEL}&alias={alias}"
+    try:
+        with urlopen(url, timeout=30) as got:
+            return str(json.load(got)["model_version"]["version"])
+    except OSError:  # HTTPError 404: no such alias
+        return None
+
+
+def publish_directly(aimops_home: Path, version: str) -> None:
+    """Make the model version ``published`` in the run's AIM store.
+
+    Publishing through review (request_review, approve, publish) needs recorded evidence
+    (evaluations, comparisons, checks under the review policy) that this run does not make,
+    so the test writes the ``lifecycle`` aspect a publish would leave, directly. The version
+    itself is already recorded: the capture ran ``record_model_version`` when register_model
+    returned it."""
+    from datetime import UTC, datetime
+
+    from aimops.metadata.lifecycle.queries import lifecycle_state
+    from aimops.metadata.store import AimStore
+
+    urn = f"urn:aim:modelVersion:{MODEL}/{version}"
+    with AimStore.open(f"sqlite:///{aimops_home / 'aim.db'}", create=False) as store:
+        assert store.get_entity(urn) is not None, f"{urn} was not captured"
+        store.put_aspect(urn, "lifecycle", {
+            "state": "published", "transition": "publish", "previous": "publishable",
+            "actor": "e2e", "at": datetime.now(UTC),
+        })  # fmt: skip
+        assert lifecycle_state(store, urn) == "published"
+
+
+def check_ramp_on_the_triggerer(client: airflow_local.AirflowClient, version: str) -> str:
+    """ramp_model rolls ``version`` out; its bake waits on the real triggerer: the ``ramp``
+    task is seen ``deferred`` (no worker slot held), then resumes and succeeds in its first
+    try (a deferral is no retry), its log showing the step's analysis and the promotion.
+    Returns the run's id."""
+    health = client.health()
+    assert health.triggerer.status == "healthy", f"no triggerer: {health}"
+    client.wait_for_dag(RAMP_DAG, timeout=PARSE_TIMEOUT)
+    assert client.set_paused(RAMP_DAG, False).is_paused is False
+    run_id = client.trigger(RAMP_DAG, {**RAMP_CONF, "version": version}).dag_run_id
+    run_path = f"/api/v2/dags/{RAMP_DAG}/dagRuns/{quote(run_id, safe='')}"
+    seen: list[str | None] = []  # the ramp task's states, each change once
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        try:
+            ti = client.request("GET", f"{run_path}/taskInstances/ramp")
+        except airflow_local.AirflowApiError as exc:  # 404 until the run's TIs are made
+            if exc.status != 404:
+                raise
+            ti = {"state": None}
+        if not seen or seen[-1] != ti["state"]:
+            seen.append(ti["state"])
+            print(f"ramp: {ti['state']}")
+        state = client.request("GET", run_path)["state"]
+        if state in ("success", "failed"):
+            break
+        assert time.monotonic() < deadline, f"{RAMP_DAG} did not end: ramp states {seen}"
+        time.sleep(RAMP_POLL)
+    assert state == "success", (seen, client.task_states(RAMP_DAG, run_id))
+    assert "deferred" in seen, f"the ramp never waited on the triggerer: {seen}"
+    assert seen.index("deferred") < seen.index("success"), seen
+    ti = client.request("GET", f"{run_path}/taskInstances/ramp")
+    assert (ti["state"], ti["try_number"]) == ("success", 1), ti  # a deferral is no retry
+    check_quiet_logs(client, RAMP_DAG, run_id)
+    log = task_log(client, RAMP_DAG, run_id, "ramp")
+    label = f"{MODEL}/{version}"
+    assert f"{label} started in production" in log, log[-3000:]
+    assert "next check in" in log, log[-3000:]  # the deferral, as the task logged it
+    # resume_ramp_step: the analysis's line, its gates, and the champion at 100%.
+    assert f"{label} promoted: " in log and "(verdict pass; requests" in log, log[-3000:]
+    assert "gate " in log, log[-3000:]
+    assert f"{label} is the champion of {MODEL}/production" in log, log[-3000:]
+    return str(run_id)
+
+
+def check_ramp_outcome(aimops_home: Path, version: str) -> None:
+    """The deployment the ramp left, in the AIM store and in the file router's traffic file:
+    ``version`` is the champion and serves 100%."""
+    from aimops.metadata.lifecycle.deployments import read_deployment
+    from aimops.metadata.store import AimStore
+
+    with AimStore.open(f"sqlite:///{aimops_home / 'aim.db'}", create=False) as store:
+        deployment = read_deployment(store, MODEL, "production")
+    assert deployment.urn == f"urn:aim:deployment:{MODEL}/production"
+    assert (deployment.champion, deployment.weights) == (version, {version: 100}), deployment
+    traffic = json.loads((aimops_home / "traffic" / MODEL / "production.json").read_text())
+    assert (traffic["champion"], traffic["weights"]) == (version, {version: 100}), traffic
+    assert traffic["revision"] == deployment.revision, (traffic, deployment)
+
+
 @dataclass
 class Standalone:
     home: Path
@@ -266,7 +370,7 @@ class Standalone:
 def standalone(tmp_path: Path) -> Iterator[Standalone]:
     dags = tmp_path / "dags"
     dags.mkdir()
-    for example in (EXAMPLE, EVALUATION_EXAMPLE, *MONITORING_EXAMPLES):
+    for example in (EXAMPLE, EVALUATION_EXAMPLE, *MONITORING_EXAMPLES, RAMP_EXAMPLE):
         (dags / example.name).write_text(example.read_text())
     server = Standalone(
         home=tmp_path / "airflow",
@@ -331,6 +435,16 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
     check_evaluation_report(client)
     check_monitoring_of_a_served_day(client, standalone.aimops_home)
 
+    # Last (its simulated traffic and champion would change what the checks above see): ramp
+    # the @candidate version, published directly (see publish_directly), on the triggerer.
+    began = time.monotonic()
+    version = mlflow_alias(info.mlflow_ui_url, "candidate")  # moved by train_model's clear
+    assert version is not None, "train_model set no @candidate"
+    publish_directly(standalone.aimops_home, version)
+    check_ramp_on_the_triggerer(client, version)
+    assert mlflow_alias(info.mlflow_ui_url, "champion") == version  # the ramp's MLflow mirror
+    standalone.timings["ramp"] = time.monotonic() - began
+
     pgid = standalone.pgid()
     report = standalone.stop()
     assert report.clean, f"survivors after stop: {report.survivors}"
@@ -340,3 +454,4 @@ def test_the_example_dag_runs_in_real_airflow_and_is_captured(standalone: Standa
         urlopen(f"{info.mlflow_ui_url}/health", timeout=5)
 
     check_aim_store(standalone.aimops_home, DAG_ID, run_id)
+    check_ramp_outcome(standalone.aimops_home, version)
