@@ -266,7 +266,8 @@ say "the rollback's alert (the last line of $AIMOPS_ALERT_LOG):"
 tail -n 1 "$AIMOPS_ALERT_LOG" | python -c '
 import json, sys
 alert = json.loads(sys.stdin.read())
-print(f"   {alert[\"title\"]}: {alert[\"message\"][:300]}")'
+title, message = alert["title"], alert["message"]
+print(f"   {title}: {message[:300]}")'
 grep -q "ramp of $MODEL/${CHAMPION##*/} rolled back" "$AIMOPS_ALERT_LOG" || fail "no alert for the rollback"
 say "the traffic file a serving layer reads ($TRAFFIC_FILE):"
 cat "$TRAFFIC_FILE"
