@@ -8,8 +8,8 @@ The default policy asks for
   recorded without gates is no evidence);
 - a **passing data-quality check** on the version, and no failing data-quality or drift check
   on it newer than that one;
-- where another version of the model is published (the newest published one: the champion),
-  a **comparison** of the two whose gates passed; an inconclusive comparison (too few rows to
+- where the model has a champion (the ``production`` deployment's, else the newest published
+  version), a **comparison** of the two whose gates passed; an inconclusive comparison (too few rows to
   name winners) is no evidence.
 
 Any object with a ``name`` and ``judge(store, version) -> Evidence`` is a policy;
@@ -216,9 +216,17 @@ def _judge_data_quality(
 
 
 def champion_of(store: AimStore, version: Urn) -> str | None:
-    """The newest published version of ``version``'s model other than itself (the champion,
-    until deployments say otherwise), or None when none is published."""
-    model = model_urn(Urn.parse(version).segments[0])
+    """The champion ``version`` is compared with: the champion of the model's ``production``
+    deployment, else (never deployed, or no champion there) the newest published version of
+    the model, other than ``version`` itself; None when there is neither."""
+    from aimops.metadata.lifecycle.deployments import DEFAULT_ENVIRONMENT, read_deployment
+    from aimops.metadata.urns import model_version_urn
+
+    name = Urn.parse(version).segments[0]
+    serving = read_deployment(store, name, DEFAULT_ENVIRONMENT).champion
+    if serving is not None and str(model_version_urn(name, serving)) != str(version):
+        return str(model_version_urn(name, serving))
+    model = model_urn(name)
     states = store.related_values(model, "versionOf", "lifecycle", incoming=True)
     published = {
         urn: value for urn, value in states.items()

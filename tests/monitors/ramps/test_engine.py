@@ -228,3 +228,18 @@ def test_promotion_can_deprecate_the_previous_champion(world: Any) -> None:
     assert lifecycle_state(world.store, "churn/1") == "deprecated"
     history = world.store.get_aspect("urn:aim:modelVersion:churn/1", "lifecycle").value
     assert "superseded by churn/2" in history["reason"]
+
+
+def test_reviews_compare_with_the_deployments_champion_not_the_newest_published(
+    world: Any,
+) -> None:
+    from aimops.metadata.lifecycle import champion_of
+    from aimops.metadata.recording import record_model_version
+
+    world.publish(1, 2)  # 2 is the newest published...
+    candidate = record_model_version(world.store, "churn", 3)
+    assert champion_of(world.store, candidate) == "urn:aim:modelVersion:churn/2"
+    start_ramp(world.store, "churn/1", bake_time=0, now=T0, **world.options())
+    advance_ramp(world.store, "churn/1", now=at(1), requests=world.served({"1": 300}),
+                 **world.options())  # fmt: skip
+    assert champion_of(world.store, candidate) == "urn:aim:modelVersion:churn/1"  # ...1 serves
