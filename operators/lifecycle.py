@@ -239,6 +239,15 @@ class _LifecycleTask:
         return done
 
 
+def check_version_and_actor(task_id: str, model_version: Any, actor: Any) -> None:
+    """InvalidInputError naming the task when ``model_version`` is missing or ``actor`` is
+    given but empty (checked when the DAG file is parsed)."""
+    if model_version is None or (isinstance(model_version, str) and not model_version.strip()):
+        raise InvalidInputError(f"{task_id}: model_version is required")
+    if actor is not None and not (isinstance(actor, str) and actor.strip()):
+        raise InvalidInputError(f"{task_id}: actor must be a non-empty name")
+
+
 def _reason(value: Any) -> str | None:
     """A reason as recorded: stripped text, None when empty."""
     if value is None:
@@ -270,10 +279,7 @@ class _TransitionOperator(_LifecycleTask, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if model_version is None or (isinstance(model_version, str) and not model_version.strip()):
-            raise InvalidInputError(f"{self.task_id}: model_version is required")
-        if actor is not None and not (isinstance(actor, str) and actor.strip()):
-            raise InvalidInputError(f"{self.task_id}: actor must be a non-empty name")
+        check_version_and_actor(self.task_id, model_version, actor)
         self.model_version = model_version
         self.reason = reason
         self.actor = actor

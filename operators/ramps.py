@@ -58,6 +58,7 @@ from aimops.operators.lifecycle import (
     _mlflow_target,
     _reason,
     acting_user,
+    check_version_and_actor,
     task_origin,
 )
 from aimops.operators.links import task_xcom
@@ -274,10 +275,7 @@ class RampModelOperator(_RampTask, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if model_version is None or (isinstance(model_version, str) and not model_version.strip()):
-            raise InvalidInputError(f"{self.task_id}: model_version is required")
-        if actor is not None and not (isinstance(actor, str) and actor.strip()):
-            raise InvalidInputError(f"{self.task_id}: actor must be a non-empty name")
+        check_version_and_actor(self.task_id, model_version, actor)
         if before_analysis is not None and not callable(before_analysis):
             raise InvalidInputError(
                 f"{self.task_id}: before_analysis must be a function taking the step's info"
@@ -529,10 +527,7 @@ class DerampModelOperator(_RampTask, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if model_version is None or (isinstance(model_version, str) and not model_version.strip()):
-            raise InvalidInputError(f"{self.task_id}: model_version is required")
-        if actor is not None and not (isinstance(actor, str) and actor.strip()):
-            raise InvalidInputError(f"{self.task_id}: actor must be a non-empty name")
+        check_version_and_actor(self.task_id, model_version, actor)
         self.model_version = model_version
         self.environment = environment
         self.force = force

@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import errno
 import http.client
@@ -41,12 +40,13 @@ from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from aimops import validation
 from aimops.errors import AimopsError, ConfigurationError, InvalidInputError
 from aimops.errors import RouterUnavailableError as Unavailable
 from aimops.settings import aimops_home
+from aimops.webhooks import RefuseRedirects, redacted_url, request_target, scrubbed
 
 if sys.platform != "win32":
     import fcntl
@@ -483,7 +483,7 @@ class WebhookRouter:
         self.timeout = validation.real_number(timeout, "timeout", minimum=0.001)
 
     def __repr__(self) -> str:
-        return f"WebhookRouter({_redacted_url(self._url)!r})"
+        return f"WebhookRouter({redacted_url(self._url)!r})"
 
     def check(self, model: str, environment: str) -> None:
         """Nothing to ask: the URL was checked when the router was made.
@@ -505,15 +505,15 @@ class WebhookRouter:
             aimops.errors.InvalidInputError: a router applies a TrafficState, not dict {'3': 100}
         """
         body = json.dumps({**_state(state).to_dict(), "text": _summary(state)}).encode("utf-8")
-        target, headers = _request_target(self._url)
+        target, headers = request_target(self._url, "aimops-router")
         request = urllib.request.Request(target, data=body, headers=headers, method="POST")
-        where, what = _redacted_url(self._url), f"{state.model}/{state.environment}"
+        where, what = redacted_url(self._url), f"{state.model}/{state.environment}"
         try:
-            opener = urllib.request.build_opener(_RefuseRedirects())
+            opener = urllib.request.build_opener(RefuseRedirects())
             with opener.open(request, timeout=self.timeout) as response:
                 response.read(65536)
         except urllib.error.HTTPError as exc:
-            said = f"HTTP {exc.code} {_scrubbed(str(exc.reason), self._url)}".strip()
+            said = f"HTTP {exc.code} {_scrub(str(exc.reason), self._url)}".strip()
             if 300 <= exc.code < 400:
                 raise ConfigurationError(
                     f"the webhook router {where} answered the traffic of {what} with a redirect "
@@ -526,7 +526,7 @@ class WebhookRouter:
             ) from None
         except (OSError, http.client.HTTPException) as exc:  # refused, timed out, cut off
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            said = _scrubbed(f"{type(reason).__name__}: {reason}", self._url)
+            said = _scrub(f"{type(reason).__name__}: {reason}", self._url)
             raise Unavailable(f"the webhook router could not reach {where}: {said}") from None
 
     def current(self, model: str, environment: str) -> TrafficState | None:
@@ -550,43 +550,8 @@ def _webhook_url(url: str) -> str:
             f"the webhook URL {parts.scheme}://{parts.hostname} has no valid port number"
         ) from None
     if not parts.hostname:
-        raise ConfigurationError(f"the webhook URL {_redacted_url(url)} names no host")
+        raise ConfigurationError(f"the webhook URL {redacted_url(url)} names no host")
     return url
-
-
-def _redacted_url(url: str) -> str:
-    """``scheme://host[:port]``: what messages show of a webhook. (The alerts' twin lives in
-    ``aimops.monitors``, which the store's package must not import.)"""
-    parts = urlsplit(url)
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port is not None else "")
-
-
-def _request_target(url: str) -> tuple[str, dict[str, str]]:
-    """The URL without its user and password, and the headers (basic auth from them)."""
-    parts = urlsplit(url)
-    headers = {"Content-Type": "application/json", "User-Agent": "aimops-router"}
-    if parts.username is None and parts.password is None:
-        return url, headers
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), headers
-
-
-def _scrubbed(text: str, url: str) -> str:
-    """``text`` without the webhook's path, query or password, cut to 300 characters."""
-    parts = urlsplit(url)
-    for secret in (parts.password, parts.query, parts.path if len(parts.path) > 1 else None):
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:300]
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """No redirect is followed (a POST would become a GET, or take credentials elsewhere)."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 _BUILT_IN: dict[str, type[Any]] = {"file": FileRouter, "webhook": WebhookRouter}
@@ -645,3 +610,7 @@ def _named_router(name: str) -> Router:
             f"{validation.shown(found)}, which has no check, apply and current"
         )
     return found  # type: ignore[no-any-return]
+
+
+def _scrub(text: str, url: str) -> str:
+    return scrubbed(text, url, 300)

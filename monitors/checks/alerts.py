@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import urllib.error
@@ -37,11 +36,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from aimops import validation
 from aimops.errors import InvalidInputError
 from aimops.settings import aimops_home
+from aimops.webhooks import RefuseRedirects, redacted_url, request_target, scrubbed
 
 ALERT_LOG_ENV = "AIMOPS_ALERT_LOG"
 ALERT_WEBHOOK_ENV = "AIMOPS_ALERT_WEBHOOK"
@@ -178,28 +178,6 @@ def send_alert(
     return AlertDelivery(logged_to=path, webhook_status=status, webhook_error=error)
 
 
-def redacted_url(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``: no user, password, path, query or fragment.
-
-    Example:
-        >>> redacted_url("https://bot:s3cret@hooks.example.com:8443/services/T0/B0/XyZ?token=1")
-        'https://hooks.example.com:8443'
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:  # an IPv6 address
-        host = f"[{host}]"
-    port = _port(url)
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
-
-
-def _port(url: str) -> int | None:
-    try:
-        return urlsplit(url).port
-    except ValueError:
-        return None
-
-
 def resolve_webhook_url(given: str | None) -> str | None:
     """The webhook to use: ``given``, else ``$AIMOPS_ALERT_WEBHOOK``; None when empty.
 
@@ -254,49 +232,21 @@ def _json_bytes(record: dict[str, Any]) -> bytes:
 
 def _post(url: str, payload: dict[str, Any], timeout: float) -> tuple[int | None, str | None]:
     """POST ``payload`` as JSON; returns (HTTP status or None, error text or None)."""
-    target, headers = _request_target(url)
+    target, headers = request_target(url, "aimops-alerts")
     body = _json_bytes(payload)
     request = urllib.request.Request(target, data=body, headers=headers, method="POST")
-    opener = urllib.request.build_opener(_RefuseRedirects())
+    opener = urllib.request.build_opener(RefuseRedirects())
     try:
         with opener.open(request, timeout=timeout) as response:
             response.read(65536)
             return int(response.status), None
     except urllib.error.HTTPError as exc:
-        return exc.code, _scrubbed(f"HTTP {exc.code} {exc.reason}", url)
+        return exc.code, _scrub(f"HTTP {exc.code} {exc.reason}", url)
     except urllib.error.URLError as exc:
-        return None, _scrubbed(f"{type(exc.reason).__name__}: {exc.reason}", url)
+        return None, _scrub(f"{type(exc.reason).__name__}: {exc.reason}", url)
     except Exception as exc:  # timeouts while reading, broken connections, bad answers
-        return None, _scrubbed(f"{type(exc).__name__}: {exc}", url)
+        return None, _scrub(f"{type(exc).__name__}: {exc}", url)
 
 
-def _request_target(url: str) -> tuple[str, dict[str, str]]:
-    """The URL without its user and password, and the headers (basic auth from them)."""
-    parts = urlsplit(url)
-    headers = {"Content-Type": "application/json", "User-Agent": "aimops-alerts"}
-    if parts.username is None and parts.password is None:
-        return url, headers
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-    headers["Authorization"] = f"Basic {token}"
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=netloc)), headers
-
-
-def _scrubbed(error: str, url: str) -> str:
-    """``error`` without the webhook URL or its secret parts, cut to ``MAX_ERROR_TEXT``."""
-    parts = urlsplit(url)
-    for whole in (url, _request_target(url)[0]):
-        error = error.replace(whole, redacted_url(url))
-    for secret in (parts.password, parts.query, parts.path if len(parts.path) > 1 else None):
-        if secret:
-            error = error.replace(secret, "***")
-    return error[:MAX_ERROR_TEXT]
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """Redirects are not followed (a POST would turn into a GET, or carry the credentials to
-    another host): urllib then raises HTTPError with the 3xx status."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+def _scrub(error: str, url: str) -> str:
+    return scrubbed(error, url, MAX_ERROR_TEXT)
