@@ -28,10 +28,10 @@ from typing import Any
 from aimops.monitors.checks.alerts import (
     Alert,
     AlertDelivery,
-    redacted_url,
     resolve_webhook_url,
     send_alert,
 )
+from aimops.webhooks import redacted_url
 
 log = logging.getLogger("airflow.task")
 
