@@ -149,7 +149,8 @@ def resolve_version(model: str, version: str) -> str:
         ),
         "environment": Param("production", type="string", minLength=1),
         "schedule": Param(
-            [1, 5, 25, 50, 100], type="array", items={"type": "integer", "minimum": 1, "maximum": 100},
+            [1, 5, 25, 50, 100], type="array",
+            items={"type": "integer", "minimum": 1, "maximum": 100},
             description="the challenger's weights, step by step, ending at 100",
         ),
         "bake_seconds": Param(5, type="number", minimum=0, description="each step's bake time"),

@@ -9,8 +9,8 @@ The default policy asks for
 - a **passing data-quality check** on the version, and no failing data-quality or drift check
   on it newer than that one;
 - where the model has a champion (the ``production`` deployment's, else the newest published
-  version), a **comparison** of the two whose gates passed; an inconclusive comparison (too few rows to
-  name winners) is no evidence.
+  version), a **comparison** of the two whose gates passed; an inconclusive comparison (too
+  few rows to name winners) is no evidence.
 
 Any object with a ``name`` and ``judge(store, version) -> Evidence`` is a policy;
 :func:`register_policy` makes one known by name to the CLI and the operators.
