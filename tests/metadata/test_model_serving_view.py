@@ -114,5 +114,5 @@ def test_the_cli_prints_and_emits_it(
     assert shown["2"]["champion_label"] == "yes (production)"
     assert main(["models", "show", "churn", "--store", url]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["4"][2:6] == ["5%", "ramping", "2/5", "at"]
-    assert rows["2"][2:4] == ["95%", "yes"]
+    assert rows["4"][2:7] == ["production", "5%", "ramping", "2/5", "at"]
+    assert rows["2"][2:6] == ["production", "95%", "yes", "(production)"]
