@@ -197,6 +197,12 @@ def transition_lines(done: dict[str, Any]) -> list[str]:
         f"{label(done['urn'])}: {done['previous']} -> {done['state']} "
         f"({done['transition']} by {done['actor']})"
     ]
+    for found in done.get("deramped") or ():
+        serving = ", ".join(f"{v} {w}%" for v, w in found["weights"].items()) or "nothing"
+        lines.append(
+            f"de-ramped first in {found['environment']} (was {found['removed_weight']}%); "
+            f"it serves now: {serving}"
+        )
     if done.get("page"):
         lines.append(f"page: {done['page']}")
     if done.get("evidence"):

@@ -128,6 +128,8 @@ https://airflow.example.com/aimops/models/urn:aim:modelVersion:churn/3'
         line += f" (evidence: {len(evidence)} record{'' if len(evidence) == 1 else 's'})"
     if done.get("reason"):
         line += f"; reason: {done['reason']}"
+    for found in done.get("deramped") or ():
+        line += f"; de-ramped first in {found['environment']} (was {found['removed_weight']}%)"
     if done.get("repeated"):
         line += "; recorded by an earlier try of this task"
     return f"{line}; page: {model_version_url(done['urn'])}"

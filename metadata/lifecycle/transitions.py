@@ -42,7 +42,7 @@ on churn/1 (none is recorded)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,8 @@ class TransitionOutcome:
     mlflow: str = "off"
     #: True when this very transition from this very task had been recorded already.
     repeated: bool = False
+    #: A deprecation's de-ramp, per deployment the version served (see ``DerampOutcome``).
+    deramped: tuple[dict[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -102,6 +104,7 @@ class TransitionOutcome:
         """JSON-ready (what operators push to XCom and the CLI prints with ``--json``)."""
         data = asdict(self)
         data["evidence"] = list(self.evidence)
+        data["deramped"] = [dict(found) for found in self.deramped]
         return data
 
 
@@ -171,12 +174,14 @@ def transition(
         "policy": judge.name if judge is not None else None,
         "requested_by": requested_by if action in ("request_review", "approve") else None,
     }
+    deramped: tuple[dict[str, Any], ...] = ()
     if action == "deprecate":
-        _deramp_first(store, urn, who, reason, where, force, router, mlflow)
+        deramped = _deramp_first(store, urn, who, reason, where, force, router, mlflow)
     read_version = current.version if current is not None else 0
     written = _write(store, urn, value, read_version, action, who)
     mirrored = _mirror(store, urn, mlflow)
-    return _outcome(urn, value, written, mlflow=mirrored)
+    outcome = _outcome(urn, value, written, mlflow=mirrored)
+    return replace(outcome, deramped=deramped) if deramped else outcome
 
 
 def _guards(
@@ -242,20 +247,22 @@ def _deramp_first(
     force: bool,
     router: Any,
     mlflow: Any,
-) -> None:
-    """Take the traffic of a version about to be deprecated (refused as a deprecation)."""
+) -> tuple[dict[str, Any], ...]:
+    """Take the traffic of a version about to be deprecated (refused as a deprecation); what
+    the de-ramp did per deployment."""
     from aimops.metadata.lifecycle.deployments import deployments_serving
     from aimops.metadata.lifecycle.deramp import deramp
 
     if not deployments_serving(store, urn):
-        return
+        return ()
     try:
-        deramp(store, urn, actor=who, reason=reason or "deprecated", origin=origin, force=force,
-               router=router, mlflow=mlflow)  # fmt: skip
+        done = deramp(store, urn, actor=who, reason=reason or "deprecated", origin=origin,
+                      force=force, router=router, mlflow=mlflow)  # fmt: skip
     except TransitionRefusedError as exc:
         raise TransitionRefusedError(
             str(exc).replace("cannot de-ramp", "cannot deprecate", 1)
         ) from None
+    return tuple(done.deployments)
 
 
 def _mirror(store: AimStore, urn: Urn, mlflow: Any) -> str:

@@ -22,7 +22,7 @@ from aimops.settings import default_actor
 
 OUTCOME_KEYS = {
     "urn", "transition", "previous", "state", "actor", "reason", "evidence", "origin", "at",
-    "aspect_version", "policy", "mlflow", "repeated", "page",
+    "aspect_version", "policy", "mlflow", "repeated", "deramped", "page",
 }  # fmt: skip
 CLOSED_PORT = "http://127.0.0.1:9"
 
@@ -257,7 +257,9 @@ def test_deprecating_the_only_serving_version_needs_force(
     traffic = FileRouter(tmp_path / "traffic").current("churn", "production")
     assert traffic is not None and traffic.weights == {"1": 100}
     out = cli.ok("deprecate", "churn/1", "--actor", "carol", "--force")
-    assert out.splitlines()[0] == "churn/1: published -> deprecated (deprecate by carol)"
+    first, deramped = out.splitlines()[:2]
+    assert first == "churn/1: published -> deprecated (deprecate by carol)"
+    assert deramped == "de-ramped first in production (was 100%); it serves now: nothing"
     traffic = FileRouter(tmp_path / "traffic").current("churn", "production")
     assert traffic is not None and (traffic.weights, traffic.champion) == ({}, None)
 

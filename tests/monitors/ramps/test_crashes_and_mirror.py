@@ -122,6 +122,7 @@ def test_deramp_and_deprecate_restore_the_champion_and_refuse_the_last_server(
     done = deprecate(world.store, "churn/2", actor="ana", reason="bad canary",
                      router=world.router, mlflow=False)  # fmt: skip
     assert done.state == "deprecated"
+    assert [(d["removed_weight"], d["weights"]) for d in done.deramped] == [(25, {"1": 100})]
     assert world.traffic()["weights"] == {"1": 100}
     ramp = read_ramp(world.store, started.ramp["urn"])
     assert ramp.status == "aborted" and "de-ramped by ana" in ramp.value["note"]
