@@ -1,5 +1,6 @@
-"""The ``aimops`` command line: the store, runs, lineage, history, models, evaluations, the spool,
-the model lifecycle (:mod:`aimops.cli_lifecycle`: review, approve, reject, publish, deprecate)
+"""The ``aimops`` command line: the store, runs, lineage, history, evaluations, the spool, models
+and the model lifecycle (:mod:`aimops.cli_lifecycle`: models list, show and sync, review,
+approve, reject, publish, deprecate)
 and traffic ramps (:mod:`aimops.cli_ramps`: ramp, ramp status, resume, abort, deramp).
 
 Every listing takes ``--json``; ``--store URL`` overrides ``AIMOPS_STORE_URL``. Failures print
@@ -263,55 +264,7 @@ def _short_text(text: str, width: int = 80) -> str:
 
 @cli.group("models")
 def models_group() -> None:
-    """Models and their versions."""
-
-
-@models_group.command("list")
-@store_options
-@click.option("--limit", default=100, show_default=True, type=COUNT)
-@click.option("--offset", default=0, show_default=True, type=COUNT)
-def models_list_command(store_url: str | None, as_json: bool, limit: int, offset: int) -> None:
-    """List models with their number of versions."""
-    from aimops.metadata.views import list_models
-
-    models = list_models(_open(store_url), limit=limit, offset=offset)
-    if as_json:
-        emit_json(models)
-        return
-    emit_table(models, ["name", "versions", "urn", "created_at"], "no models recorded")
-
-
-@models_group.command("show")
-@click.argument("name")
-@store_options
-def models_show_command(name: str, store_url: str | None, as_json: bool) -> None:
-    """Show a model's versions: lifecycle state, traffic, and what produced each."""
-    from aimops.metadata.views import model_details
-
-    details = model_details(_open(store_url), name)
-    if details is None:
-        raise NotFoundError(f"no model {name!r} in the store")
-    if as_json:
-        emit_json(details)
-        return
-    say(f"model {details['name']} ({details['urn']})")
-    rows = [_version_row(version) for version in details["versions"]]
-    emit_table(rows, VERSION_COLUMNS, "no versions")
-
-
-VERSION_COLUMNS = ("version", "state", "traffic", "champion", "ramp", "created_at", "uri",
-                   "produced_by")  # fmt: skip
-
-
-def _version_row(version: dict[str, Any]) -> dict[str, Any]:
-    """A model version as ``models show`` prints it: ``production 25%``, ``yes
-    (production)``, ``-`` for no ramp."""
-    return {
-        **version,
-        "traffic": version.get("traffic_label") or f"{version['traffic']}%",
-        "champion": version.get("champion_label", "yes") if version["champion"] else "",
-        "ramp": None if version["ramp"] == "none" else version["ramp"],
-    }
+    """Models and their versions (the commands: :mod:`aimops.cli_lifecycle`)."""
 
 
 def html_option(function: F) -> F:

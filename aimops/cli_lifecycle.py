@@ -1,5 +1,6 @@
-"""The model lifecycle on the command line: ``review``, ``approve``, ``reject``, ``publish``,
-``deprecate`` and ``models sync`` (registered on :data:`aimops.cli.cli` by :func:`register`).
+"""Models and their lifecycle on the command line: ``models list``, ``models show`` (state,
+traffic, champion, ramp) and ``models sync``; ``review``, ``approve``, ``reject``, ``publish``
+and ``deprecate`` (registered on :data:`aimops.cli.cli` by :func:`register`).
 
 Each transition names a model version by its URN or ``name/3``, records who acted (``--actor``,
 else the group's ``--actor``, else the OS user), why (``--reason``) and that it came from the
@@ -25,9 +26,9 @@ from typing import Any
 import click
 
 from aimops import cli as _cli
-from aimops.cli import _group_option, _open, store_options
+from aimops.cli import COUNT, _group_option, _open, store_options
 from aimops.errors import NotFoundError
-from aimops.output import emit_json, say
+from aimops.output import emit_json, emit_table, say
 
 #: Where :func:`aimops.monitors.lifecycle.run_transition` says what it could not finish.
 JOB_LOGGER = "aimops.monitors.lifecycle"
@@ -339,12 +340,62 @@ def shown_uri(uri: str) -> str:
     return redact(uri)
 
 
+@click.command("list")
+@store_options
+@click.option("--limit", default=100, show_default=True, type=COUNT)
+@click.option("--offset", default=0, show_default=True, type=COUNT)
+def models_list_command(store_url: str | None, as_json: bool, limit: int, offset: int) -> None:
+    """List models with their number of versions."""
+    from aimops.metadata.views import list_models
+
+    models = list_models(_open(store_url), limit=limit, offset=offset)
+    if as_json:
+        emit_json(models)
+        return
+    emit_table(models, ["name", "versions", "urn", "created_at"], "no models recorded")
+
+
+@click.command("show")
+@click.argument("name")
+@store_options
+def models_show_command(name: str, store_url: str | None, as_json: bool) -> None:
+    """Show a model's versions: lifecycle state, traffic, and what produced each."""
+    from aimops.metadata.views import model_details
+
+    details = model_details(_open(store_url), name)
+    if details is None:
+        raise NotFoundError(f"no model {name!r} in the store")
+    if as_json:
+        emit_json(details)
+        return
+    say(f"model {details['name']} ({details['urn']})")
+    rows = [_version_row(version) for version in details["versions"]]
+    emit_table(rows, VERSION_COLUMNS, "no versions")
+
+
+VERSION_COLUMNS = ("version", "state", "traffic", "champion", "ramp", "created_at", "uri",
+                   "produced_by")  # fmt: skip
+
+
+def _version_row(version: dict[str, Any]) -> dict[str, Any]:
+    """A model version as ``models show`` prints it: ``production 25%``, ``yes
+    (production)``, ``-`` for no ramp."""
+    return {
+        **version,
+        "traffic": version["traffic_label"],
+        "champion": version["champion_label"] if version["champion"] else "",
+        "ramp": None if version["ramp"] == "none" else version["ramp"],
+    }
+
+
 def register(cli: click.Group, models: click.Group) -> None:
-    """Add the lifecycle commands to the ``aimops`` group and ``models sync`` to ``models``."""
+    """Add the lifecycle commands to the ``aimops`` group and ``list``, ``show`` and ``sync``
+    to ``models``."""
     for command in (review_command, approve_command, reject_command, publish_command,
                     deprecate_command):  # fmt: skip
         cli.add_command(command)
-    models.add_command(models_sync_command)
+    for command in (models_list_command, models_show_command, models_sync_command):
+        models.add_command(command)
 
 
 register(_cli.cli, _cli.models_group)  # aimops.cli imports this module for it

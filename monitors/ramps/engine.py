@@ -422,11 +422,10 @@ def _settled(
     crash between store and router), without a new decision."""
     weights, champion = records.desired_traffic(ramp.value)
     deployment = read_deployment(store, ramp.model, ramp.environment)
-    active = ramp.urn if ramp.active else (deployment.ramp if deployment.ramp != ramp.urn
-                                           else None)  # fmt: skip
-    if ramp.active or deployment.ramp == ramp.urn:
+    if ramp.active or deployment.ramp == ramp.urn:  # the deployment follows this ramp
         changed = change_traffic(
-            store, deployment, weights, champion=champion, ramp=active, change="repaired",
+            store, deployment, weights, champion=champion,
+            ramp=ramp.urn if ramp.active else None, change="repaired",
             actor=str(ramp.value["actor"]), reason="the ramp's record and the traffic agree "
             "again", origin=ramp.value.get("origin"), router=router, mlflow=mlflow,
         )  # fmt: skip

@@ -169,6 +169,52 @@ def golden() -> type[Golden]:
     return Golden
 
 
+class Runs:
+    """What a ``dag.test()`` run left in Airflow's database and in the AIM store."""
+
+    @staticmethod
+    def instances(dag_run: Any) -> dict[str, Any]:
+        """Each task instance's state and try number, by task id."""
+        from types import SimpleNamespace
+
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            found = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)[0]
+            return {
+                ti.task_id: SimpleNamespace(state=ti.state, try_number=ti.try_number)
+                for ti in found.get_task_instances(session=session)
+            }
+
+    @staticmethod
+    def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+        """What the task pushed under ``key``."""
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            found = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)[0]
+            ti = found.get_task_instance(task_id, session=session)
+            return ti.xcom_pull(task_ids=task_id, key=key, session=session)
+
+    @staticmethod
+    def attempt_errors(home: Path, dag_run: Any, task_id: str) -> list[str | None]:
+        """The error of each attempt of the task, as the capture recorded it."""
+        from aimops.metadata.store import AimStore
+        from aimops.metadata.urns import step_urn
+
+        with AimStore.open(f"sqlite:///{home / 'aim.db'}") as store:
+            step = step_urn("airflow", dag_run.dag_id, dag_run.run_id, task_id)
+            attempts = store.get_aspect(step, "stepAttempts").value["attempts"]
+        return [attempt.get("error") for attempt in attempts]
+
+
+@pytest.fixture(scope="session")
+def runs() -> type[Runs]:
+    return Runs
+
+
 SignIn = Callable[..., dict[str, str]]
 #: The DAG that belongs to the team TEAM in the sign-in tests, and the team's bundle.
 TEAM_DAG, TEAM, TEAM_BUNDLE = "churn", "risk", "risk-dags"

@@ -70,36 +70,6 @@ def _history(home: Path, version: Any) -> list[dict[str, Any]]:
         return lifecycle_history(store, version)
 
 
-def _instances(dag_run: Any) -> dict[str, Any]:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        found = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)[0]
-        return {
-            ti.task_id: SimpleNamespace(state=ti.state, try_number=ti.try_number)
-            for ti in found.get_task_instances(session=session)
-        }
-
-
-def _xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        found = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)[0]
-        ti = found.get_task_instance(task_id, session=session)
-        return ti.xcom_pull(task_ids=task_id, key=key, session=session)
-
-
-def _attempt_errors(home: Path, dag_run: Any, task_id: str) -> list[str | None]:
-    """The error of each attempt of the task, as the capture recorded it."""
-    with _store(home) as store:
-        step = step_urn("airflow", dag_run.dag_id, dag_run.run_id, task_id)
-        attempts = store.get_aspect(step, "stepAttempts").value["attempts"]
-    return [attempt.get("error") for attempt in attempts]
-
-
 def _origin(dag_run: Any, task_id: str) -> dict[str, str]:
     return {
         "kind": "airflow",
@@ -113,7 +83,7 @@ def _origin(dag_run: Any, task_id: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_a_dag_requests_review_approves_by_policy_and_publishes(
-    lifecycle_env: Path, run_dag: Any, capfd: pytest.CaptureFixture[str]
+    runs: Any, lifecycle_env: Path, run_dag: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from airflow.sdk import DAG
 
@@ -139,12 +109,12 @@ def test_a_dag_requests_review_approves_by_policy_and_publishes(
     dag_run = run_dag(dag)
     said = capfd.readouterr()
     assert dag_run.state == "success"
-    assert {task: ti.state for task, ti in _instances(dag_run).items()} == dict.fromkeys(
+    assert {task: ti.state for task, ti in runs.instances(dag_run).items()} == dict.fromkeys(
         ("request_review", "approve", "publish"), "success"
     )
     actor = "airflow:release_churn"  # dag.test() runs have no triggering person
     requested, approved, published = (
-        _xcom(dag_run, task) for task in ("request_review", "approve", "publish")
+        runs.xcom(dag_run, task) for task in ("request_review", "approve", "publish")
     )
     history = _history(lifecycle_env, version)
     # What each task returned is what the store recorded.
@@ -177,12 +147,12 @@ def test_a_dag_requests_review_approves_by_policy_and_publishes(
     assert f"churn/1: publishable -> published by {actor}; page: {page}" in said.out + said.err
     # The "Model version" link of each task opens the version's page.
     for task in ("request_review", "approve", "publish"):
-        assert _xcom(dag_run, task, key="_link_ModelVersionLink") == page
+        assert runs.xcom(dag_run, task, key="_link_ModelVersionLink") == page
 
 
 @pytest.mark.slow
 def test_refused_transitions_fail_at_once_and_change_nothing(
-    lifecycle_env: Path, run_dag: Any
+    runs: Any, lifecycle_env: Path, run_dag: Any
 ) -> None:
     from airflow.sdk import DAG
 
@@ -206,19 +176,19 @@ def test_refused_transitions_fail_at_once_and_change_nothing(
             task_id="deprecate", model_version="churn/3", reason="superseded", actor="ana"
         )
     dag_run = run_dag(dag)
-    instances = _instances(dag_run)
+    instances = runs.instances(dag_run)
     assert dag_run.state == "failed"
     assert {task: (ti.state, ti.try_number) for task, ti in instances.items()} == {
         "request_review": ("failed", 1),  # one try, though retries=2: it would be refused again
         "reject": ("failed", 1),
         "deprecate": ("success", 1),
     }
-    (refused,) = _attempt_errors(lifecycle_env, dag_run, "request_review")
+    (refused,) = runs.attempt_errors(lifecycle_env, dag_run, "request_review")
     assert refused is not None and refused.startswith(
         f"AirflowFailException: cannot request_review churn/2 ({bare}), which is registered: "
         "the policy 'default' is missing an evaluation of churn/2 with gates that passed"
     )
-    (no_reason,) = _attempt_errors(lifecycle_env, dag_run, "reject")
+    (no_reason,) = runs.attempt_errors(lifecycle_env, dag_run, "reject")
     assert no_reason == (
         "AirflowFailException: reject: a rejection needs a reason, and reason= rendered empty"
     )
@@ -229,12 +199,14 @@ def test_refused_transitions_fail_at_once_and_change_nothing(
         "ana",
         "superseded",
     )
-    assert _xcom(dag_run, "deprecate")["state"] == "deprecated"
-    assert _xcom(dag_run, "request_review") is None
+    assert runs.xcom(dag_run, "deprecate")["state"] == "deprecated"
+    assert runs.xcom(dag_run, "request_review") is None
     # The refused task still links to the version it named.
     from aimops.operators.web.urls import model_version_url
 
-    assert _xcom(dag_run, "request_review", key="_link_ModelVersionLink") == model_version_url(bare)
+    assert runs.xcom(dag_run, "request_review", key="_link_ModelVersionLink") == model_version_url(
+        bare
+    )
 
 
 def test_wrong_arguments_fail_when_the_dag_file_is_parsed() -> None:

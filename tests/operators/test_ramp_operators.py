@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 
 from aimops.metadata.store import AimStore
-from aimops.metadata.urns import step_urn
 
 PAGE_BASE = "https://airflow.example.com"
 EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
@@ -115,36 +114,6 @@ def _traffic(home: Path) -> dict[str, Any]:
     return {"weights": document["weights"], "champion": document["champion"]}
 
 
-def _instances(dag_run: Any) -> dict[str, Any]:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        found = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)[0]
-        return {
-            ti.task_id: SimpleNamespace(state=ti.state, try_number=ti.try_number)
-            for ti in found.get_task_instances(session=session)
-        }
-
-
-def _xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        found = DagRun.find(dag_id=dag_run.dag_id, run_id=dag_run.run_id, session=session)[0]
-        ti = found.get_task_instance(task_id, session=session)
-        return ti.xcom_pull(task_ids=task_id, key=key, session=session)
-
-
-def _attempt_errors(home: Path, dag_run: Any, task_id: str) -> list[str | None]:
-    """The error of each attempt of the task, as the capture recorded it."""
-    with _store(home) as store:
-        step = step_urn("airflow", dag_run.dag_id, dag_run.run_id, task_id)
-        attempts = store.get_aspect(step, "stepAttempts").value["attempts"]
-    return [attempt.get("error") for attempt in attempts]
-
-
 def _ramp_dag(dag_id: str, **options: Any) -> Any:
     from airflow.sdk import DAG
 
@@ -167,7 +136,7 @@ def _gates(analysis: dict[str, Any]) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_a_healthy_challenger_is_ramped_to_champion(
-    ramp_env: Path, run_dag: Any, capfd: pytest.CaptureFixture[str]
+    runs: Any, ramp_env: Path, run_dag: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from aimops.operators.web.urls import model_version_url
 
@@ -178,12 +147,12 @@ def test_a_healthy_challenger_is_ramped_to_champion(
     took = time.monotonic() - began
     said = capfd.readouterr()
     assert dag_run.state == "success", said.err[-3000:]
-    assert {t: (ti.state, ti.try_number) for t, ti in _instances(dag_run).items()} == {
+    assert {t: (ti.state, ti.try_number) for t, ti in runs.instances(dag_run).items()} == {
         "ramp": ("success", 1)  # deferred and resumed twice: still its first try
     }
     # What a serving layer reads, and what the task returned.
     assert _traffic(ramp_env) == {"weights": {"2": 100}, "champion": "2"}
-    done = _xcom(dag_run, "ramp")
+    done = runs.xcom(dag_run, "ramp")
     assert (done["did"], done["status"], done["urn"]) == (
         "promoted",
         "complete",
@@ -194,7 +163,7 @@ def test_a_healthy_challenger_is_ramped_to_champion(
     assert done["ramp"]["actor"] == "airflow:ramp_healthy"
     assert done["page"] and Path(done["page"]).is_file()
     # One XCom per analysis, with its gates; the step's traffic came from before_analysis.
-    first, second = (_xcom(dag_run, "ramp", f"ramp_step_{n}") for n in (1, 2))
+    first, second = (runs.xcom(dag_run, "ramp", f"ramp_step_{n}") for n in (1, 2))
     assert (first["weight"], first["verdict"], first["decision"]) == (50, "pass", "advance")
     assert _gates(first) == {
         "requests": "pass",
@@ -206,9 +175,9 @@ def test_a_healthy_challenger_is_ramped_to_champion(
     }
     assert (second["weight"], second["verdict"], second["decision"]) == (100, "pass", "promote")
     assert _gates(second)["latency_p99_vs_champion"] == "skipped"  # the champion served nothing
-    assert _xcom(dag_run, "ramp", "ramp_step_3") is None
-    assert _xcom(dag_run, "ramp", "ramp_status") == "complete"
-    assert _xcom(dag_run, "ramp", "ramp_urn") == done["ramp"]["urn"]
+    assert runs.xcom(dag_run, "ramp", "ramp_step_3") is None
+    assert runs.xcom(dag_run, "ramp", "ramp_status") == "complete"
+    assert runs.xcom(dag_run, "ramp", "ramp_urn") == done["ramp"]["urn"]
     assert [info["weights"] for info in SEEN] == [{"1": 50, "2": 50}, {"2": 100}]
     for info, analysis in zip(SEEN, (first, second), strict=True):
         assert info["window_start"] < info["window_end"] == analysis["window_end"]
@@ -220,28 +189,30 @@ def test_a_healthy_challenger_is_ramped_to_champion(
     assert "churn/2 promoted: step 2 of 2 (100%) passed: 2 is the champion" in log
     assert "gate latency_p99: pass (" in log
     page = model_version_url("urn:aim:modelVersion:churn/2")
-    assert _xcom(dag_run, "ramp", key="_link_RampVersionLink") == page
+    assert runs.xcom(dag_run, "ramp", key="_link_RampVersionLink") == page
     print(f"healthy ramp of 2 steps under dag.test(): {took:.1f} s")
 
 
 @pytest.mark.slow
-def test_a_slow_challenger_is_rolled_back_and_fails_its_task(ramp_env: Path, run_dag: Any) -> None:
+def test_a_slow_challenger_is_rolled_back_and_fails_its_task(
+    runs: Any, ramp_env: Path, run_dag: Any
+) -> None:
     dag = _ramp_dag("ramp_rollback", before_analysis=slow_challenger)
     began = time.monotonic()
     dag_run = run_dag(dag)
     took = time.monotonic() - began
     assert dag_run.state == "failed"
     # Failed at once although retries=1: a rollback is not retried.
-    assert _instances(dag_run)["ramp"].state == "failed"
-    assert _instances(dag_run)["ramp"].try_number == 1
+    assert runs.instances(dag_run)["ramp"].state == "failed"
+    assert runs.instances(dag_run)["ramp"].try_number == 1
     assert _traffic(ramp_env) == {"weights": {"1": 100}, "champion": "1"}
-    analysis = _xcom(dag_run, "ramp", "ramp_step_1")
+    analysis = runs.xcom(dag_run, "ramp", "ramp_step_1")
     assert (analysis["verdict"], analysis["decision"]) == ("fail", "roll_back")
     failed = sorted(name for name, status in _gates(analysis).items() if status == "fail")
     assert failed == ["latency_p99", "latency_p99_vs_champion"]
-    assert _xcom(dag_run, "ramp", "ramp_status") == "rolled_back"
-    assert _xcom(dag_run, "ramp") is None
-    (error,) = _attempt_errors(ramp_env, dag_run, "ramp")
+    assert runs.xcom(dag_run, "ramp", "ramp_status") == "rolled_back"
+    assert runs.xcom(dag_run, "ramp") is None
+    (error,) = runs.attempt_errors(ramp_env, dag_run, "ramp")
     assert error is not None
     assert error.startswith(
         "AirflowFailException: the ramp of churn/2 in production was rolled back: failed "
@@ -255,7 +226,9 @@ def test_a_slow_challenger_is_rolled_back_and_fails_its_task(ramp_env: Path, run
 
 
 @pytest.mark.slow
-def test_a_starved_ramp_pauses_until_a_person_aborts_it(ramp_env: Path, run_dag: Any) -> None:
+def test_a_starved_ramp_pauses_until_a_person_aborts_it(
+    runs: Any, ramp_env: Path, run_dag: Any
+) -> None:
     """Too few requests past the progress deadline: paused, re-checked every poll; a person
     aborts it (here a thread, as ``aimops abort`` would) and the task fails naming them."""
     from aimops.metadata.lifecycle.ramps import latest_ramp
@@ -287,14 +260,14 @@ def test_a_starved_ramp_pauses_until_a_person_aborts_it(ramp_env: Path, run_dag:
     thread.join(10)
     assert seen_paused.is_set()
     assert dag_run.state == "failed"
-    assert _instances(dag_run)["ramp"].try_number == 1
-    analysis = _xcom(dag_run, "ramp", "ramp_step_1")
+    assert runs.instances(dag_run)["ramp"].try_number == 1
+    analysis = runs.xcom(dag_run, "ramp", "ramp_step_1")
     assert (analysis["verdict"], analysis["decision"]) == ("inconclusive", "pause")
     assert _gates(analysis)["requests"] == "inconclusive"
-    assert _xcom(dag_run, "ramp", "ramp_step_2") is None  # no analysis while paused
-    assert _xcom(dag_run, "ramp", "ramp_status") == "aborted"
+    assert runs.xcom(dag_run, "ramp", "ramp_step_2") is None  # no analysis while paused
+    assert runs.xcom(dag_run, "ramp", "ramp_status") == "aborted"
     assert len(SEEN) == 1
-    (error,) = _attempt_errors(ramp_env, dag_run, "ramp")
+    (error,) = runs.attempt_errors(ramp_env, dag_run, "ramp")
     assert error == (
         "AirflowFailException: the ramp of churn/2 in production was aborted by ana: no "
         "traffic; churn/1 serves 100% (urn:aim:ramp:churn/production/1)"
@@ -307,7 +280,7 @@ def test_a_starved_ramp_pauses_until_a_person_aborts_it(ramp_env: Path, run_dag:
 
 @pytest.mark.slow
 def test_a_deramp_gives_the_traffic_back_and_refuses_the_champion(
-    ramp_env: Path, run_dag: Any
+    runs: Any, ramp_env: Path, run_dag: Any
 ) -> None:
     from airflow.sdk import DAG
 
@@ -327,14 +300,14 @@ def test_a_deramp_gives_the_traffic_back_and_refuses_the_champion(
             trigger_rule="all_done",
         )  # fmt: skip
     dag_run = run_dag(dag)
-    states = {task: (ti.state, ti.try_number) for task, ti in _instances(dag_run).items()}
+    states = {task: (ti.state, ti.try_number) for task, ti in runs.instances(dag_run).items()}
     assert states == {"deramp": ("success", 1), "deramp_champion": ("failed", 1)}
-    done = _xcom(dag_run, "deramp")
+    done = runs.xcom(dag_run, "deramp")
     assert (done["did"], done["urn"]) == ("deramped", "urn:aim:modelVersion:churn/2")
     (found,) = done["deployments"]
     assert (found["removed_weight"], found["weights"], found["champion"]) == (10, {"1": 100}, "1")
     assert _traffic(ramp_env) == {"weights": {"1": 100}, "champion": "1"}
-    (refused,) = _attempt_errors(ramp_env, dag_run, "deramp_champion")
+    (refused,) = runs.attempt_errors(ramp_env, dag_run, "deramp_champion")
     assert refused is not None and refused.startswith(
         "AirflowFailException: cannot de-ramp churn/1 (urn:aim:modelVersion:churn/1): it is the "
         "only version serving churn/production"
