@@ -289,12 +289,17 @@ class _TransitionOperator(_LifecycleTask, BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
         self.report_dir = report_dir
 
+    def transition_options(self) -> dict[str, Any]:
+        """What this transition passes beyond actor and reason (a policy, ``force``)."""
+        return {}
+
     def execute(self, context: Context) -> dict[str, Any]:
         return self.run_transition(
             context,
             self.action,
             actor=self.actor or acting_user(context),
             reason=_reason(self.reason),
+            **self.transition_options(),
         )
 
 
@@ -328,14 +333,8 @@ class RequestReviewOperator(_TransitionOperator):
         super().__init__(**kwargs)
         self.policy = policy
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        return self.run_transition(
-            context,
-            self.action,
-            actor=self.actor or acting_user(context),
-            reason=_reason(self.reason),
-            policy=self.policy,
-        )
+    def transition_options(self) -> dict[str, Any]:
+        return {"policy": self.policy}
 
 
 class ApproveModelOperator(_TransitionOperator):
@@ -443,11 +442,5 @@ class DeprecateModelOperator(_TransitionOperator):
         super().__init__(**kwargs)
         self.force = force
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        return self.run_transition(
-            context,
-            self.action,
-            actor=self.actor or acting_user(context),
-            reason=_reason(self.reason),
-            force=self.force,
-        )
+    def transition_options(self) -> dict[str, Any]:
+        return {"force": self.force}
