@@ -311,9 +311,12 @@ def record_final_steps(target: Target, run: UrnLike, steps: Iterable[Mapping[str
 
     Each item holds ``task_id``, ``native_state`` and optionally ``map_index``, ``operator``
     and ``attempt`` (the try that ended the task: ``try_number``, ``native_state``, times,
-    ``hostname``, ``duration_s``). A step takes ``native_state`` whatever its tries say (a
-    task skipped after a clear keeps the tries it had); the attempt is merged into the tries
-    as :func:`record_attempt` merges one. Written in a few statements, whatever the count.
+    ``hostname``, ``duration_s``, ``error``, ``rendered_fields``, and ``state`` when the
+    shared word is not the native state's) or ``attempts`` (several of those, in order, from
+    an orchestrator that saw every try at once). A step takes ``native_state`` whatever its
+    tries say (a task skipped after a clear keeps the tries it had); each attempt is merged
+    into the tries as :func:`record_attempt` merges one. Written in a few statements, whatever
+    the count.
     """
     run_entity = Urn.parse(run)
     if run_entity.type != "run":
@@ -336,8 +339,11 @@ def record_final_steps(target: Target, run: UrnLike, steps: Iterable[Mapping[str
             info = dict(infos.get(str(urn), ({}, 0))[0] or {})
             current = tries.get(str(urn), ({}, 0))[0] or {}
             known = build_model(StepAttempts, current, f"stepAttempts of {urn}").attempts
-            if item.get("attempt") is not None:
-                known = _merged_attempts(urn, known, item["attempt"])
+            merged = [item["attempt"]] if item.get("attempt") is not None else []
+            merged += list(item.get("attempts") or ())
+            for attempt in merged:
+                known = _merged_attempts(urn, known, attempt)
+            if merged:
                 writes.append((urn, "stepAttempts", {"attempts": known}))
             info.update(
                 task_id=item["task_id"],
@@ -363,7 +369,7 @@ def _merged_attempts(
     """The tries with ``attempt`` merged in, as :func:`record_attempt` merges one."""
     by_number = {a.try_number: a for a in recorded}
     number = int(attempt["try_number"])
-    status, native = _state(urn.segments[0], None, attempt.get("native_state"))
+    status, native = _state(urn.segments[0], attempt.get("state"), attempt.get("native_state"))
     fields = {**attempt, "state": status, "native_state": native}
     before = by_number.get(number)
     base = before.model_dump() if before else {}

@@ -48,6 +48,7 @@ _NATIVE_STATES: dict[str, dict[str, State]] = {
     "prefect": {
         "scheduled": "queued",
         "pending": "queued",
+        "notready": "upstream_failed",
         "late": "queued",
         "awaitingretry": "queued",
         "running": "running",

@@ -30,10 +30,21 @@ os.environ.update(
         "AIRFLOW__OPENLINEAGE__DISABLED": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
+        "PREFECT_HOME": str(_HOME / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 )
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One Prefect test server (``prefect_test_harness``) for the whole session (~16 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 TABLES = "aim_points, aim_edges, aim_aspect_fields, aim_aspects, aim_entities"
 _postgres_problem: list[str] = []
 

@@ -36,6 +36,7 @@ FACADES = {
         "write_check_report", "write_report",
     ],
     "aimops.hooks": ["AimHook", "MlflowHook"],
+    "aimops.flows": ["tracked"],
 }  # fmt: skip
 
 #: Module paths DAG files import, with names they take from them.

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from aimops.metadata.capture.events import CaptureEvent
@@ -41,59 +42,100 @@ def forget() -> None:
 
 def add_links(event: CaptureEvent, step: Urn, key: str, timeout: float) -> None:
     """Add the MLflow run, and the versions registered from it, of a try that ended."""
+    add_run_links(event, step, try_run_id(key), timeout)
+
+
+def try_run_id(key: str) -> str | None:
+    """The MLflow run the try ``key`` logged to, if it started one of its own (no MLflow call).
+
+    Call it when the try ends, in the thread it ran in (MLflow's active run is per thread).
+    """
     if key not in _started:  # the try did not run here (a state set from the UI, say)
-        return
+        return None
     before = _started.pop(key)
     if "mlflow" not in sys.modules:  # the task never touched MLflow: nothing to look up
-        return
+        return None
     run_id = _last_run_id()
-    if not run_id or run_id == before:  # no run of this try's own
-        return
+    return run_id if run_id and run_id != before else None
+
+
+def add_run_links(event: CaptureEvent, step: Urn, run_id: str | None, timeout: float) -> None:
+    """Link ``step`` to MLflow run ``run_id`` and the versions registered from it."""
+    add_snapshot(event, step, read_run(run_id, timeout))
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What MLflow held of a try's run when the try ended: the run, and the model versions
+    registered from it by then (a version registered later, from another task, is not this
+    try's)."""
+
+    run_id: str
+    experiment_id: str | None
+    run_name: str | None
+    tracking_uri: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    versions: tuple[tuple[str, str, str | None], ...] = ()
+
+
+def read_run(run_id: str | None, timeout: float) -> RunSnapshot | None:
+    """Read run ``run_id`` from MLflow, bounded by ``timeout``; None when it cannot be read."""
+    if not run_id:
+        return None
     try:
         with _bounded(timeout):
             import mlflow
 
             client = mlflow.MlflowClient()
-            _link_run(event, step, client, run_id, mlflow.get_tracking_uri())
-            for version in client.search_model_versions(f"run_id = '{run_id}'"):
-                _add_version(event, step, version)
+            run = client.get_run(run_id)
+            versions = client.search_model_versions(f"run_id = '{run_id}'")
+            return RunSnapshot(
+                run_id=run_id,
+                experiment_id=run.info.experiment_id,
+                run_name=run.info.run_name,
+                tracking_uri=_safe_uri(mlflow.get_tracking_uri()),
+                metrics={k: v for k, v in run.data.metrics.items() if math.isfinite(v)},
+                params={k: str(v) for k, v in run.data.params.items()},
+                versions=tuple((v.name, str(v.version), v.run_id or None) for v in versions),
+            )
     except Exception as exc:  # an MLflow problem costs the links, not the try's record
         if type(exc).__name__ not in _logged:
             _logged.add(type(exc).__name__)
             log.warning("aimops could not read the task's MLflow run: %r", exc)
+        return None
 
 
-def _link_run(event: CaptureEvent, step: Urn, client: Any, run_id: str, tracking: str) -> None:
-    run = client.get_run(run_id)
+def add_snapshot(event: CaptureEvent, step: Urn, snapshot: RunSnapshot | None) -> None:
+    """The step's link to the run, its metrics and params, and the versions it registered."""
+    if snapshot is None:
+        return
     event.aspect(
         step,
         "mlflowRun",
         {
-            "run_id": run_id,
-            "experiment_id": run.info.experiment_id,
-            "run_name": run.info.run_name,
-            "tracking_uri": _safe_uri(tracking),
+            "run_id": snapshot.run_id,
+            "experiment_id": snapshot.experiment_id,
+            "run_name": snapshot.run_name,
+            "tracking_uri": snapshot.tracking_uri,
         },
     )
-    metrics = {k: v for k, v in run.data.metrics.items() if math.isfinite(v)}
-    if metrics:  # searchable: store.search("step", where=[("metrics.auroc", ">", 0.9)])
-        event.aspect(step, "metrics", metrics)
-    if run.data.params:
-        event.aspect(step, "params", {k: str(v) for k, v in run.data.params.items()})
-
-
-def _add_version(event: CaptureEvent, step: Urn, version: Any) -> None:
-    urn = event.reference(
-        {
-            MARKER: "modelVersion",
-            "urn": str(make_urn("modelVersion", version.name, version.version)),
-            "model": version.name,
-            "version": str(version.version),
-            "uri": f"models:/{version.name}/{version.version}",
-            "mlflow_run_id": version.run_id or None,
-        }
-    )
-    event.edge(urn, "producedBy", step)
+    if snapshot.metrics:  # searchable: store.search("step", where=[("metrics.auroc", ">", 0.9)])
+        event.aspect(step, "metrics", snapshot.metrics)
+    if snapshot.params:
+        event.aspect(step, "params", snapshot.params)
+    for name, version, run_id in snapshot.versions:
+        urn = event.reference(
+            {
+                MARKER: "modelVersion",
+                "urn": str(make_urn("modelVersion", name, version)),
+                "model": name,
+                "version": version,
+                "uri": f"models:/{name}/{version}",
+                "mlflow_run_id": run_id,
+            }
+        )
+        event.edge(urn, "producedBy", step)
 
 
 def _last_run_id() -> str | None:

@@ -1,0 +1,355 @@
+"""``@tracked`` Prefect flows, run for real: what the AIM store holds of them afterwards."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect import flow, task, unmapped
+from pydantic import SecretStr
+
+from aimops.errors import InvalidInputError
+from aimops.flows import tracked
+from aimops.metadata.references import artifact_ref, dataset_ref, model_version_ref
+from aimops.metadata.store import AimStore
+
+FLAKY: dict[str, int] = {}
+
+
+@task(retries=2)
+def flaky(name: str) -> str:
+    """Fails on its first two tries, like a feature store timing out."""
+    FLAKY[name] = FLAKY.get(name, 0) + 1
+    if FLAKY[name] < 3:
+        raise TimeoutError(f"feature store timed out (try {FLAKY[name]})")
+    return name
+
+
+@task
+def boom() -> None:
+    raise RuntimeError("the GPU is on fire")
+
+
+@task
+def after(value: Any) -> Any:
+    return value
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@tracked
+@flow
+def retrying_flow(name: str = "a") -> str:
+    return flaky(name)
+
+
+@tracked
+@flow
+def failing_flow() -> None:
+    broken = boom.submit()
+    after.submit(broken).wait()  # never runs: its upstream failed
+
+
+@tracked
+@flow
+def raising_flow() -> None:
+    raise ValueError("the flow itself broke")
+
+
+@tracked(project="calls")
+@flow
+def calling_flow() -> list[int]:
+    after(0)  # called once: no <n>
+    results = [double(x) for x in (10, 20)]  # called three times in all: <n> 0, 1, 2
+    results += double.map([30]).result()
+    return results
+
+
+def test_every_try_is_an_attempt_with_its_error(aim_home: Path, store: Any, read: Any) -> None:
+    FLAKY.clear()
+    assert retrying_flow("a") == "a"
+    with store() as s:
+        run = read.only_run(s, "retrying-flow")
+        info = s.get_aspect(run, "runInfo").value
+        assert (info["status"], info["native_state"], info["orchestrator"]) == (
+            "success",
+            "Completed",
+            "prefect",
+        )
+        assert info["conf"] == {"name": "a"}
+        step = read.steps(s, run)["flaky"]
+    assert (step["info"]["state"], step["info"]["native_state"]) == ("success", "Completed")
+    tries = [(t["try_number"], t["state"], t["native_state"], t["error"]) for t in step["tries"]]
+    assert tries == [
+        (1, "failed", "Retrying", "TimeoutError: feature store timed out (try 1)"),
+        (2, "failed", "Retrying", "TimeoutError: feature store timed out (try 2)"),
+        (3, "success", "Completed", None),
+    ]
+    for earlier, later in zip(step["tries"], step["tries"][1:], strict=False):
+        assert earlier["started_at"] <= earlier["ended_at"] <= later["started_at"]
+    assert step["tries"][0]["rendered_fields"] == {"name": "a"}
+
+
+def test_a_failure_and_its_upstream_failed_downstream(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    failing_flow()
+    with store() as s:
+        run = read.only_run(s, "failing-flow")
+        steps = read.steps(s, run)
+        pipeline = s.get_aspect("urn:aim:pipeline:prefect/failing-flow", "pipelineTasks").value
+    assert steps["boom"]["info"]["state"] == "failed"
+    assert [t["error"] for t in steps["boom"]["tries"]] == ["RuntimeError: the GPU is on fire"]
+    assert steps["after"]["info"]["state"] == "upstream_failed"
+    assert steps["after"]["info"]["native_state"] == "NotReady"
+    assert steps["after"]["tries"] == []
+    upstream = {t["task_id"]: t["upstream"] for t in pipeline["tasks"]}
+    assert upstream == {"after": ["boom"], "boom": []}
+
+
+def test_a_flow_that_raises_is_a_failed_run(aim_home: Path, store: Any, read: Any) -> None:
+    state = raising_flow(return_state=True)
+    assert state.is_failed()
+    with store() as s:
+        info = s.get_aspect(read.only_run(s, "raising-flow"), "runInfo").value
+    assert (info["status"], info["native_state"]) == ("failed", "Failed")
+    assert info["ended_at"] is not None
+
+
+def test_repeated_calls_and_map_are_numbered_in_call_order(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    assert calling_flow() == [20, 40, 60]
+    with store() as s:
+        run = read.only_run(s, "calling-flow")
+        steps = read.steps(s, run)
+        project = [e.urn for e in s.related("urn:aim:pipeline:prefect/calling-flow", "partOf")]
+    assert sorted(steps) == ["after", "double/0", "double/1", "double/2"]
+    assert [steps[f"double/{n}"]["tries"][0]["rendered_fields"]["x"] for n in range(3)] == [
+        "10",
+        "20",
+        "30",
+    ]
+    assert [steps[f"double/{n}"]["info"]["map_index"] for n in range(3)] == [0, 1, 2]
+    assert steps["after"]["info"]["map_index"] is None
+    assert project == ["urn:aim:project:calls"]
+
+
+@task
+def load() -> dict[str, Any]:
+    return {"train": dataset_ref("cap-train", rows=80), "test": dataset_ref("cap-test", rows=20)}
+
+
+@task
+def fit(data: dict[str, Any]) -> dict[str, Any]:
+    return artifact_ref("model.bin", uri="file:///models/model.bin", key=["cap", "model"])
+
+
+@task
+def register(model: dict[str, Any]) -> dict[str, Any]:
+    return model_version_ref("cap-churn", 1, uri="file:///models/model.bin")
+
+
+@task
+def pass_on(model: dict[str, Any]) -> dict[str, Any]:
+    return model  # received, not made: not its output
+
+
+@tracked
+@flow
+def lineage_flow() -> None:
+    model = fit(load())
+    register(model)
+    pass_on(model)
+
+
+def test_references_returned_and_received_are_lineage(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    lineage_flow()
+    with store() as s:
+        steps = read.steps(s, read.only_run(s, "lineage-flow"))
+        assert s.get_aspect("urn:aim:dataset:cap-train", "datasetInfo").value["rows"] == 80
+    assert steps["load"]["produced"] == ["urn:aim:dataset:cap-test", "urn:aim:dataset:cap-train"]
+    assert steps["fit"]["consumed"] == ["urn:aim:dataset:cap-test", "urn:aim:dataset:cap-train"]
+    assert steps["fit"]["produced"] == ["urn:aim:artifact:cap/model"]
+    assert steps["register"]["consumed"] == ["urn:aim:artifact:cap/model"]
+    assert steps["register"]["made"] == ["urn:aim:modelVersion:cap-churn/1"]
+    assert steps["pass_on"]["consumed"] == ["urn:aim:artifact:cap/model"]
+    assert steps["pass_on"]["produced"] == []
+
+
+@flow
+def child(n: int) -> int:
+    return double(n)
+
+
+@flow
+def empty_child() -> int:
+    return 0
+
+
+@tracked
+@flow
+def tracked_child(n: int) -> int:
+    return double(n)
+
+
+@tracked
+@flow
+def parent_flow() -> int:
+    return child(1) + child(2) + empty_child() + tracked_child(3)
+
+
+def test_subflow_runs_are_runs_of_their_own_listed_by_the_parent(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    assert parent_flow() == 12
+    with store() as s:
+        parent = read.only_run(s, "parent-flow")
+        listed = sorted(e.urn.split("/")[0] for e in s.related(parent, "partOf", incoming=True))
+        children = [e.urn for e in s.related(parent, "partOf", incoming=True) if e.type == "run"]
+        by_flow = {urn.split(":")[3].split("/")[1]: urn for urn in children}
+        steps = {name: read.steps(s, urn) for name, urn in by_flow.items() if name != "child"}
+        child_runs = [u for u in children if "/child/" in u]
+        child_steps = [read.steps(s, u) for u in child_runs]
+        infos = {u: s.get_aspect(u, "runInfo").value for u in children}
+        assert read.steps(s, parent) == {}  # the subflows' task runs are theirs, not the parent's
+    assert listed == ["urn:aim:run:prefect"] * 4
+    assert sorted(by_flow) == ["child", "empty-child", "tracked-child"]
+    assert len(child_runs) == 2
+    assert [sorted(steps) for steps in child_steps] == [["double"], ["double"]]
+    assert steps["empty-child"] == {}
+    assert list(steps["tracked-child"]) == ["double"]
+    assert {i["status"] for i in infos.values()} == {"success"}
+
+
+@task
+def connect(token: SecretStr, password: str, settings: dict[str, Any]) -> int:
+    return len(token.get_secret_value() + password)
+
+
+@tracked
+@flow
+def secret_flow(token: SecretStr, password: str = "hunter2-pass") -> int:
+    return connect(token, password, {"db": {"$ref": {"block_document_id": "8f2c"}}})
+
+
+def test_secrets_in_parameters_are_masked(aim_home: Path, store: Any, read: Any) -> None:
+    assert secret_flow(SecretStr("tok-very-secret")) == len("tok-very-secret") + 12
+    with store() as s:
+        run = read.only_run(s, "secret-flow")
+        conf = s.get_aspect(run, "runInfo").value["conf"]
+        fields = read.steps(s, run)["connect"]["tries"][0]["rendered_fields"]
+    assert conf == {"token": "***", "password": "***"}
+    assert fields == {"token": "***", "password": "***", "settings": "{'db': '***'}"}
+    raw = (aim_home / "aim.db").read_bytes()
+    assert b"tok-very-secret" not in raw and b"hunter2-pass" not in raw
+
+
+def test_async_flows_and_tasks_are_captured(aim_home: Path, store: Any, read: Any) -> None:
+    @task(retries=1)
+    async def fetch(n: int) -> int:
+        FLAKY["async"] = FLAKY.get("async", 0) + 1
+        if FLAKY["async"] == 1:
+            raise ConnectionError("reset by peer")
+        return n
+
+    @tracked
+    @flow
+    async def async_flow() -> int:
+        return await fetch(5)
+
+    import asyncio
+
+    FLAKY.pop("async", None)
+    assert asyncio.run(async_flow()) == 5
+    with store() as s:
+        step = read.steps(s, read.only_run(s, "async-flow"))["fetch"]
+    assert [(t["state"], t["error"]) for t in step["tries"]] == [
+        ("failed", "ConnectionError: reset by peer"),
+        ("success", None),
+    ]
+
+
+def test_the_kill_switch_turns_capture_off(aim_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIMOPS_CAPTURE", "off")
+    FLAKY.clear()
+    assert retrying_flow("off") == "off"
+    assert not (aim_home / "aim.db").exists()
+    assert not (aim_home / "spool").exists() or not any((aim_home / "spool").iterdir())
+
+
+def test_an_unreachable_store_spools_and_replay_brings_the_run_in_once(
+    aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, read: Any
+) -> None:
+    monkeypatch.setenv("AIMOPS_STORE_URL", "postgresql://aim:hunter2-secret@127.0.0.1:9/aim")
+    monkeypatch.setenv("AIMOPS_CAPTURE_TIMEOUT", "1")
+    FLAKY.clear()
+    with caplog.at_level(logging.WARNING, logger="aimops.capture"):
+        assert retrying_flow("down") == "down"  # capture trouble never changes the outcome
+    lines = (aim_home / "spool" / "events.jsonl").read_text().splitlines()
+    assert len(lines) == 2  # the run's start, then the run with its task runs
+    assert "hunter2-secret" not in caplog.text
+    assert len([r for r in caplog.records if "cannot take capture events" in r.getMessage()]) == 1
+
+    target = f"sqlite:///{aim_home / 'replayed.db'}"
+    first = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
+    assert json.loads(first)["applied"] == 2
+    with AimStore.open(target) as s:
+        run = read.only_run(s, "retrying-flow")
+        assert s.get_aspect(run, "runInfo").value["status"] == "success"
+        tries = read.steps(s, run)["flaky"]["tries"]
+        versions = len(s.history(run))
+    assert [t["state"] for t in tries] == ["failed", "failed", "success"]
+    again = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
+    assert json.loads(again)["applied"] == 0
+    with AimStore.open(target) as s:
+        assert len(s.history(run)) == versions
+
+
+def test_a_broken_store_setting_never_fails_the_flow(
+    aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AIMOPS_STORE_URL", "nonsense://nowhere")
+    FLAKY.clear()
+    with caplog.at_level(logging.WARNING, logger="aimops.capture"):
+        assert retrying_flow("broken") == "broken"
+    assert "aimops" in caplog.text  # said once, in the flow's log
+
+
+def test_tracked_takes_only_prefect_flows() -> None:
+    with pytest.raises(InvalidInputError, match=r"@tracked goes above @flow.*'plain'"):
+
+        @tracked
+        def plain() -> None: ...
+
+    assert tracked(retrying_flow) is retrying_flow  # tracking twice is tracking once
+
+
+def _cli(*args: str, home: Path) -> str:
+    import os
+
+    env = {**os.environ, "AIMOPS_HOME": str(home)}
+    env.pop("AIMOPS_STORE_URL", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("aimops")), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+_ = (Callable, unmapped)
