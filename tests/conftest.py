@@ -45,6 +45,8 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
 TABLES = "aim_points, aim_edges, aim_aspect_fields, aim_aspects, aim_entities"
 _postgres_problem: list[str] = []
 
