@@ -85,9 +85,18 @@ def _record(engine: Any) -> TaskRunRecord | None:
             operator=values.function_path(getattr(task, "fn", None)),
             doc=values.first_line(getattr(task, "description", None))
             or values.first_line(getattr(getattr(task, "fn", None), "__doc__", None)),
-            created=next(_order),
+            created=_call_order(task_run.id),
         ),
     )
+
+
+def _call_order(task_run_id: Any) -> int:
+    """Where the call stands among the flow run's calls: Prefect makes task run ids (UUID 7,
+    time-ordered with a counter) in the calling thread, in call order, so a ``.map`` or a row of
+    ``.submit`` s keeps its order even when the runs start in another order on the threads."""
+    if getattr(task_run_id, "version", None) == 7:
+        return int(task_run_id.int)
+    return next(_order)
 
 
 def state_entered(engine: Any, state: Any) -> None:

@@ -116,12 +116,6 @@ class TaskRunRecord:
         if running:
             self.tries.append(TryRecord(len(self.tries) + 1, at, inputs=inputs))
 
-    def finished(self) -> bool:
-        """True once the task run is in a final state (or will never run)."""
-        return self.native_state == NOT_READY or (
-            self.native_state not in RETRY_STATES and self.open_try is None and bool(self.tries)
-        )
-
 
 @dataclass
 class FlowRunRecord:

@@ -43,6 +43,9 @@ def after(value: Any) -> Any:
 
 @task
 def double(x: int) -> int:
+    import time
+
+    time.sleep(max(0, 60 - x) / 1000)  # later calls end first, and may start first
     return 2 * x
 
 
@@ -69,8 +72,8 @@ def raising_flow() -> None:
 @flow
 def calling_flow() -> list[int]:
     after(0)  # called once: no <n>
-    results = [double(x) for x in (10, 20)]  # called three times in all: <n> 0, 1, 2
-    results += double.map([30]).result()
+    results = [double(x) for x in (10, 20)]  # called five times in all: <n> 0 to 4
+    results += double.map([30, 40, 50]).result()
     return results
 
 
@@ -128,18 +131,15 @@ def test_a_flow_that_raises_is_a_failed_run(aim_home: Path, store: Any, read: An
 def test_repeated_calls_and_map_are_numbered_in_call_order(
     aim_home: Path, store: Any, read: Any
 ) -> None:
-    assert calling_flow() == [20, 40, 60]
+    assert calling_flow() == [20, 40, 60, 80, 100]
     with store() as s:
         run = read.only_run(s, "calling-flow")
         steps = read.steps(s, run)
         project = [e.urn for e in s.related("urn:aim:pipeline:prefect/calling-flow", "partOf")]
-    assert sorted(steps) == ["after", "double/0", "double/1", "double/2"]
-    assert [steps[f"double/{n}"]["tries"][0]["rendered_fields"]["x"] for n in range(3)] == [
-        "10",
-        "20",
-        "30",
-    ]
-    assert [steps[f"double/{n}"]["info"]["map_index"] for n in range(3)] == [0, 1, 2]
+    assert sorted(steps) == ["after", *(f"double/{n}" for n in range(5))]
+    inputs = [steps[f"double/{n}"]["tries"][0]["rendered_fields"]["x"] for n in range(5)]
+    assert inputs == ["10", "20", "30", "40", "50"]
+    assert [steps[f"double/{n}"]["info"]["map_index"] for n in range(5)] == [0, 1, 2, 3, 4]
     assert steps["after"]["info"]["map_index"] is None
     assert project == ["urn:aim:project:calls"]
 
