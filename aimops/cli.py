@@ -172,6 +172,9 @@ def runs_show_command(urn: str, store_url: str | None, as_json: bool) -> None:
     ]
     columns = ["task_id", "map_index", "state", "native_state", "tries", "inputs", "outputs"]
     emit_table(rows, columns, "no steps recorded")
+    if details["subruns"]:
+        say("runs started inside it:")
+        emit_table(details["subruns"], ["urn", "pipeline", "status"], "")
 
 
 def _step_order(step: dict[str, Any]) -> tuple[str, int]:

@@ -56,13 +56,17 @@ def list_runs(store: AimStore, *, limit: int = 100, offset: int = 0) -> list[dic
 
 
 def run_details(store: AimStore, urn: str) -> dict[str, Any] | None:
-    """A run with its steps, each with its attempts, inputs and outputs; None when unknown."""
+    """A run with its steps, each with its attempts, inputs and outputs, and the runs started
+    inside it (Prefect's subflow runs) as ``subruns``; None when unknown."""
     parsed = Urn.parse(urn)
     text = str(parsed)
     if parsed.type != "run" or store.get_entity(text) is None:
         return None
     info = store.latest_values([text], "runInfo").get(text)
-    steps = store.related(text, "partOf", incoming=True)
+    parts = store.related(text, "partOf", incoming=True)
+    steps = [part for part in parts if part.type == "step"]
+    subruns = [part.urn for part in parts if part.type == "run"]
+    sub_infos = store.latest_values(subruns, "runInfo")
     step_infos = store.latest_values([step.urn for step in steps], "stepInfo")
     step_attempts = store.latest_values([step.urn for step in steps], "stepAttempts")
     details = run_summary(text, info)
@@ -70,6 +74,7 @@ def run_details(store: AimStore, urn: str) -> dict[str, Any] | None:
         _step_details(store, step.urn, step_infos.get(step.urn), step_attempts.get(step.urn))
         for step in steps
     ]
+    details["subruns"] = [run_summary(sub, sub_infos.get(sub)) for sub in subruns]
     return details
 
 

@@ -18,6 +18,7 @@ from aimops.errors import InvalidInputError
 from aimops.flows import tracked
 from aimops.metadata.references import artifact_ref, dataset_ref, model_version_ref
 from aimops.metadata.store import AimStore
+from aimops.metadata.views import run_details
 
 FLAKY: dict[str, int] = {}
 
@@ -224,6 +225,7 @@ def test_subflow_runs_are_runs_of_their_own_listed_by_the_parent(
         child_steps = [read.steps(s, u) for u in child_runs]
         infos = {u: s.get_aspect(u, "runInfo").value for u in children}
         assert read.steps(s, parent) == {}  # the subflows' task runs are theirs, not the parent's
+        shown = run_details(s, parent)  # what `aimops runs show` prints
     assert listed == ["urn:aim:run:prefect"] * 4
     assert sorted(by_flow) == ["child", "empty-child", "tracked-child"]
     assert len(child_runs) == 2
@@ -231,6 +233,13 @@ def test_subflow_runs_are_runs_of_their_own_listed_by_the_parent(
     assert steps["empty-child"] == {}
     assert list(steps["tracked-child"]) == ["double"]
     assert {i["status"] for i in infos.values()} == {"success"}
+    assert shown is not None and shown["steps"] == []
+    assert sorted((r["pipeline"], r["status"]) for r in shown["subruns"]) == [
+        ("child", "success"),
+        ("child", "success"),
+        ("empty-child", "success"),
+        ("tracked-child", "success"),
+    ]
 
 
 @task
