@@ -66,6 +66,8 @@ def tracked(flow: Any = None, *, project: str | None = None) -> Any:
 
     ``project`` names the AIM project the pipeline belongs to (default: the flow's name).
     """
+    if project is not None and (not isinstance(project, str) or not project.strip()):
+        raise InvalidInputError(f"@tracked's project is a name (text): got {project!r}")
     if flow is None:
         return lambda made: tracked(made, project=project)
     from prefect import Flow

@@ -343,6 +343,25 @@ def test_tracked_takes_only_prefect_flows() -> None:
         def plain() -> None: ...
 
     assert tracked(retrying_flow) is retrying_flow  # tracking twice is tracking once
+    with pytest.raises(InvalidInputError, match="project is a name"):
+        tracked(project="  ")
+
+
+HOOKED: list[str] = []
+
+
+@tracked
+@flow(on_completion=[lambda flow, flow_run, state: HOOKED.append(state.name)])
+def hooked_flow() -> int:
+    return double(1)
+
+
+def test_the_flows_own_hooks_still_run(aim_home: Path, store: Any, read: Any) -> None:
+    HOOKED.clear()
+    assert hooked_flow() == 2
+    assert HOOKED == ["Completed"]
+    with store() as s:
+        assert list(read.steps(s, read.only_run(s, "hooked-flow"))) == ["double"]
 
 
 def _cli(*args: str, home: Path) -> str:
