@@ -32,6 +32,30 @@ def flaky(name: str) -> str:
     return name
 
 
+@task(retries=1, retry_delay_seconds=0.05)
+def delayed(name: str) -> str:
+    """Fails once, then waits its retry delay (Prefect's AwaitingRetry) and succeeds."""
+    FLAKY[name] = FLAKY.get(name, 0) + 1
+    if FLAKY[name] == 1:
+        raise ConnectionError("broker went away")
+    return name
+
+
+@task(timeout_seconds=0.2)
+def slow() -> None:
+    import time
+
+    time.sleep(1)
+
+
+@tracked
+@flow
+def delaying_flow() -> str:
+    slow_state = slow(return_state=True)
+    assert slow_state.is_failed()
+    return delayed("delayed")
+
+
 @task
 def boom() -> None:
     raise RuntimeError("the GPU is on fire")
@@ -101,6 +125,24 @@ def test_every_try_is_an_attempt_with_its_error(aim_home: Path, store: Any, read
     for earlier, later in zip(step["tries"], step["tries"][1:], strict=False):
         assert earlier["started_at"] <= earlier["ended_at"] <= later["started_at"]
     assert step["tries"][0]["rendered_fields"] == {"name": "a"}
+
+
+def test_a_retry_delay_and_a_timeout_keep_their_errors(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    FLAKY.clear()
+    assert delaying_flow() == "delayed"
+    with store() as s:
+        steps = read.steps(s, read.only_run(s, "delaying-flow"))
+    tries = [(t["state"], t["native_state"], t["error"]) for t in steps["delayed"]["tries"]]
+    assert tries == [
+        ("failed", "AwaitingRetry", "ConnectionError: broker went away"),
+        ("success", "Completed", None),
+    ]
+    assert [(t["state"], t["native_state"]) for t in steps["slow"]["tries"]] == [
+        ("failed", "TimedOut")
+    ]
+    assert steps["slow"]["tries"][0]["error"].startswith("TaskRunTimeoutError")
 
 
 def test_a_failure_and_its_upstream_failed_downstream(
