@@ -121,3 +121,52 @@ def test_a_run_refused_for_its_parameters_is_a_failed_run(
         info = s.get_aspect(run, "runInfo").value
         steps = read.steps(s, run)
     assert (info["status"], info["conf"], steps) == ("failed", {"rows": "many"}, {})
+
+
+@tracked
+@flow
+def pg_flow() -> int:
+    return report(write_scores(read_raw()))
+
+
+@pytest.mark.postgres
+def test_capture_into_postgresql_holds_what_sqlite_holds(
+    aim_home: Path,
+    store: Any,
+    read: Any,
+    postgres_store: Any,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aimops.flows.capture.tracked import reset_capture
+
+    pg_flow()
+    with store() as s:
+        on_sqlite = read.steps(s, read.only_run(s, "pg-flow"))
+    monkeypatch.setenv("AIMOPS_STORE_URL", postgres_url)
+    reset_capture()
+    pg_flow()
+    reset_capture()
+    runs = [
+        e.urn for e in postgres_store.search("run", limit=10_000) if ":prefect/pg-flow/" in e.urn
+    ]
+    assert len(runs) >= 1
+    on_postgres = read.steps(
+        postgres_store, runs[-1] if len(runs) == 1 else _newest(postgres_store, runs)
+    )
+    assert not (aim_home / "spool" / "events.jsonl").exists()
+
+    def plain(steps: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: (step["info"]["state"], [t["state"] for t in step["tries"]], step["consumed"],
+                   step["produced"])
+            for name, step in steps.items()
+        }  # fmt: skip
+
+    assert plain(on_postgres) == plain(on_sqlite)
+    assert sorted(on_sqlite) == ["read_raw", "report", "write_scores"]
+
+
+def _newest(store: Any, runs: list[str]) -> str:
+    infos = store.latest_values(runs, "runInfo")
+    return max(runs, key=lambda urn: infos[urn]["started_at"])
