@@ -10,9 +10,11 @@ Without a server the PostgreSQL tests are skipped, loudly; under ``CI=true`` the
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,6 +38,27 @@ os.environ.update(
 )
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def aimops_command() -> Callable[..., str]:
+    """Runs the installed ``aimops`` command as a user would, in AIMOPS_HOME ``home`` (and
+    no AIMOPS_STORE_URL); its standard output, after asserting it exited 0."""
+
+    def run(*args: str, home: Path) -> str:
+        env = {**os.environ, "AIMOPS_HOME": str(home)}
+        env.pop("AIMOPS_STORE_URL", None)
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("aimops")), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    return run
 
 
 @pytest.fixture(scope="session")

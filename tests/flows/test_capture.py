@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect import flow, task, unmapped
+from prefect import flow, task
 from pydantic import SecretStr
 
 from aimops.errors import InvalidInputError
@@ -341,7 +338,11 @@ def test_the_kill_switch_turns_capture_off(aim_home: Path, monkeypatch: pytest.M
 
 
 def test_an_unreachable_store_spools_and_replay_brings_the_run_in_once(
-    aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, read: Any
+    aim_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    read: Any,
+    aimops_command: Any,
 ) -> None:
     monkeypatch.setenv("AIMOPS_STORE_URL", "postgresql://aim:hunter2-secret@127.0.0.1:9/aim")
     monkeypatch.setenv("AIMOPS_CAPTURE_TIMEOUT", "1")
@@ -354,7 +355,7 @@ def test_an_unreachable_store_spools_and_replay_brings_the_run_in_once(
     assert len([r for r in caplog.records if "cannot take capture events" in r.getMessage()]) == 1
 
     target = f"sqlite:///{aim_home / 'replayed.db'}"
-    first = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
+    first = aimops_command("spool", "replay", "--store", target, "--json", home=aim_home)
     assert json.loads(first)["applied"] == 2
     with AimStore.open(target) as s:
         run = read.only_run(s, "retrying-flow")
@@ -362,7 +363,7 @@ def test_an_unreachable_store_spools_and_replay_brings_the_run_in_once(
         tries = read.steps(s, run)["flaky"]["tries"]
         versions = len(s.history(run))
     assert [t["state"] for t in tries] == ["failed", "failed", "success"]
-    again = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
+    again = aimops_command("spool", "replay", "--store", target, "--json", home=aim_home)
     assert json.loads(again)["applied"] == 0
     with AimStore.open(target) as s:
         assert len(s.history(run)) == versions
@@ -404,22 +405,3 @@ def test_the_flows_own_hooks_still_run(aim_home: Path, store: Any, read: Any) ->
     assert HOOKED == ["Completed"]
     with store() as s:
         assert list(read.steps(s, read.only_run(s, "hooked-flow"))) == ["double"]
-
-
-def _cli(*args: str, home: Path) -> str:
-    import os
-
-    env = {**os.environ, "AIMOPS_HOME": str(home)}
-    env.pop("AIMOPS_STORE_URL", None)
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("aimops")), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-_ = (Callable, unmapped)

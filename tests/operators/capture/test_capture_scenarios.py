@@ -6,8 +6,6 @@ Each DAG here is small on purpose: ``dag.test()`` costs a few seconds per task.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -126,7 +124,11 @@ def test_only_references_a_task_made_and_returned_are_its_outputs(
 
 
 def test_an_unreachable_store_spools_and_replay_restores_everything(
-    run_dag: Any, aim_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    run_dag: Any,
+    aim_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    aimops_command: Any,
 ) -> None:
     from aimops.operators.capture import listener
 
@@ -142,8 +144,8 @@ def test_an_unreachable_store_spools_and_replay_restores_everything(
     assert len(warnings) == 1  # logged once, not per event
 
     target = f"sqlite:///{aim_home / 'replayed.db'}"
-    replay = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
-    assert json.loads(replay.stdout) | {"store": "x"} == {
+    replay = aimops_command("spool", "replay", "--store", target, "--json", home=aim_home)
+    assert json.loads(replay) | {"store": "x"} == {
         "store": "x",
         "spool": str(aim_home / "spool"),
         "applied": 5,
@@ -155,8 +157,8 @@ def test_an_unreachable_store_spools_and_replay_restores_everything(
         assert run.value["status"] == "success"
         before = counts(store)
         versions = len(store.history(step_urn("airflow", "aimops_outage", dag_run.run_id, "fit")))
-    again = _cli("spool", "replay", "--store", target, "--json", home=aim_home)
-    assert json.loads(again.stdout)["applied"] == 0
+    again = aimops_command("spool", "replay", "--store", target, "--json", home=aim_home)
+    assert json.loads(again)["applied"] == 0
     with AimStore.open(target) as store:
         assert counts(store) == before
         fit = step_urn("airflow", "aimops_outage", dag_run.run_id, "fit")
@@ -198,19 +200,3 @@ def test_capture_into_postgresql_matches_sqlite(
     found = golden.normalise(golden.captured(postgres_store, run), on_postgres.run_id)
     assert found == expected
     assert len(found["steps"]) == 2 and found["run"]["runInfo"]["status"] == "success"
-
-
-def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    import os
-
-    env = {**os.environ, "AIMOPS_HOME": str(home)}
-    env.pop("AIMOPS_STORE_URL", None)
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("aimops")), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
