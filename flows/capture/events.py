@@ -65,6 +65,28 @@ def flow_run_event(flow: FlowRunRecord, *, parent: str | None = None) -> Capture
     return event
 
 
+def outputs_event(record: TaskRunRecord) -> CaptureEvent | None:
+    """The entities a task run that just succeeded made (data sets, artifacts, model versions
+    it returned or registered in MLflow), written at once so that the tasks after it can use
+    them (record an evaluation of its model version, say); None when it made none. Its step
+    and the edges to them come with the flow run's end."""
+    made = _made(record)
+    logged = next((t.mlflow for t in reversed(record.tries) if t.mlflow is not None), None)
+    made += mlflow_runs.version_references(logged)
+    if not made:
+        return None
+    event = CaptureEvent(source=ORCHESTRATOR)
+    for reference in made:
+        event.reference(reference)
+    return event
+
+
+def _made(record: TaskRunRecord) -> list[dict[str, Any]]:
+    """The references the task run returned and did not receive (passed on is not made)."""
+    received = {ref["urn"] for ref in record.consumed_refs}
+    return [ref for ref in record.returned_refs if ref["urn"] not in received]
+
+
 def _pipeline(event: CaptureEvent, flow: FlowRunRecord, *, with_tasks: bool) -> None:
     event.pipeline(
         orchestrator=ORCHESTRATOR,
@@ -138,10 +160,7 @@ def _lineage(event: CaptureEvent, record: TaskRunRecord, step: Urn) -> None:
     consumed += [_dataset(event, name, uri) for name, uri in record.consumed_assets]
     produced: list[str] = []
     if record.state == "success":
-        received = set(consumed)
-        for ref in record.returned_refs:
-            if ref["urn"] in received:
-                continue  # passed on, not made here
+        for ref in _made(record):
             urn = event.reference(ref)
             if ref[MARKER] == "modelVersion":
                 event.edge(urn, "producedBy", step)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 from aimops.flows.capture import records, values
+from aimops.flows.capture.events import outputs_event
 from aimops.flows.capture.records import FlowRunRecord, TaskRunRecord
 from aimops.metadata.capture import mlflow_runs
+from aimops.metadata.capture.events import CaptureEvent
 from aimops.metadata.references import find_references
 
 _order = itertools.count()
@@ -25,8 +28,12 @@ _order = itertools.count()
 class FlowRecorder:
     """The records of one tracked flow run and of the subflow runs started inside it."""
 
-    def __init__(self, root: FlowRunRecord) -> None:
+    def __init__(
+        self, root: FlowRunRecord, deliver: Callable[[CaptureEvent], object] | None = None
+    ) -> None:
         self.root = root
+        #: Where the entities a task run made go at its end (the capture sink).
+        self.deliver = deliver
         self.flows: dict[str, FlowRunRecord] = {root.id: root}
         self._lock = threading.Lock()
 
@@ -69,13 +76,18 @@ def _subflow_record(flow_run_id: str) -> FlowRunRecord:
 
 
 def _record(engine: Any) -> TaskRunRecord | None:
+    found = _recorded(engine)
+    return found[1] if found is not None else None
+
+
+def _recorded(engine: Any) -> tuple[FlowRecorder, TaskRunRecord] | None:
     recorder = active.get()
     task_run = getattr(engine, "task_run", None)
     if recorder is None or task_run is None:
         return None
     flow = recorder.flow_run(str(task_run.flow_run_id))
     task = engine.task
-    return flow.task_run(
+    return recorder, flow.task_run(
         str(task_run.id),
         lambda: TaskRunRecord(
             str(task_run.id),
@@ -100,10 +112,12 @@ def _call_order(task_run_id: Any) -> int:
 
 
 def state_entered(engine: Any, state: Any) -> None:
-    """A task run entered ``state``: open, close or mark its tries."""
-    record = _record(engine)
-    if record is None:
+    """A task run entered ``state``: open, close or mark its tries; once it succeeded, what it
+    made goes to the store."""
+    found = _recorded(engine)
+    if found is None:
         return
+    recorder, record = found
     task_run = engine.task_run
     running = bool(state.is_running())
     final = bool(state.is_final())
@@ -129,6 +143,10 @@ def state_entered(engine: Any, state: Any) -> None:
     )
     if running:
         mlflow_runs.try_started(record.id)
+    elif final and record.state == "success" and recorder.deliver is not None:
+        made = outputs_event(record)
+        if made is not None:
+            recorder.deliver(made)
 
 
 def _mlflow_run(key: str) -> mlflow_runs.RunSnapshot | None:

@@ -140,7 +140,7 @@ def _start(flow: Any, project: str | None) -> Any:
         if flow_run is None:  # the body called as a plain function (flow.fn(...))
             return None
         record = _flow_record(flow, flow_run, project)
-        recorder = _recorders[record.id] = observer.FlowRecorder(record)
+        recorder = _recorders[record.id] = observer.FlowRecorder(record, deliver=sink().emit)
         from aimops.flows.capture.events import run_started_event
 
         sink().emit(run_started_event(record))

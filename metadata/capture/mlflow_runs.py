@@ -124,18 +124,25 @@ def add_snapshot(event: CaptureEvent, step: Urn, snapshot: RunSnapshot | None) -
         event.aspect(step, "metrics", snapshot.metrics)
     if snapshot.params:
         event.aspect(step, "params", snapshot.params)
-    for name, version, run_id in snapshot.versions:
-        urn = event.reference(
-            {
-                MARKER: "modelVersion",
-                "urn": str(make_urn("modelVersion", name, version)),
-                "model": name,
-                "version": version,
-                "uri": f"models:/{name}/{version}",
-                "mlflow_run_id": run_id,
-            }
-        )
-        event.edge(urn, "producedBy", step)
+    for reference in version_references(snapshot):
+        event.edge(event.reference(reference), "producedBy", step)
+
+
+def version_references(snapshot: RunSnapshot | None) -> list[dict[str, Any]]:
+    """The model versions registered from the run by the time the try ended, as references."""
+    if snapshot is None:
+        return []
+    return [
+        {
+            MARKER: "modelVersion",
+            "urn": str(make_urn("modelVersion", name, version)),
+            "model": name,
+            "version": version,
+            "uri": f"models:/{name}/{version}",
+            "mlflow_run_id": run_id,
+        }
+        for name, version, run_id in snapshot.versions
+    ]
 
 
 def _last_run_id() -> str | None:

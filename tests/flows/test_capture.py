@@ -204,18 +204,29 @@ def pass_on(model: dict[str, Any]) -> dict[str, Any]:
     return model  # received, not made: not its output
 
 
+@task
+def is_recorded(version: dict[str, Any]) -> bool:
+    """What a task after ``register`` finds in the store (an evaluation needs the version)."""
+    from aimops.metadata.store import AimStore
+    from aimops.settings import default_store_url
+
+    with AimStore.open(default_store_url()) as store:
+        return store.get_entity(version["urn"]) is not None
+
+
 @tracked
 @flow
-def lineage_flow() -> None:
+def lineage_flow() -> bool:
     model = fit(load())
-    register(model)
+    version = register(model)
     pass_on(model)
+    return is_recorded(version)
 
 
 def test_references_returned_and_received_are_lineage(
     aim_home: Path, store: Any, read: Any
 ) -> None:
-    lineage_flow()
+    assert lineage_flow() is True  # what a task made is in the store before the next one runs
     with store() as s:
         steps = read.steps(s, read.only_run(s, "lineage-flow"))
         assert s.get_aspect("urn:aim:dataset:cap-train", "datasetInfo").value["rows"] == 80
