@@ -3,6 +3,8 @@
 # dags_examples/evaluate_models.py end to end with `airflow dags test` in a fresh, throwaway
 # Airflow home; the aimops listener plugin captures the runs as they go; then show what the AIM
 # store holds through the `aimops` CLI, and write the comparison's interactive HTML report.
+# Then the same training as a Prefect 3 flow (dags_examples/flows/train_flow.py, captured by
+# aimops' @tracked, on a temporary local Prefect server): its run, steps and lineage.
 # Then monitoring: dags_examples/simulate_serving.py (a serving SIMULATOR) writes a clean day
 # and a faulty day of requests, and dags_examples/monitor_model.py checks each: the clean day
 # passes, the faulty one fails its drift, consistency and health checks and raises alerts.
@@ -17,6 +19,8 @@
 #   AIMOPS_HOME               the AIM store, MLflow and the demo data (default: .aimops-demo)
 #   AIMOPS_DEMO_AIRFLOW_HOME  the Airflow home, WIPED at every start
 #                             (default: .aimops-demo/airflow; never your own $AIRFLOW_HOME)
+#   AIMOPS_DEMO_PREFECT_HOME  the Prefect home (its temporary server's database), WIPED at every
+#                             start (default: .aimops-demo/prefect; never your own $PREFECT_HOME)
 #   MLFLOW_TRACKING_URI       MLflow's store (default: sqlite under $AIMOPS_HOME/mlflow)
 set -euo pipefail
 
@@ -38,9 +42,13 @@ done
 
 export AIMOPS_HOME="${AIMOPS_HOME:-$REPO/.aimops-demo}"
 AIRFLOW_DEMO_HOME="${AIMOPS_DEMO_AIRFLOW_HOME:-$REPO/.aimops-demo/airflow}"
-case "$(realpath -m "$AIRFLOW_DEMO_HOME")" in
-    / | "$(realpath -m "$HOME")" | "$REPO") fail "refusing to wipe $AIRFLOW_DEMO_HOME" ;;
-esac
+PREFECT_DEMO_HOME="${AIMOPS_DEMO_PREFECT_HOME:-$REPO/.aimops-demo/prefect}"
+for wiped in "$AIRFLOW_DEMO_HOME" "$PREFECT_DEMO_HOME"; do
+    case "$(realpath -m "$wiped")" in
+        / | "$(realpath -m "$HOME")" | "$REPO" | "$(realpath -m "$AIMOPS_HOME")")
+            fail "refusing to wipe $wiped" ;;
+    esac
+done
 
 # The demo's own Airflow: nothing from the user's Airflow set-up is read or touched.
 export AIRFLOW_HOME="$AIRFLOW_DEMO_HOME"
@@ -50,22 +58,28 @@ export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags_examples"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export MLFLOW_DISABLE_TELEMETRY=true
 export DO_NOT_TRACK=1
+# The demo's own Prefect: a fresh database for the temporary server Prefect starts when no
+# PREFECT_API_URL is set; no profile, server or key of the user's is read.
+export PREFECT_HOME="$PREFECT_DEMO_HOME"
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+unset PREFECT_API_URL PREFECT_API_KEY PREFECT_PROFILE PREFECT_PROFILES_PATH
 
 START="$EPOCHREALTIME"
 say "AIMOPS_HOME=$AIMOPS_HOME (the AIM store, MLflow and the demo data; kept between demos)"
-say "fresh Airflow home: $AIRFLOW_HOME"
-rm -rf "$AIRFLOW_HOME"
-mkdir -p "$AIRFLOW_HOME" "$AIMOPS_HOME"
+say "fresh Airflow home: $AIRFLOW_HOME; fresh Prefect home: $PREFECT_HOME"
+rm -rf "$AIRFLOW_HOME" "$PREFECT_HOME"
+mkdir -p "$AIRFLOW_HOME" "$PREFECT_HOME" "$AIMOPS_HOME"
 
-# The train_model runs the store holds before this demo, so we can tell the new one apart.
+# The runs of a pipeline the store holds (by default train_model's, on Airflow), so that the
+# one a demo step makes can be told apart from those of earlier demos.
 known_runs() {
     aimops runs list --json --limit 1000 2>/dev/null | python -c '
 import json, sys
 text = sys.stdin.read().strip()
 for run in json.loads(text) if text else []:
-    if run["orchestrator"] == "airflow" and run["pipeline"] == sys.argv[1]:
+    if run["orchestrator"] == sys.argv[1] and run["pipeline"] == sys.argv[2]:
         print(run["urn"])
-' "$DAG_ID" || true
+' "${1:-airflow}" "${2:-$DAG_ID}" || true
 }
 BEFORE="$(known_runs)"
 
@@ -159,6 +173,84 @@ REPORT="$AIMOPS_HOME/reports/demo-comparison.html"
 say "aimops compare $COMPARISON_URN --html $REPORT"
 aimops compare "$COMPARISON_URN" --html "$REPORT"
 say "the interactive report (one offline HTML file; open it in a browser): $REPORT"
+
+# The same training as a Prefect 3 flow (dags_examples/flows/train_flow.py): `@tracked` above
+# `@flow` captures the flow run, each task run as a step with its tries, the lineage of the
+# references the tasks return and the MLflow run `train` logs to. The flow registers another
+# version of the model (it leaves @candidate, which monitoring follows, to train_model) and
+# records an evaluation of it. Prefect starts a temporary local server on $PREFECT_HOME.
+PREFECT_FLOW=train_model_prefect
+PREFECT_BEFORE="$(known_runs prefect "$PREFECT_FLOW")"
+PREFECT_LOG="$PREFECT_HOME/train-flow.log"
+say "python dags_examples/flows/train_flow.py: load_data -> validate_data -> train -> register_model -> evaluate, as a tracked Prefect flow"
+say "(a temporary Prefect server, database in $PREFECT_HOME; log: $PREFECT_LOG)"
+t0="$EPOCHREALTIME"
+set +o pipefail
+python dags_examples/flows/train_flow.py 2>&1 | tee "$PREFECT_LOG" \
+    | grep --line-buffered -E "Beginning flow run|Task run '.*' - (Finished in state|Task run failed)|Traceback|aimops\.capture" \
+    | sed -u -E -e "s/^.*Beginning flow run '([^']+)'.*$/   flow run \1 started/" \
+        -e "s/^.*Task run '(.+)-[0-9a-f]+' - Finished in state ([A-Za-z]+).*$/   finished \1 (\2)/"
+status=${PIPESTATUS[0]}
+set -o pipefail
+if [[ $status -ne 0 ]]; then
+    tail -n 40 "$PREFECT_LOG" >&2
+    fail "the Prefect flow $PREFECT_FLOW failed; see $PREFECT_LOG"
+fi
+say "flow run finished in $(elapsed "$t0") s; what it printed at its end:"
+sed -n "/^$PREFECT_FLOW finished/,/next:/p" "$PREFECT_LOG"
+
+PREFECT_RUN="$(comm -13 <(printf '%s\n' "$PREFECT_BEFORE" | sort) \
+    <(known_runs prefect "$PREFECT_FLOW" | sort) | head -n 1)"
+[[ -n "$PREFECT_RUN" ]] || fail "aimops captured no new run of the Prefect flow $PREFECT_FLOW"
+grep -qF "$PREFECT_RUN" "$PREFECT_LOG" \
+    || fail "the run the store holds ($PREFECT_RUN) is not the one the flow printed"
+say "aimops runs list --limit 3 (the newest: the Prefect flow run beside the Airflow DAG runs)"
+aimops runs list --limit 3
+say "aimops runs show $PREFECT_RUN"
+aimops runs show "$PREFECT_RUN"
+# What the table shows, checked: the run succeeded, every task is a step that succeeded on its
+# recorded tries, register_model produced the model version and the MLflow run is linked.
+PREFECT_VERSION="$(python - "$(aimops runs show "$PREFECT_RUN" --json)" <<'PY'
+import json, sys
+
+run = json.loads(sys.argv[1])
+problems = [] if run["status"] == "success" else [f"the run is {run['status']}"]
+steps = {step["task_id"]: step for step in run["steps"]}
+expected = {"load_data", "validate_data", "train", "register_model", "evaluate"}
+if set(steps) != expected:
+    problems.append(f"steps {sorted(steps)}, expected {sorted(expected)}")
+for name, step in steps.items():
+    tries = step["attempts"]
+    if step["state"] != "success" or not tries or tries[-1]["state"] != "success":
+        problems.append(f"step {name} is {step['state']} after {len(tries)} tries")
+outputs = steps.get("register_model", {}).get("outputs", [])
+made = [output["urn"] for output in outputs if output["type"] == "modelVersion"]
+if len(made) != 1:
+    problems.append(f"register_model produced {made or 'no model version'}")
+if problems:
+    sys.exit("; ".join(problems))
+print(made[0])
+PY
+)" || fail "the captured Prefect run is not what the flow did (above)"
+python - "$PREFECT_RUN" "$PREFECT_VERSION" <<'PY' || fail "the Prefect run's MLflow run or evaluation is missing"
+import sys
+from aimops.metadata import AimStore
+from aimops.metadata.urns import Urn, step_urn
+
+run, version = Urn.parse(sys.argv[1]), sys.argv[2]
+with AimStore.open(create=False) as store:
+    train = step_urn(*run.segments[:3], "train")
+    mlflow_run = store.get_aspect(train, "mlflowRun")
+    metrics = store.get_aspect(train, "metrics")
+    evaluations = [e.urn for e in store.related(version, "evaluates", incoming=True)]
+assert mlflow_run and metrics, f"{train} has no MLflow run"
+assert evaluations, f"no evaluation of {version}"
+shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.value.items()))
+print(f"   step train logged to MLflow run {mlflow_run.value['run_id']}: {shown}")
+print(f"   {version} is evaluated by {', '.join(evaluations)}")
+PY
+say "aimops lineage $PREFECT_VERSION (upstream: the flow's steps and the data sets, which train_model's load_data writes too; downstream: its evaluation)"
+aimops lineage "$PREFECT_VERSION" --depth 10
 
 # The model lifecycle: a version is reviewed on its recorded evidence, approved by a policy and
 # published, each step a guarded, audited transition (dags_examples/review_model.py). The
