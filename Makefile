@@ -45,6 +45,7 @@ test: venv
 bench: venv
 	$(PY) benchmarks/store_bench.py
 	$(PY) benchmarks/capture_bench.py --json benchmarks/results/capture_bench.json
+	$(PY) benchmarks/prefect_capture_bench.py --json benchmarks/results/prefect_capture_bench.json
 	$(PY) benchmarks/run_end_bench.py --json benchmarks/results/run_end_bench.json
 	$(PY) benchmarks/eval_bench.py --json benchmarks/results/eval_bench.json
 	$(PY) benchmarks/monitor_bench.py --json benchmarks/results/monitor_bench.json

@@ -34,8 +34,15 @@ class FlowRecorder:
         self.root = root
         #: Where the entities a task run made go at its end (the capture sink).
         self.deliver = deliver
+        #: Whether the flow's body called a subflow (Prefect numbered a subflow's call).
+        self.called_subflows = False
         self.flows: dict[str, FlowRunRecord] = {root.id: root}
         self._lock = threading.Lock()
+
+    def may_have_subflows(self) -> bool:
+        """Whether subflow runs may have started under the root: the body called one, or a
+        task run of another flow run was seen (a subflow called inside a task)."""
+        return self.called_subflows or len(self.flows) > 1
 
     def flow_run_known(self, flow_run_id: str) -> FlowRunRecord | None:
         """The record of ``flow_run_id`` if a task run of it was seen."""

@@ -82,10 +82,10 @@ def tracked(flow: Any = None, *, project: str | None = None) -> Any:
     if inspect.isgeneratorfunction(flow.fn) or inspect.isasyncgenfunction(flow.fn):
         raise InvalidInputError(f"@tracked cannot follow the generator flow {flow.name!r}")
     made = flow.with_options(
-        on_completion=[*flow.on_completion_hooks, _flow_run_ended],
-        on_failure=[*flow.on_failure_hooks, _flow_run_ended],
-        on_crashed=[*flow.on_crashed_hooks, _flow_run_ended],
-        on_cancellation=[*flow.on_cancellation_hooks, _flow_run_ended],
+        on_completion=[*flow.on_completion_hooks, aimops_capture],
+        on_failure=[*flow.on_failure_hooks, aimops_capture],
+        on_crashed=[*flow.on_crashed_hooks, aimops_capture],
+        on_cancellation=[*flow.on_cancellation_hooks, aimops_capture],
     )
     made.fn = _recording(flow.fn, made, project)
     setattr(made, TRACKED_ATTRIBUTE, project or flow.name)
@@ -112,8 +112,7 @@ def _wrapper(fn: Any, flow: Any, project: str | None) -> Any:
             try:
                 return await fn(*args, **kwargs)
             finally:
-                if token is not None:
-                    observer.active.reset(token)
+                _body_ended(token)
 
         return run_async
 
@@ -123,8 +122,7 @@ def _wrapper(fn: Any, flow: Any, project: str | None) -> Any:
         try:
             return fn(*args, **kwargs)
         finally:
-            if token is not None:
-                observer.active.reset(token)
+            _body_ended(token)
 
     return run
 
@@ -150,6 +148,26 @@ def _start(flow: Any, project: str | None) -> Any:
         return None
 
 
+def _body_ended(token: Any) -> None:
+    """The flow's body returned or raised: note whether it called subflows (Prefect numbers
+    each subflow call in the flow run's context; task calls have ids of their own), so the end
+    asks Prefect's API for subflow runs only when there may be some."""
+    if token is None:
+        return
+    recorder = observer.active.get()
+    observer.active.reset(token)
+    try:
+        from prefect.context import FlowRunContext
+
+        context = FlowRunContext.get()
+        if recorder is not None and context is not None:
+            recorder.called_subflows = bool(context.task_run_dynamic_keys)
+    except Exception as exc:  # then the end asks the API, as it would without this
+        _log_once("subflows", "aimops capture could not tell whether subflows ran: %r", exc)
+        if recorder is not None:
+            recorder.called_subflows = True
+
+
 def _flow_record(flow: Any, flow_run: Any, project: str | None) -> FlowRunRecord:
     return FlowRunRecord(
         str(flow_run.id),
@@ -163,8 +181,9 @@ def _flow_record(flow: Any, flow_run: Any, project: str | None) -> FlowRunRecord
     )
 
 
-def _flow_run_ended(flow: Any, flow_run: Any, state: Any) -> None:
-    """The flow's state hook: write the run, its task runs and its subflow runs."""
+def aimops_capture(flow: Any, flow_run: Any, state: Any) -> None:
+    """The flow's state hook (``aimops_capture`` in the flow's log): write the run, its task
+    runs and its subflow runs."""
     try:
         if not capture_enabled():
             return
@@ -186,6 +205,8 @@ def _flow_run_ended(flow: Any, flow_run: Any, state: Any) -> None:
         _self_recorded[root.id] = None
         while len(_self_recorded) > MAX_REMEMBERED:
             del _self_recorded[next(iter(_self_recorded))]
+        if not recorder.may_have_subflows():
+            return
         for record, parent_urn in subflows.subflow_runs(recorder, skip=_self_recorded):
             deliver.emit(flow_run_event(record, parent=parent_urn))
     except Exception as exc:  # capture never changes a flow's outcome

@@ -255,6 +255,30 @@ def tracked_child(n: int) -> int:
     return double(n)
 
 
+@task
+def calls_a_subflow(n: int) -> int:
+    return child(n)
+
+
+@tracked
+@flow
+def task_parent_flow() -> int:
+    return calls_a_subflow(4)
+
+
+def test_a_subflow_called_inside_a_task_is_a_run_of_its_own(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    assert task_parent_flow() == 8
+    with store() as s:
+        parent = read.only_run(s, "task-parent-flow")
+        runs = [e.urn for e in s.search("run") if "/child/" in e.urn]
+        assert len(runs) == 1
+        assert [e.urn for e in s.related(runs[0], "partOf") if e.type == "run"] == [parent]
+        assert list(read.steps(s, runs[0])) == ["double"]
+        assert list(read.steps(s, parent)) == ["calls_a_subflow"]
+
+
 @tracked
 @flow
 def parent_flow() -> int:
