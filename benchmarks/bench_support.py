@@ -221,3 +221,39 @@ def write_figures(results: dict[str, Any], path: Path | None) -> None:
     if path is not None:
         write_json(path, results)
         print(f"figures in {path}")
+
+
+def profile_lines(
+    prof_path: Path, count: int, *, heading: str, caller: str, top: int = 10, digits: int = 1
+) -> list[str]:
+    """The ``top`` entries of a cProfile dump by cumulative and by own time, per ``count``
+    (task events, task runs), leaving out the functions of the benchmark file ``caller``."""
+    import pstats
+
+    stats: dict[Any, Any] = pstats.Stats(str(prof_path)).stats  # type: ignore[attr-defined]
+    mine = str(Path(caller).resolve())
+    entries = [(key, value) for key, value in stats.items() if key[0] != mine]
+    lines = [heading]
+    for title, column in (("cumulative", 3), ("own time", 2)):
+        ranked = sorted(entries, key=lambda item: item[1][column], reverse=True)[:top]
+        lines.append(f"top {top} by {title}:")
+        lines.append(f"{'cum ms':>8} {'own ms':>8} {'calls':>7}  function")
+        for (file, line, function), (_, calls, own, cumulative, _) in ranked:
+            where = f"{_short(file)}:{line}({function})" if line else function
+            lines.append(
+                f"{cumulative * 1000 / count:8.3f} {own * 1000 / count:8.3f} "
+                f"{calls / count:7.{digits}f}  {where}"
+            )
+    return lines
+
+
+def _short(file: str) -> str:
+    """A source path from its package on (``sqlalchemy/engine/base.py``)."""
+    path = Path(file)
+    repo = Path(__file__).resolve().parent.parent
+    if path.is_relative_to(repo) and ".venv" not in path.parts:
+        return str(path.relative_to(repo))
+    parts = path.parts
+    if "site-packages" in parts:
+        return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
+    return path.name

@@ -93,6 +93,7 @@ from bench_support import (
     git_state,
     log,
     names_from,
+    profile_lines,
     render_table,
     summary_ms,
     working_directory,
@@ -764,41 +765,6 @@ def figures_of(result: dict[str, Any], mode: Mode) -> dict[str, Any]:
 # -- profiling ----------------------------------------------------------------------------
 
 
-def profile_lines(prof_path: Path, events: int, top: int = 10) -> list[str]:
-    """The top ``top`` cumulative entries under the aimops listener, per task event."""
-    import pstats
-
-    stats: dict[Any, Any] = pstats.Stats(str(prof_path)).stats  # type: ignore[attr-defined]
-    mine = str(Path(__file__).resolve())
-    entries = [(key, value) for key, value in stats.items() if key[0] != mine]
-    lines = [
-        f"cProfile of the aimops listener over {events} task events (the first excluded; "
-        "profiling inflates the times), per event:"
-    ]
-    for title, column in (("cumulative", 3), ("own time", 2)):
-        ranked = sorted(entries, key=lambda item: item[1][column], reverse=True)[:top]
-        lines.append(f"top {top} by {title}:")
-        lines.append(f"{'cum ms':>8} {'own ms':>8} {'calls':>7}  function")
-        for (file, line, function), (_, calls, own, cumulative, _) in ranked:
-            where = f"{_short(file)}:{line}({function})" if line else function
-            lines.append(
-                f"{cumulative * 1000 / events:8.3f} {own * 1000 / events:8.3f} "
-                f"{calls / events:7.1f}  {where}"
-            )
-    return lines
-
-
-def _short(file: str) -> str:
-    """A source path from its package on (``sqlalchemy/engine/base.py``)."""
-    path = Path(file)
-    if path.is_relative_to(HERE.parent) and ".venv" not in path.parts:
-        return str(path.relative_to(HERE.parent))
-    parts = path.parts
-    if "site-packages" in parts:
-        return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
-    return path.name
-
-
 # -- the subprocess ---------------------------------------------------------------------------
 
 
@@ -1046,7 +1012,14 @@ def run_all(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[
         log("profiling aimops in an extra run (not in the table)")
         result = run_mode(MODES[1], dag_file, root / "runs", profile=True)
         prof = Path(result["workdir"]) / "events.prof"
-        figures["aimops_profile"] = profile_lines(prof, result["profiled_events"])
+        events = result["profiled_events"]
+        figures["aimops_profile"] = profile_lines(
+            prof,
+            events,
+            heading=f"cProfile of the aimops listener over {events} task events (the first "
+            "excluded; profiling inflates the times), per event:",
+            caller=__file__,
+        )
     return figures, failures
 
 

@@ -90,6 +90,7 @@ from bench_support import (
     git_state,
     log,
     names_from,
+    profile_lines,
     render_table,
     summary_ms,
     working_directory,
@@ -416,41 +417,6 @@ def breakdown_lines(aimops: dict[str, Any]) -> list[str]:
 # -- profiling ----------------------------------------------------------------------------
 
 
-def profile_lines(prof_path: Path, task_runs: int, top: int = 14) -> list[str]:
-    """The top ``top`` entries under the timed capture calls, per task run."""
-    import pstats
-
-    stats: dict[Any, Any] = pstats.Stats(str(prof_path)).stats  # type: ignore[attr-defined]
-    mine = str(Path(__file__).resolve())
-    entries = [(key, value) for key, value in stats.items() if key[0] != mine]
-    lines = [
-        f"cProfile of the capture (reports, start, end) over {task_runs} task runs, per task "
-        "run (profiling inflates the times):"
-    ]
-    for title, column in (("cumulative", 3), ("own time", 2)):
-        ranked = sorted(entries, key=lambda item: item[1][column], reverse=True)[:top]
-        lines.append(f"top {top} by {title}:")
-        lines.append(f"{'cum ms':>8} {'own ms':>8} {'calls':>7}  function")
-        for (file, line, function), (_, calls, own, cumulative, _) in ranked:
-            where = f"{_short(file)}:{line}({function})" if line else function
-            lines.append(
-                f"{cumulative * 1000 / task_runs:8.3f} {own * 1000 / task_runs:8.3f} "
-                f"{calls / task_runs:7.2f}  {where}"
-            )
-    return lines
-
-
-def _short(file: str) -> str:
-    """A source path from its package on (``sqlalchemy/engine/base.py``)."""
-    path = Path(file)
-    if path.is_relative_to(HERE.parent) and ".venv" not in path.parts:
-        return str(path.relative_to(HERE.parent))
-    parts = path.parts
-    if "site-packages" in parts:
-        return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
-    return path.name
-
-
 # -- the subprocess ---------------------------------------------------------------------------
 
 
@@ -746,7 +712,16 @@ def run_all(args: argparse.Namespace, root: Path) -> tuple[dict[str, Any], list[
         log(f"profiling aimops in an extra subprocess ({args.profile_runs} runs, not in the table)")
         result = run_mode("aimops", args, root / "runs", profile=True)
         prof = Path(result["workdir"]) / "capture.prof"
-        figures["aimops_profile"] = profile_lines(prof, args.profile_runs * args.tasks)
+        task_runs = args.profile_runs * args.tasks
+        figures["aimops_profile"] = profile_lines(
+            prof,
+            task_runs,
+            heading=f"cProfile of the capture (reports, start, end) over {task_runs} task runs, "
+            "per task run (profiling inflates the times):",
+            caller=__file__,
+            top=14,
+            digits=2,
+        )
     return figures, failures
 
 
