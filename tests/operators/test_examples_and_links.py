@@ -30,6 +30,15 @@ def test_every_example_dag_loads_without_import_errors(airflow_db: Path) -> None
     ]
 
 
+def test_airflow_does_not_parse_the_prefect_flows(airflow_db: Path) -> None:
+    from airflow.utils.file import list_py_file_paths
+
+    parsed = {Path(path).relative_to(EXAMPLES) for path in list_py_file_paths(str(EXAMPLES))}
+    assert Path("train_model.py") in parsed
+    assert (EXAMPLES / "flows" / "train_flow.py").exists()
+    assert not [path for path in parsed if path.parts[0] == "flows"]  # .airflowignore
+
+
 def test_airflow_finds_the_plugin_and_the_provider(airflow_db: Path) -> None:
     from airflow import plugins_manager
     from airflow.providers_manager import ProvidersManager
