@@ -77,10 +77,10 @@ def tracked(flow: Any = None, *, project: str | None = None) -> Any:
             f"@tracked goes above @flow (or takes a Prefect flow): got {type(flow).__name__} "
             f"{getattr(flow, '__name__', flow)!r}"
         )
-    if getattr(flow, TRACKED_ATTRIBUTE, None) is not None:
+    if hasattr(flow, TRACKED_ATTRIBUTE):
         return flow
     if inspect.isgeneratorfunction(flow.fn) or inspect.isasyncgenfunction(flow.fn):
-        raise InvalidInputError(f"@tracked cannot follow the generator flow {flow.name!r}")
+        raise InvalidInputError(f"@tracked does not take generator flows: {flow.name!r} is one")
     made = flow.with_options(
         on_completion=[*flow.on_completion_hooks, aimops_capture],
         on_failure=[*flow.on_failure_hooks, aimops_capture],
@@ -88,7 +88,7 @@ def tracked(flow: Any = None, *, project: str | None = None) -> Any:
         on_cancellation=[*flow.on_cancellation_hooks, aimops_capture],
     )
     made.fn = _recording(flow.fn, made, project)
-    setattr(made, TRACKED_ATTRIBUTE, project or flow.name)
+    setattr(made, TRACKED_ATTRIBUTE, project or "")  # its project; "" for the flow's name
     return made
 
 
@@ -134,10 +134,13 @@ def _start(flow: Any, project: str | None) -> Any:
             return None
         from prefect.context import FlowRunContext
 
-        flow_run = getattr(FlowRunContext.get(), "flow_run", None)
+        context = FlowRunContext.get()
+        flow_run = getattr(context, "flow_run", None)
         if flow_run is None:  # the body called as a plain function (flow.fn(...))
             return None
-        record = _flow_record(flow, flow_run, project)
+        # the flow that runs: a copy made by with_options(name=...) keeps this body
+        running = getattr(context, "flow", None) or flow
+        record = _flow_record(running, flow_run, project)
         recorder = _recorders[record.id] = observer.FlowRecorder(record, deliver=sink().emit)
         from aimops.flows.capture.events import run_started_event
 
@@ -174,7 +177,7 @@ def _flow_record(flow: Any, flow_run: Any, project: str | None) -> FlowRunRecord
         flow_name=flow.name,
         description=values.first_line(getattr(flow, "description", None)),
         file=values.source_file(getattr(flow, "fn", None)),
-        project=project or getattr(flow, TRACKED_ATTRIBUTE, None) or flow.name,
+        project=project or flow.name,
         started_at=getattr(flow_run, "start_time", None),
         parameters=values.masked_parameters(getattr(flow_run, "parameters", None) or {}),
         run_type="deployment" if getattr(flow_run, "deployment_id", None) else "manual",
@@ -193,7 +196,7 @@ def aimops_capture(flow: Any, flow_run: Any, state: Any) -> None:
         recorder = _recorders.pop(str(flow_run.id), None)
         if recorder is None:  # it ended before its body ran (its parameters were refused)
             recorder = observer.FlowRecorder(
-                _flow_record(flow, flow_run, getattr(flow, TRACKED_ATTRIBUTE, None))
+                _flow_record(flow, flow_run, getattr(flow, TRACKED_ATTRIBUTE, None) or None)
             )
         root = recorder.root
         root.native_state = str(state.name)

@@ -438,5 +438,8 @@ def test_the_flows_own_hooks_still_run(aim_home: Path, store: Any, read: Any) ->
     HOOKED.clear()
     assert hooked_flow() == 2
     assert HOOKED == ["Completed"]
+    assert hooked_flow.with_options(name="hooked-copy")() == 2  # a copy stays tracked
+    assert HOOKED == ["Completed", "Completed"]
     with store() as s:
         assert list(read.steps(s, read.only_run(s, "hooked-flow"))) == ["double"]
+        assert list(read.steps(s, read.only_run(s, "hooked-copy"))) == ["double"]
