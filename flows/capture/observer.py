@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from aimops.flows.capture import records, values
+from aimops.flows.capture import values
 from aimops.flows.capture.events import outputs_event
 from aimops.flows.capture.records import FlowRunRecord, TaskRunRecord
 from aimops.metadata.capture import mlflow_runs
@@ -136,9 +136,7 @@ def state_entered(engine: Any, state: Any) -> None:
         if not record.tries:
             record.consumed_refs = find_references(list(parameters.values()))
         inputs = values.masked_parameters(parameters)
-    closing = record.open_try is not None and (
-        running or final or state.name in records.RETRY_STATES
-    )
+    closing = record.closes_try(str(state.name), running=running, final=final)
     record.entered(
         str(state.name),
         state.timestamp,

@@ -86,6 +86,10 @@ class TaskRunRecord:
         last = self.tries[-1] if self.tries else None
         return last if last is not None and last.ended_at is None else None
 
+    def closes_try(self, name: str, *, running: bool, final: bool) -> bool:
+        """Whether entering state ``name`` ends the try in progress (if one is)."""
+        return self.open_try is not None and (running or final or name in RETRY_STATES)
+
     def failed_with(self, error: BaseException | str) -> None:
         """The error the running try raised (kept until the state that ends the try)."""
         self._error = values.error_text(error)
@@ -104,7 +108,7 @@ class TaskRunRecord:
         """The task run entered state ``name`` (Prefect's own word) at ``at``."""
         self.native_state = name
         current = self.open_try
-        if current is not None and (running or final or name in RETRY_STATES):
+        if self.closes_try(name, running=running, final=final) and current is not None:
             failed_try = not final  # closed by Retrying / AwaitingRetry: that try failed
             current.ended_at = at
             current.native_state = name
