@@ -317,26 +317,35 @@ def test_subflow_runs_are_runs_of_their_own_listed_by_the_parent(
 
 
 @task
-def connect(token: SecretStr, password: str, settings: dict[str, Any]) -> int:
-    return len(token.get_secret_value() + password)
+def connect(token: SecretStr, password: str, settings: dict[str, Any], key: Any) -> int:
+    return len(token.get_secret_value() + password + key.get())
 
 
 @tracked
 @flow
 def secret_flow(token: SecretStr, password: str = "hunter2-pass") -> int:
-    return connect(token, password, {"db": {"$ref": {"block_document_id": "8f2c"}}})
+    from prefect.blocks.system import Secret
+
+    key = Secret(value="block-very-secret")
+    return connect(token, password, {"db": {"$ref": {"block_document_id": "8f2c"}}}, key)
 
 
 def test_secrets_in_parameters_are_masked(aim_home: Path, store: Any, read: Any) -> None:
-    assert secret_flow(SecretStr("tok-very-secret")) == len("tok-very-secret") + 12
+    assert secret_flow(SecretStr("tok-very-secret")) == len("tok-very-secret") + 12 + 17
     with store() as s:
         run = read.only_run(s, "secret-flow")
         conf = s.get_aspect(run, "runInfo").value["conf"]
         fields = read.steps(s, run)["connect"]["tries"][0]["rendered_fields"]
     assert conf == {"token": "***", "password": "***"}
-    assert fields == {"token": "***", "password": "***", "settings": "{'db': '***'}"}
+    assert fields == {
+        "token": "***",
+        "password": "***",
+        "settings": "{'db': '***'}",
+        "key": "***",
+    }
     raw = (aim_home / "aim.db").read_bytes()
-    assert b"tok-very-secret" not in raw and b"hunter2-pass" not in raw
+    for secret in (b"tok-very-secret", b"hunter2-pass", b"block-very-secret"):
+        assert secret not in raw
 
 
 def test_async_flows_and_tasks_are_captured(aim_home: Path, store: Any, read: Any) -> None:
