@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import urllib3
 from airflow_client.client import (
@@ -248,6 +249,35 @@ class AirflowClient:
             key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
             states[key] = ti.state.value if ti.state is not None else None
         return states
+
+    def task_log(
+        self,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        *,
+        try_number: int = 1,
+        until: Sequence[str] = (),
+        timeout: float = 30.0,
+    ) -> list[dict[str, Any]]:
+        """A try's whole log, as the UI reads it: its records (``event`` holds the text).
+
+        With ``until``, read again (every half second, for up to ``timeout`` seconds) until the
+        log holds every one of those texts: what a task writes after its state changed (the
+        part a worker writes after a deferral, say) can reach the API server a moment later.
+        Returns the log as it is then, whether or not it holds them.
+        """
+        path = (
+            f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/"
+            f"{task_id}/logs/{try_number}?full_content=true"
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            lines: list[dict[str, Any]] = self.request("GET", path)["content"]
+            text = "\n".join(json.dumps(line) for line in lines)
+            if all(part in text for part in until) or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.5)
 
     def wait_for_run(
         self,

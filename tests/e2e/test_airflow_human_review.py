@@ -168,12 +168,6 @@ def _answer(client: airflow_local.AirflowClient, run_id: str, option: str, reaso
     return client.request("PATCH", path, body)
 
 
-def _task_log(client: airflow_local.AirflowClient, run_id: str, task_id: str) -> str:
-    path = f"{_run_path(run_id)}/taskInstances/{task_id}/logs/1?full_content=true"
-    lines = client.request("GET", path)["content"]
-    return "\n".join(json.dumps(line) for line in lines)  # the event and the error's details
-
-
 def _history(aimops_home: Path, version: str) -> list[dict[str, Any]]:
     from aimops.metadata.lifecycle import lifecycle_history
     from aimops.metadata.store import AimStore
@@ -235,9 +229,11 @@ def test_a_reviewer_approves_in_airflow_and_the_requester_cannot(
         "cannot approve churn/2 (urn:aim:modelVersion:churn/2), which is in_review: four eyes: "
         "admin requested the review, so another actor must approve it"
     )
-    assert refusal in _task_log(admin, own, "approval")
-    log = _task_log(admin, approved, "approval")
-    assert "churn/1: in_review -> publishable by reviewer (evidence: 2 records)" in log
+    log = admin.task_log(DAG_ID, own, "approval", until=[refusal])
+    assert refusal in "\n".join(json.dumps(line) for line in log)  # the event and its details
+    approval = "churn/1: in_review -> publishable by reviewer (evidence: 2 records)"
+    log = admin.task_log(DAG_ID, approved, "approval", until=[approval])
+    assert approval in "\n".join(json.dumps(line) for line in log)
 
     from aimops.metadata.urns import step_urn
 

@@ -149,9 +149,11 @@ def check_quiet_logs(client: airflow_local.AirflowClient, dag_id: str, run_id: s
     assert read, f"no task of {dag_id} {run_id} ran"
 
 
-def task_log(client: airflow_local.AirflowClient, dag_id: str, run_id: str, task: str) -> str:
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task}/logs/1"
-    lines = client.request("GET", f"{path}?full_content=true")["content"]
+def task_log(
+    client: airflow_local.AirflowClient, dag_id: str, run_id: str, task: str, last: str
+) -> str:
+    """The text of the task's first try, once it holds ``last`` (its last words)."""
+    lines = client.task_log(dag_id, run_id, task, until=[last])
     return "\n".join(str(line.get("event", "")) for line in lines)
 
 
@@ -195,8 +197,8 @@ def check_monitoring_right_after_training(client: airflow_local.AirflowClient) -
         states = client.task_states(MONITOR_DAG, run_id)
         assert (state, states) == ("success", skipped), (run_id, state, states)
         check_quiet_logs(client, MONITOR_DAG, run_id)
-    log = task_log(client, MONITOR_DAG, triggered, "find_serving_day")
     said = "nothing to check: no day of serving of breast_cancer_classifier/2 "
+    log = task_log(client, MONITOR_DAG, triggered, "find_serving_day", said)
     assert said in log and "simulate_serving writes one" in log, log[-2000:]
 
 
@@ -308,8 +310,8 @@ def check_ramp_on_the_triggerer(client: airflow_local.AirflowClient, version: st
     ti = client.request("GET", f"{run_path}/taskInstances/ramp")
     assert (ti["state"], ti["try_number"]) == ("success", 1), ti  # a deferral is no retry
     check_quiet_logs(client, RAMP_DAG, run_id)
-    log = task_log(client, RAMP_DAG, run_id, "ramp")
     label = f"{MODEL}/{version}"
+    log = task_log(client, RAMP_DAG, run_id, "ramp", f"{label} is the champion of {MODEL}/")
     assert f"{label} started in production" in log, log[-3000:]
     assert "next check in" in log, log[-3000:]  # the deferral, as the task logged it
     # resume_ramp_step: the analysis's line, its gates, and the champion at 100%.
