@@ -84,6 +84,10 @@ def _filled(record: FlowRunRecord | None, flow_run: Any, names: dict[Any, str]) 
 
 
 def _client() -> Any:
+    """Prefect's client, each request bounded by ``AIMOPS_CAPTURE_TIMEOUT`` (not Prefect's 60 s):
+    the flow run waits for its end hook."""
     from prefect.client.orchestration import get_client
 
-    return get_client(sync_client=True)
+    from aimops.metadata.capture.sink import capture_timeout
+
+    return get_client(httpx_settings={"timeout": capture_timeout()}, sync_client=True)
