@@ -452,3 +452,70 @@ def test_the_flows_own_hooks_still_run(aim_home: Path, store: Any, read: Any) ->
     with store() as s:
         assert list(read.steps(s, read.only_run(s, "hooked-flow"))) == ["double"]
         assert list(read.steps(s, read.only_run(s, "hooked-copy"))) == ["double"]
+
+
+@task
+def total(rows: list[int], frame: Any) -> int:
+    return len(rows) + len(frame)
+
+
+@tracked
+@flow
+def big_input_flow(n: int) -> int:
+    import pandas as pd
+
+    return total(list(range(n)), pd.DataFrame({"x": range(n), "secret_token": ["s3cr3t"] * n}))
+
+
+def test_large_inputs_are_kept_as_a_bounded_sample(aim_home: Path, store: Any, read: Any) -> None:
+    assert big_input_flow(200_000) == 400_000
+    with store() as s:
+        fields = read.steps(s, read.only_run(s, "big-input-flow"))["total"]["tries"][0]
+    kept = fields["rendered_fields"]
+    assert kept["rows"].endswith("'… 199950 more']") and len(kept["rows"]) < 2100
+    assert len(kept["frame"]) <= 2001  # a data frame's repr, cut
+
+
+@tracked
+@flow
+def unhandled_flow() -> None:
+    boom()  # raises into the flow: the flow fails, nothing after it runs
+    after(1)
+
+
+def test_a_task_failure_that_ends_the_flow(aim_home: Path, store: Any, read: Any) -> None:
+    assert unhandled_flow(return_state=True).is_failed()
+    with store() as s:
+        run = read.only_run(s, "unhandled-flow")
+        steps = read.steps(s, run)
+        info = s.get_aspect(run, "runInfo").value
+    assert info["status"] == "failed"
+    assert list(steps) == ["boom"]
+    assert steps["boom"]["tries"][0]["error"] == "RuntimeError: the GPU is on fire"
+
+
+@tracked
+@flow
+def threaded_flow(tag: str) -> list[int]:
+    return [double(x) for x in range(3)]
+
+
+def test_tracked_flows_running_at_once_in_threads_keep_to_their_own_runs(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(threaded_flow, ["a", "b"]))
+    assert results == [[0, 2, 4], [0, 2, 4]]
+    with store() as s:
+        runs = [e.urn for e in s.search("run") if "/threaded-flow/" in e.urn]
+        by_tag = {s.get_aspect(r, "runInfo").value["conf"]["tag"]: read.steps(s, r) for r in runs}
+    assert sorted(by_tag) == ["a", "b"]
+    for steps in by_tag.values():
+        assert sorted(steps) == ["double/0", "double/1", "double/2"]
+        assert [steps[f"double/{n}"]["tries"][0]["rendered_fields"]["x"] for n in range(3)] == [
+            "0",
+            "1",
+            "2",
+        ]
