@@ -257,3 +257,26 @@ def _short(file: str) -> str:
     if "site-packages" in parts:
         return "/".join(parts[len(parts) - parts[::-1].index("site-packages") :])
     return path.name
+
+
+def run_child(
+    script: str, spec: dict[str, Any], workdir: Path, env: dict[str, str], label: str
+) -> dict[str, Any]:
+    """Run ``script --child spec.json`` in a fresh process (its output to ``child.log``); the
+    JSON it wrote to ``spec["output"]``, with ``process_s`` and ``workdir`` added. Fails with
+    the log's last lines when the child did."""
+    (workdir / "spec.json").write_text(json.dumps(spec))
+    command = [sys.executable, str(Path(script).resolve()), "--child", str(workdir / "spec.json")]
+    started = time.perf_counter()
+    with (workdir / "child.log").open("w") as output:
+        done = subprocess.run(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0 or not Path(spec["output"]).is_file():
+        tail = (workdir / "child.log").read_text(errors="replace").splitlines()[-40:]
+        raise RuntimeError(
+            f"{label}: the subprocess failed ({done.returncode}):\n" + "\n".join(tail)
+        )
+    result: dict[str, Any] = json.loads(Path(spec["output"]).read_text())
+    result["process_s"] = elapsed
+    result["workdir"] = str(workdir)
+    return result

@@ -76,7 +76,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import textwrap
 import time
@@ -95,6 +94,7 @@ from bench_support import (
     names_from,
     profile_lines,
     render_table,
+    run_child,
     summary_ms,
     working_directory,
     write_dag_to_db,
@@ -217,23 +217,7 @@ def run_mode(mode: Mode, dag_file: Path, root: Path, profile: bool = False) -> d
         "output": str(workdir / "child.json"),
         "profile": str(workdir / "events.prof") if profile else None,
     }
-    (workdir / "spec.json").write_text(json.dumps(spec))
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(workdir / "spec.json")]
-    started = time.perf_counter()
-    with (workdir / "child.log").open("w") as output:
-        done = subprocess.run(
-            command, env=mode_env(mode, workdir), stdout=output, stderr=subprocess.STDOUT
-        )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0 or not Path(spec["output"]).is_file():
-        tail = (workdir / "child.log").read_text(errors="replace").splitlines()[-40:]
-        raise RuntimeError(
-            f"mode {mode.name}: the subprocess failed ({done.returncode}):\n" + "\n".join(tail)
-        )
-    result: dict[str, Any] = json.loads(Path(spec["output"]).read_text())
-    result["process_s"] = elapsed
-    result["workdir"] = str(workdir)
-    return result
+    return run_child(__file__, spec, workdir, mode_env(mode, workdir), f"mode {mode.name}")
 
 
 def task_event_ms(result: dict[str, Any]) -> list[float]:

@@ -74,7 +74,6 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -92,6 +91,7 @@ from bench_support import (
     names_from,
     profile_lines,
     render_table,
+    run_child,
     summary_ms,
     working_directory,
     write_figures,
@@ -148,23 +148,7 @@ def run_mode(
         "output": str(workdir / "child.json"),
         "profile": str(workdir / "capture.prof") if profile else None,
     }
-    (workdir / "spec.json").write_text(json.dumps(spec))
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(workdir / "spec.json")]
-    started = time.perf_counter()
-    with (workdir / "child.log").open("w") as output:
-        done = subprocess.run(
-            command, env=mode_env(mode, workdir), stdout=output, stderr=subprocess.STDOUT
-        )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0 or not Path(spec["output"]).is_file():
-        tail = (workdir / "child.log").read_text(errors="replace").splitlines()[-40:]
-        raise RuntimeError(
-            f"mode {mode}: the subprocess failed ({done.returncode}):\n" + "\n".join(tail)
-        )
-    result: dict[str, Any] = json.loads(Path(spec["output"]).read_text())
-    result["process_s"] = elapsed
-    result["workdir"] = str(workdir)
-    return result
+    return run_child(__file__, spec, workdir, mode_env(mode, workdir), f"mode {mode}")
 
 
 def check(mode: str, result: dict[str, Any], tasks: int) -> list[str]:

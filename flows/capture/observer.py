@@ -99,8 +99,6 @@ def _recorded(engine: Any) -> tuple[FlowRecorder, TaskRunRecord] | None:
         lambda: TaskRunRecord(
             str(task_run.id),
             task.name,
-            task_key=str(getattr(task, "task_key", "") or ""),
-            flow_run_id=flow.id,
             operator=values.function_path(getattr(task, "fn", None)),
             doc=values.first_line(getattr(task, "description", None))
             or values.first_line(getattr(getattr(task, "fn", None), "__doc__", None)),

@@ -12,7 +12,7 @@ records into one capture event at the flow run's end.
 Example:
     >>> from datetime import UTC, datetime
     >>> now = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> run = TaskRunRecord("id-1", "fit", task_key="fit-1a2b")
+    >>> run = TaskRunRecord("id-1", "fit")
     >>> run.entered("Running", now, running=True, final=False)
     >>> run.failed_with(ValueError("feature store timed out"))
     >>> run.entered("Retrying", now, running=True, final=False)
@@ -58,8 +58,6 @@ class TaskRunRecord:
 
     id: str
     task_name: str
-    task_key: str = ""
-    flow_run_id: str = ""
     operator: str | None = None
     doc: str | None = None
     upstream_ids: set[str] = field(default_factory=set)
