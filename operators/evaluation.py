@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from aimops.errors import InvalidInputError
-from aimops.operators.arguments import names as _names
-from aimops.operators.arguments import number as _number
-from aimops.operators.arguments import number_map as _bounds
+from aimops.monitors.arguments import names as _names
+from aimops.monitors.arguments import number as _number
+from aimops.monitors.arguments import number_map as _bounds
 from aimops.operators.links import task_xcom
-from aimops.operators.task_frame import headline, task_identity, task_key, task_result
+from aimops.operators.task_frame import task_identity, task_key, task_result
 from aimops.operators.web.urls import report_url
 
 if TYPE_CHECKING:
@@ -172,6 +172,8 @@ class _ModelEvaluation(BaseOperator):
 
     def log_outcome(self, outcome: EvaluationOutcome) -> None:
         """The headline numbers, the gates and where the report is, in the task log."""
+        from aimops.monitors.evaluation.result import headline
+
         self.log.info("recorded %s: %s", outcome.urn, headline(outcome.result.metrics))
         for gate in outcome.gates:
             self.log.info("gate passed: %s", gate.message)

@@ -52,6 +52,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from aimops.errors import InvalidInputError
+from aimops.monitors.lifecycle_lines import check_version_and_actor, recorded_reason
+from aimops.monitors.lifecycle_lines import transition_line as core_transition_line
 from aimops.operators.links import task_xcom
 from aimops.operators.task_frame import task_result
 from aimops.operators.web.urls import model_version_url
@@ -65,6 +67,9 @@ if TYPE_CHECKING:
 DAG_TEST_USER = "dag_test"
 #: The form field of :class:`AwaitModelApprovalOperator` that holds the reviewer's reason.
 REASON_PARAM = "reason"
+#: A reason as recorded (:func:`~aimops.monitors.lifecycle_lines.recorded_reason`), by the name
+#: :mod:`aimops.operators.human_approval` imports it.
+_reason = recorded_reason
 
 
 # -- shared pieces ----------------------------------------------------------------------------
@@ -109,7 +114,9 @@ def task_origin(ti: Any) -> dict[str, str]:
 
 
 def transition_line(done: Mapping[str, Any]) -> str:
-    """The one line a task logs for a transition it made.
+    """The one line a task logs for a transition it made (the core's
+    :func:`~aimops.monitors.lifecycle_lines.transition_line`), with the version's page in
+    Airflow.
 
     Example:
         >>> import os
@@ -120,19 +127,7 @@ def transition_line(done: Mapping[str, Any]) -> str:
         'churn/3: registered -> in_review by alice (evidence: 2 records); page: \
 https://airflow.example.com/aimops/models/urn:aim:modelVersion:churn/3'
     """
-    from aimops.metadata.lifecycle.queries import label
-
-    evidence = list(done.get("evidence") or ())
-    line = f"{label(done['urn'])}: {done['previous']} -> {done['state']} by {done['actor']}"
-    if evidence or done.get("transition") in ("request_review", "approve"):
-        line += f" (evidence: {len(evidence)} record{'' if len(evidence) == 1 else 's'})"
-    if done.get("reason"):
-        line += f"; reason: {done['reason']}"
-    for found in done.get("deramped") or ():
-        line += f"; de-ramped first in {found['environment']} (was {found['removed_weight']}%)"
-    if done.get("repeated"):
-        line += "; recorded by an earlier try of this task"
-    return f"{line}; page: {model_version_url(done['urn'])}"
+    return core_transition_line(done, page=model_version_url(done["urn"]))
 
 
 def _literal(value: Any) -> bool:
@@ -241,23 +236,6 @@ class _LifecycleTask:
         return done
 
 
-def check_version_and_actor(task_id: str, model_version: Any, actor: Any) -> None:
-    """InvalidInputError naming the task when ``model_version`` is missing or ``actor`` is
-    given but empty (checked when the DAG file is parsed)."""
-    if model_version is None or (isinstance(model_version, str) and not model_version.strip()):
-        raise InvalidInputError(f"{task_id}: model_version is required")
-    if actor is not None and not (isinstance(actor, str) and actor.strip()):
-        raise InvalidInputError(f"{task_id}: actor must be a non-empty name")
-
-
-def _reason(value: Any) -> str | None:
-    """A reason as recorded: stripped text, None when empty."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 # -- the transitions --------------------------------------------------------------------------
 
 
@@ -298,7 +276,7 @@ class _TransitionOperator(_LifecycleTask, BaseOperator):
             context,
             self.action,
             actor=self.actor or acting_user(context),
-            reason=_reason(self.reason),
+            reason=recorded_reason(self.reason),
             **self.transition_options(),
         )
 
@@ -373,7 +351,7 @@ class ApproveModelOperator(_TransitionOperator):
             context,
             self.action,
             actor=None if self.policy is not None else self.actor or acting_user(context),
-            reason=_reason(self.reason),
+            reason=recorded_reason(self.reason),
             policy=self.policy,
         )
 
@@ -392,11 +370,11 @@ class RejectModelOperator(_TransitionOperator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.reason is None or (_literal(self.reason) and _reason(self.reason) is None):
+        if self.reason is None or (_literal(self.reason) and recorded_reason(self.reason) is None):
             raise InvalidInputError(f"{self.task_id}: a rejection needs a reason (reason=...)")
 
     def execute(self, context: Context) -> dict[str, Any]:
-        reason = _reason(self.reason)
+        reason = recorded_reason(self.reason)
 
         def check() -> None:
             if reason is None:

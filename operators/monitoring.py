@@ -44,12 +44,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from aimops.errors import InvalidInputError
+from aimops.monitors.arguments import names as _names
+from aimops.monitors.arguments import number_map as _numbers
+from aimops.monitors.arguments import optional_number_map as _optional_numbers
+from aimops.monitors.arguments import switch as _switch
 from aimops.monitors.checks.base import STATUSES
-from aimops.operators.arguments import names as _names
-from aimops.operators.arguments import number as _number
-from aimops.operators.arguments import number_map as _numbers
 from aimops.operators.links import task_xcom
-from aimops.operators.task_frame import headline, task_identity, task_result
+from aimops.operators.task_frame import task_identity, task_result
 from aimops.operators.web.urls import check_url
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ class _CheckOperator(BaseOperator):
     def log_outcome(self, outcome: CheckOutcome) -> None:
         """The verdict, what went wrong, the headline numbers and where the page is."""
         from aimops.monitors.checks.registry import describe_failure
+        from aimops.monitors.evaluation.result import headline
 
         self.log.info(
             "%s check %s: %s (%s)",
@@ -292,7 +294,7 @@ class DriftCheckOperator(_CheckOperator):
             categorical_columns=_names(self.categorical_columns) or None,
             methods=self.methods, thresholds=_numbers(self.thresholds, "thresholds"),
             drift_share=float(self.drift_share), min_rows=int(self.min_rows),
-            evidently_report=_flag(self.evidently_report), key=key, producer=producer,
+            evidently_report=_switch(self.evidently_report), key=key, producer=producer,
             report_dir=self.report_dir,
         )  # fmt: skip
 
@@ -408,16 +410,11 @@ class HealthCheckOperator(_CheckOperator):
     def run_check(self, store: AimStore, *, key: str, producer: str) -> CheckOutcome:
         from aimops.monitors.checks.jobs import run_health
 
-        objectives = None
-        if self.objectives:
-            objectives = {
-                str(name): None if bound is None else _number(bound, f"objectives[{name!r}]")
-                for name, bound in dict(self.objectives).items()
-            }
         return run_health(
             store, self.requests, model_version=self.model_version or None,
             served_as=self.served_as or None, targets=_names(self.targets),
-            objectives=objectives, min_requests=int(self.min_requests), key=key,
+            objectives=_optional_numbers(self.objectives, "objectives"),
+            min_requests=int(self.min_requests), key=key,
             producer=producer, report_dir=self.report_dir,
         )  # fmt: skip
 
@@ -445,10 +442,3 @@ class HealthCheckOperator(_CheckOperator):
             return
         ti.xcom_push(key=DASHBOARD_XCOM, value=url)
         self.log.info("dashboard: %s", url)
-
-
-def _flag(value: Any) -> bool:
-    """A switch that may come rendered from a template: ``True``, ``"true"``, ``"1"``..."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)

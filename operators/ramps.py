@@ -44,7 +44,6 @@ Example (in a DAG file)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,12 +52,22 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from airflow.sdk import BaseOperator
 
 from aimops.errors import AimopsError, InvalidInputError, RampAbortedError, RampRolledBackError
+from aimops.metadata.lifecycle.ramps import DEFAULT_SCHEDULE
+from aimops.monitors.lifecycle_lines import check_version_and_actor, recorded_reason
+from aimops.monitors.ramps.orchestrated import (
+    abort_message,
+    analysis_info,
+    duration_seconds,
+    gate_line,
+    parsed_argument,
+    paused_message,
+    ramp_line,
+    rollback_message,
+)
 from aimops.operators.lifecycle import (
     ModelVersionLink,
     _mlflow_target,
-    _reason,
     acting_user,
-    check_version_and_actor,
     task_origin,
 )
 from aimops.operators.links import task_xcom
@@ -90,25 +99,6 @@ class RampVersionLink(ModelVersionLink):
 
 #: The method a deferred ramp task resumes in.
 RESUME_METHOD = "resume_ramp_step"
-DEFAULT_SCHEDULE = (1, 5, 25, 50, 100)
-
-
-def _parsed(value: Any) -> Any:
-    """A rendered template as Python: text holding JSON (``"[50, 100]"``, ``"5"``) parsed,
-    ``"50, 100"`` read as a list; anything else as it is.
-
-    Example:
-        >>> _parsed("[50, 100]"), _parsed("50, 100"), _parsed(" 5 "), _parsed(7), _parsed("x")
-        ([50, 100], [50, 100], 5, 7, 'x')
-    """
-    if not isinstance(value, str):
-        return value
-    for text in (value.strip(), f"[{value.strip()}]"):
-        try:
-            return json.loads(text)
-        except ValueError:
-            continue
-    return value
 
 
 def _known(value: Any) -> bool:
@@ -117,72 +107,6 @@ def _known(value: Any) -> bool:
     if isinstance(value, str):
         return "{{" not in value
     return not callable(getattr(value, "iter_references", None))
-
-
-def _seconds(value: Any, what: str, *, optional: bool = False) -> float | None:
-    """``value`` (a timedelta, a number of seconds, or text holding one) in seconds."""
-    from aimops import validation
-
-    value = _parsed(value)
-    if value is None and optional:
-        return None
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    return validation.real_number(value, what, minimum=0)
-
-
-def _ramp_line(done: Mapping[str, Any]) -> str:
-    """The line a ramp task logs for one analysis.
-
-    Example:
-        >>> _ramp_line({"did": "advanced", "ramp": {"urn": "urn:aim:ramp:churn/production/1",
-        ...     "model": "churn", "version": "2", "note": "step 1 of 2 (50%) passed: 50% -> 100%"},
-        ...     "analysis": {"verdict": "pass", "requests": {"churn/2": 990, "churn/1": 1010}}})
-        'churn/2 advanced: step 1 of 2 (50%) passed: 50% -> 100% (verdict pass; requests \
-churn/2=990, churn/1=1010; urn:aim:ramp:churn/production/1)'
-    """
-    ramp, analysis = done["ramp"], done.get("analysis") or {}
-    served = ", ".join(
-        f"{name}={count}" for name, count in (analysis.get("requests") or {}).items()
-    )
-    return (
-        f"{ramp['model']}/{ramp['version']} {done['did']}: {ramp.get('note') or ''} "
-        f"(verdict {analysis.get('verdict')}; requests {served or 'none'}; {ramp['urn']})"
-    )
-
-
-def _gate_line(gate: Mapping[str, Any]) -> str:
-    """``gate latency_p99: fail (912 ms > 500 ms)``."""
-    return f"gate {gate['name']}: {gate['status']} ({gate.get('detail') or 'no detail'})"
-
-
-def _rollback_message(done: Mapping[str, Any]) -> str:
-    """Why a rolled-back ramp fails its task: the failed gates and what serves now."""
-    ramp, analysis = done["ramp"], done.get("analysis") or {}
-    gates = analysis.get("gates") or (ramp.get("analyses") or [{}])[-1].get("gates") or []
-    failed = [gate for gate in gates if gate.get("status") == "fail"]
-    named = "; ".join(f"{g['name']} ({g.get('detail')})" for g in failed) or ramp.get("note")
-    champion = ramp.get("champion")
-    restored = (
-        f"the champion {ramp['model']}/{champion} was restored to 100%"
-        if champion
-        else f"nothing serves {ramp['model']} in {ramp['environment']} now"
-    )
-    return (
-        f"the ramp of {ramp['model']}/{ramp['version']} in {ramp['environment']} was rolled "
-        f"back: failed gate(s) {named}; {restored} ({ramp['urn']})"
-    )
-
-
-def _abort_message(done: Mapping[str, Any]) -> str:
-    """Why an aborted ramp fails its task: who aborted it (the ramp's note) and what serves."""
-    ramp = done["ramp"]
-    champion = ramp.get("champion")
-    serving = f"; {ramp['model']}/{champion} serves 100%" if champion else ""
-    return (
-        f"the ramp of {ramp['model']}/{ramp['version']} in {ramp['environment']} was "
-        f"{ramp.get('note') or 'aborted'}{serving} ({ramp['urn']})"
-    )
 
 
 class _RampTask:
@@ -281,7 +205,7 @@ class RampModelOperator(_RampTask, BaseOperator):
                 f"{self.task_id}: before_analysis must be a function taking the step's info"
             )
         try:
-            poll = _seconds(poll_interval, "poll_interval") or 0.0
+            poll = duration_seconds(poll_interval, "poll_interval") or 0.0
         except InvalidInputError as exc:
             raise InvalidInputError(f"{self.task_id}: {exc}") from exc
         if poll <= 0:
@@ -312,11 +236,11 @@ class RampModelOperator(_RampTask, BaseOperator):
 
         try:
             if _known(self.schedule):
-                check_schedule(_parsed(self.schedule))
+                check_schedule(parsed_argument(self.schedule))
             for name in ("bake_time", "progress_deadline"):
                 value = getattr(self, name)
                 if _known(value):
-                    _seconds(value, name, optional=name == "progress_deadline")
+                    duration_seconds(value, name, optional=name == "progress_deadline")
             if isinstance(self.gates, Mapping):
                 RampGates.from_mapping(self.gates)
         except InvalidInputError as exc:
@@ -352,9 +276,9 @@ class RampModelOperator(_RampTask, BaseOperator):
         if done.get("analysis"):
             number = len(done["ramp"].get("analyses") or ()) or 1
             ti.xcom_push(key=STEP_KEY.format(number), value=done["analysis"])
-            self.log.info("%s", _ramp_line(done))
+            self.log.info("%s", ramp_line(done))
             for gate in done["analysis"].get("gates") or ():
-                self.log.info("  %s", _gate_line(gate))
+                self.log.info("  %s", gate_line(gate))
         return self._follow(context, done)
 
     def _begin(
@@ -374,11 +298,15 @@ class RampModelOperator(_RampTask, BaseOperator):
             return self._with_urn(run_ramp_action(store, "status", own.urn, report_dir=None))
         done = run_ramp_action(
             store, "start", urn, environment=self.environment,
-            schedule=_parsed(self.schedule), bake_time=_seconds(self.bake_time, "bake_time"),
+            schedule=parsed_argument(self.schedule),
+            bake_time=duration_seconds(self.bake_time, "bake_time"),
             failure_limit=self.failure_limit,
-            progress_deadline=_seconds(self.progress_deadline, "progress_deadline", optional=True),
-            gates=_parsed(self.gates), deprecate_previous=self.deprecate_previous,
-            actor=self.actor or acting_user(context), reason=_reason(self.reason), origin=origin,
+            progress_deadline=duration_seconds(
+                self.progress_deadline, "progress_deadline", optional=True
+            ),
+            gates=parsed_argument(self.gates), deprecate_previous=self.deprecate_previous,
+            actor=self.actor or acting_user(context), reason=recorded_reason(self.reason),
+            origin=origin,
             router=self.router, mlflow=_mlflow_target(self.mlflow_conn_id),
             report_dir=self.report_dir or None,
         )  # fmt: skip
@@ -398,7 +326,7 @@ class RampModelOperator(_RampTask, BaseOperator):
             return self._with_urn(status)
         ramp, now = status["ramp"], datetime.now(UTC)
         if self.before_analysis is not None:
-            self.before_analysis(_info(status, now))
+            self.before_analysis(analysis_info(status, now))
         done = run_ramp_action(
             store, "advance", ramp["urn"], environment=environment, router=self.router,
             mlflow=_mlflow_target(self.mlflow_conn_id), now=now,
@@ -417,20 +345,18 @@ class RampModelOperator(_RampTask, BaseOperator):
             )  # fmt: skip
             return done
         if status == "rolled_back":
-            message = _rollback_message(done)
+            message = rollback_message(done)
             if self.fail_on_rollback:
                 _fail(RampRolledBackError(message))
             self.log.warning("%s", message)
             return done
         if status == "aborted":
-            _fail(RampAbortedError(_abort_message(done)))
+            _fail(RampAbortedError(abort_message(done)))
         if status == "paused":
             if done["did"] == "paused":
                 self.log.warning(
-                    "%s is paused: %s. A person resumes it (aimops resume %s) or aborts it "
-                    "(aimops abort %s); re-checked every %s", ramp["urn"], ramp.get("note"),
-                    ramp["urn"], ramp["urn"], self.poll_interval,
-                )  # fmt: skip
+                    "%s; re-checked every %s", paused_message(ramp), self.poll_interval
+                )
             self._defer(ramp["urn"], self.poll_interval.total_seconds(), "the ramp is paused")
         seconds = done.get("waiting_seconds")
         if seconds is None:
@@ -453,39 +379,6 @@ class RampModelOperator(_RampTask, BaseOperator):
 
         ramp = done["ramp"]
         return {**done, "urn": str(model_version_urn(ramp["model"], ramp["version"]))}
-
-
-def _info(status: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """What ``before_analysis`` gets: the deployment's weights and the window of traffic that
-    no analysis of the step has seen yet (from the step's start, or its last analysis when it
-    held for too few requests: the analysis itself reads the whole step since it started,
-    ``analysis_start``)."""
-    from aimops.metadata.store_values import iso
-
-    ramp = status["ramp"]
-    step_start = _utc(ramp["step_started_at"])
-    seen = [
-        _utc(analysis["window_end"])
-        for analysis in ramp.get("analyses") or ()
-        if int(analysis["step"]) == int(ramp["step"])
-    ]
-    return {
-        "model": ramp["model"],
-        "environment": ramp["environment"],
-        "weights": {str(v): int(w) for v, w in status["deployment"]["weights"].items()},
-        "window_start": iso(max([step_start, *seen])),
-        "window_end": iso(now),
-        "analysis_start": iso(step_start),
-        "ramp": dict(ramp),
-        "challenger": str(ramp["version"]),
-        "champion": None if ramp.get("champion") is None else str(ramp["champion"]),
-    }
-
-
-def _utc(value: Any) -> datetime:
-    """A recorded moment (ISO 8601 text or a datetime) in UTC."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class DerampModelOperator(_RampTask, BaseOperator):
@@ -549,7 +442,7 @@ class DerampModelOperator(_RampTask, BaseOperator):
         def job(store: AimStore) -> dict[str, Any]:
             return run_ramp_action(
                 store, "deramp", self.model_version, environment=environment or None,
-                force=self.force, actor=actor, reason=_reason(self.reason), origin=origin,
+                force=self.force, actor=actor, reason=recorded_reason(self.reason), origin=origin,
                 router=self.router, mlflow=_mlflow_target(self.mlflow_conn_id),
                 report_dir=self.report_dir or None,
             )  # fmt: skip

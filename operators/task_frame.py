@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -48,17 +47,3 @@ def task_identity(ti: Any, key: str | None = None) -> tuple[str, str]:
 
     producer = step_urn("airflow", ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
     return key or task_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index), str(producer)
-
-
-def headline(metrics: Mapping[str, float]) -> str:
-    """``auroc=0.9977, aupr=...``: the headline metrics first, at most eight.
-
-    Example:
-        >>> headline({"r2": 0.5, "rmse": 1.25})
-        'rmse=1.25, r2=0.5'
-    """
-    from aimops.monitors.evaluation.result import HEADLINE_METRICS
-
-    names = [name for name in HEADLINE_METRICS if name in metrics]
-    names += [name for name in metrics if name not in names]
-    return ", ".join(f"{name}={metrics[name]:.4g}" for name in names[:8]) or "no metrics"

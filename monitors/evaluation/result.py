@@ -98,3 +98,26 @@ class EvaluationResult:
 def rounded(metrics: Mapping[str, float | int | None]) -> dict[str, float]:
     """Metrics as plain floats, leaving out the ones that are undefined (None)."""
     return {name: float(value) for name, value in metrics.items() if value is not None}
+
+
+def headline_names(metrics: Mapping[str, float], limit: int = 8) -> list[str]:
+    """The names of ``metrics`` to show first: :data:`HEADLINE_METRICS` in their order, then
+    the others as they come, at most ``limit`` of them."""
+    names = [name for name in HEADLINE_METRICS if name in metrics]
+    names += [name for name in metrics if name not in names]
+    return names[:limit]
+
+
+def headline(metrics: Mapping[str, float]) -> str:
+    """``auroc=0.9977, aupr=...``: the headline metrics first, at most eight, in one line for a
+    task's log.
+
+    Example:
+        >>> headline({"r2": 0.5, "rmse": 1.25})
+        'rmse=1.25, r2=0.5'
+        >>> headline({})
+        'no metrics'
+    """
+    return ", ".join(f"{name}={metrics[name]:.4g}" for name in headline_names(metrics)) or (
+        "no metrics"
+    )

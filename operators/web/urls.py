@@ -1,7 +1,9 @@
 """Where the API server shows aimops' pages: the addresses operators, links and alerts point to.
 
 Pages live under :data:`URL_PREFIX` on Airflow's API server, at ``$AIMOPS_AIRFLOW_URL`` (else
-Airflow's ``[api] base_url``; relative when neither is set). Nothing here imports the web app.
+Airflow's ``[api] base_url``; relative when neither is set). The layout is the core's
+(:mod:`aimops.monitors.reports.urls`, which the Prefect tasks share); this side adds Airflow's
+own configuration. Nothing here imports the web app.
 
 Example:
     >>> import os
@@ -12,21 +14,24 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+
+from aimops.monitors.reports import urls as layout
+from aimops.monitors.reports.urls import AIRFLOW_URL_ENV, URL_PREFIX, configured_airflow_url
 
 if TYPE_CHECKING:
     from aimops.metadata.urns import Urn
 
-URL_PREFIX = "/aimops"
-AIRFLOW_URL_ENV = "AIMOPS_AIRFLOW_URL"
+__all__ = [
+    "AIRFLOW_URL_ENV", "URL_PREFIX", "airflow_url", "check_url", "model_version_url",
+    "report_url",
+]  # fmt: skip
 
 
 def airflow_url() -> str:
     """The Airflow web address: ``$AIMOPS_AIRFLOW_URL``, else Airflow's ``[api] base_url``;
     empty when neither is set (links are then relative to the server the UI came from)."""
-    configured = os.environ.get(AIRFLOW_URL_ENV, "").strip()
+    configured = configured_airflow_url()
     if not configured:
         try:
             from airflow.sdk.configuration import conf
@@ -39,7 +44,7 @@ def airflow_url() -> str:
 
 def report_url(urn: str | Urn) -> str:
     """Where the API server shows the report of the evaluation ``urn``."""
-    return f"{airflow_url()}{URL_PREFIX}/evaluations/{quote(str(urn), safe=':/')}"
+    return layout.report_url(urn, base=airflow_url())
 
 
 def check_url(urn: str | Urn, report: str | None = None) -> str:
@@ -51,8 +56,7 @@ def check_url(urn: str | Urn, report: str | None = None) -> str:
         >>> check_url("urn:aim:check:airflow/monitor/manual__1/drift", "evidently")
         'https://airflow.example.com/aimops/checks/urn:aim:check:airflow/monitor/manual__1/drift?report=evidently'
     """
-    url = f"{airflow_url()}{URL_PREFIX}/checks/{quote(str(urn), safe=':/')}"
-    return f"{url}?report={quote(report, safe='')}" if report else url
+    return layout.check_url(urn, report, base=airflow_url())
 
 
 def model_version_url(urn: str | Urn) -> str:
@@ -64,4 +68,4 @@ def model_version_url(urn: str | Urn) -> str:
         >>> model_version_url("urn:aim:modelVersion:churn/3")
         'https://airflow.example.com/aimops/models/urn:aim:modelVersion:churn/3'
     """
-    return f"{airflow_url()}{URL_PREFIX}/models/{quote(str(urn), safe=':/')}"
+    return layout.model_version_url(urn, base=airflow_url())
