@@ -11,8 +11,9 @@ that every run of the same evaluation or check adds to one history in Prefect's 
 
 ``<kind>`` is the task's subject matter (``evaluation``, ``comparison``, ``drift``,
 ``lifecycle``, ``ramp``...), ``<subject>`` the model (``churn``; the version is in the
-artifact, not the key), else a data set's or check's name. Publishing never fails the task:
-the record is written first, and a server that refuses an artifact only costs a warning.
+artifact, not the key: :func:`progress_subject`), else a data set's or check's name.
+Publishing never fails the task: the record is written first, and a server that refuses an
+artifact only costs a warning.
 
 Example:
     >>> artifact_key("drift", "Breast_Cancer classifier")
@@ -80,16 +81,101 @@ def summary_markdown(
     return "\n\n".join(parts)
 
 
+def airflow_page(url: str | None) -> str | None:
+    """``url``, a page in Airflow's UI (:mod:`aimops.monitors.reports.urls`), when
+    ``$AIMOPS_AIRFLOW_URL`` says where Airflow is; None otherwise: a task has no Airflow
+    configuration to fall back on.
+
+    Example:
+        >>> import os
+        >>> from aimops.monitors.reports.urls import model_version_url
+        >>> os.environ["AIMOPS_AIRFLOW_URL"] = "https://airflow.example.com/"
+        >>> airflow_page(model_version_url("urn:aim:modelVersion:churn/3"))
+        'https://airflow.example.com/aimops/models/urn:aim:modelVersion:churn/3'
+        >>> del os.environ["AIMOPS_AIRFLOW_URL"]
+        >>> airflow_page(model_version_url("urn:aim:modelVersion:churn/3")) is None
+        True
+    """
+    from aimops.monitors.reports.urls import configured_airflow_url
+
+    return url if url and configured_airflow_url() else None
+
+
 def report_link(path: str | Path | None, page: str | None = None) -> str | None:
     """Where the link artifact points: the page in Airflow when ``$AIMOPS_AIRFLOW_URL`` is set
     and ``page`` (its address) is given, else the HTML report file; None without either."""
-    import os
-
-    if page and os.environ.get("AIMOPS_AIRFLOW_URL", "").strip():
-        return page
+    if linked := airflow_page(page):
+        return linked
     if path:
         return Path(path).resolve().as_uri()
     return None
+
+
+# -- whose history a view extends: the subject ----------------------------------------------
+
+
+def version_label_of(model_version: Any) -> str | None:
+    """``name/3`` of a model version given in any form (a ``model_version_ref``, ``"name/3"``,
+    its URN); None when none is given, or none that parses (the job says so).
+
+    Example:
+        >>> version_label_of("urn:aim:modelVersion:churn/3"), version_label_of(None)
+        ('churn/3', None)
+    """
+    if model_version is None:
+        return None
+    from aimops.errors import InvalidInputError
+    from aimops.monitors.sources import model_version_of, version_label
+
+    try:
+        return version_label(model_version_of(model_version)[0])
+    except InvalidInputError:
+        return None
+
+
+def model_of(model_version: Any) -> str | None:
+    """The model's name of a model version given in any form; None as for
+    :func:`version_label_of`.
+
+    Example:
+        >>> model_of("urn:aim:modelVersion:churn/3"), model_of("fraud/1"), model_of(None)
+        ('churn', 'fraud', None)
+    """
+    label = version_label_of(model_version)
+    return None if label is None else label.rsplit("/", 1)[0]
+
+
+def data_name(source: Any) -> str | None:
+    """A table source's short name: a data set reference's or URN's key, a file's stem; None
+    for a DataFrame.
+
+    Example:
+        >>> data_name("/data/test.csv"), data_name("file:///data/serving/requests.parquet")
+        ('test', 'requests')
+    """
+    import os
+
+    from aimops.metadata.urns import Urn
+
+    if isinstance(source, Mapping) and source.get("urn"):
+        source = source["urn"]
+    if isinstance(source, Urn) or (isinstance(source, str) and source.startswith("urn:")):
+        return "/".join(Urn.parse(source).segments)
+    if isinstance(source, str | os.PathLike):
+        return Path(str(source).removeprefix("file://")).stem or None
+    return None
+
+
+def progress_subject(model_version: Any, *names: str | None) -> str | None:
+    """Whose history a task's artifacts extend: the model's name (not its version: every
+    version adds to one history), else the first of ``names`` given (a data set's, a
+    suite's); None when there is none (the caller then takes the flow's name).
+
+    Example:
+        >>> progress_subject("churn/3", "test"), progress_subject(None, data_name("/data/test.csv"))
+        ('churn', 'test')
+    """
+    return model_of(model_version) or next((name for name in names if name), None)
 
 
 @dataclass

@@ -58,7 +58,6 @@ class AimopsStore(Block):
         "where models are loaded from (MLflow) and where HTML reports are written. Empty "
         "fields fall back to AIMOPS_STORE_URL, MLFLOW_TRACKING_URI and AIMOPS_HOME."
     )
-    _documentation_url: ClassVar[str] = "https://github.com/aimops/aimops#prefect"
 
     store_url: SecretStr | None = Field(
         default=None,
@@ -160,9 +159,9 @@ saved one, not a URL (it would show in Prefect's UI): AimopsStore(store_url=...)
             'show in Prefect\'s UI): AimopsStore(store_url=...).save("name")'
         )
     try:
-        loaded = AimopsStore.load(store.strip(), _sync=True)  # type: ignore[call-arg]
+        loaded: AimopsStore = AimopsStore.load(store.strip(), _sync=True)  # type: ignore[call-arg,assignment]
     except ValueError as exc:
         raise ConfigurationError(
             f"no AimopsStore block named {store.strip()!r} is saved on this Prefect server ({exc})"
         ) from None
-    return loaded  # type: ignore[no-any-return]
+    return loaded

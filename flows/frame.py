@@ -29,19 +29,24 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from aimops.tasks import TaskOutcome, run_task
 
 if TYPE_CHECKING:
+    from prefect import Task
+
     from aimops.flows.blocks import AimopsStore
     from aimops.metadata.store import AimStore
 
 T = TypeVar("T")
 
 ORCHESTRATOR = "prefect"
-#: What every aimops task is created with (``with_options`` overrides any of them).
-TASK_DEFAULTS: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 10, "tags": {"aimops"}}
+#: The retries of every aimops task, and the seconds between them (``with_options`` changes
+#: them; only transient errors use them).
+RETRIES, RETRY_DELAY_SECONDS = 2, 10
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def current_identity() -> TaskIdentity:
         return TaskIdentity(task_name, str(task_run.id), task_name)
     flow_run_id = str(task_run.flow_run_id)
     return TaskIdentity(
-        str(flow_context.flow.name), flow_run_id, task_name,
+        str(getattr(flow_context.flow, "name", "") or task_name), flow_run_id, task_name,
         _call_number(flow_run_id, task_name, str(task_run.id)),
     )  # fmt: skip
 
@@ -180,9 +185,15 @@ def run_logger() -> Any:
         return logging.getLogger("aimops.flows")
 
 
-def aimops_task(fn: Callable[..., T]) -> Any:
-    """``fn`` as an aimops Prefect task: its name, :data:`TASK_DEFAULTS` and the frame's
-    retry condition."""
+def aimops_task(fn: Callable[P, R]) -> Task[P, R]:
+    """``fn`` as an aimops Prefect task: its name, :data:`RETRIES` retries
+    :data:`RETRY_DELAY_SECONDS` apart, the tag ``aimops`` and the frame's retry condition."""
     from prefect import task
 
-    return task(fn, retry_condition_fn=retry_if_transient, **TASK_DEFAULTS)
+    made: Task[P, R] = task(
+        retries=RETRIES,
+        retry_delay_seconds=RETRY_DELAY_SECONDS,
+        tags={"aimops"},
+        retry_condition_fn=retry_if_transient,
+    )(fn)
+    return made

@@ -9,7 +9,14 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ("aimops", "aimops.metadata", "aimops.monitors", "aimops.hooks", "aimops.operators")
+PACKAGES = (
+    "aimops",
+    "aimops.metadata",
+    "aimops.monitors",
+    "aimops.hooks",
+    "aimops.operators",
+    "aimops.flows",
+)
 #: Alembic runs these itself, with its own context.
 NOT_RUN = ("aimops.metadata.migrations",)
 

@@ -36,7 +36,12 @@ FACADES = {
         "write_check_report", "write_report",
     ],
     "aimops.hooks": ["AimHook", "MlflowHook"],
-    "aimops.flows": ["tracked"],
+    "aimops.flows": [
+        "AimopsStore", "approve_model", "compare_models", "data_quality_check", "deprecate_model",
+        "deramp_model", "drift_check", "evaluate_model", "feature_consistency_check",
+        "health_check", "publish_model", "ramp_model", "reject_model", "request_review",
+        "tracked",
+    ],
 }  # fmt: skip
 
 #: Module paths DAG files import, with names they take from them.
