@@ -194,6 +194,8 @@ def aimops_capture(flow: Any, flow_run: Any, state: Any) -> None:
         from aimops.flows.capture.events import flow_run_event
 
         recorder = _recorders.pop(str(flow_run.id), None)
+        if recorder is None and _ended_already(flow, flow_run, state):
+            return
         if recorder is None:  # it ended before its body ran (its parameters were refused)
             recorder = observer.FlowRecorder(
                 _flow_record(flow, flow_run, getattr(flow, TRACKED_ATTRIBUTE, None) or None)
@@ -214,6 +216,31 @@ def aimops_capture(flow: Any, flow_run: Any, state: Any) -> None:
             deliver.emit(flow_run_event(record, parent=parent_urn))
     except Exception as exc:  # capture never changes a flow's outcome
         _log_once("end", "aimops capture skipped a flow run's end: %r", exc)
+
+
+def _ended_already(flow: Any, flow_run: Any, state: Any) -> bool:
+    """Whether a late cancellation or crash of a run another process recorded as ended (a
+    served flow run whose process was stopped after its state was final: the runner calls the
+    flow's hooks again) must be left alone: the store keeps the state the run ended in."""
+    if not (state.is_cancelled() or state.is_crashed()):
+        return False
+    from aimops.metadata.capture.sink import capture_timeout
+    from aimops.metadata.states import TERMINAL_STATES
+    from aimops.metadata.store import AimStore
+    from aimops.metadata.urns import run_urn
+    from aimops.settings import default_store_url
+
+    urn = run_urn("prefect", str(flow.name), str(flow_run.id))
+    try:
+        with AimStore.open(default_store_url(), create=False, timeout=capture_timeout()) as store:
+            info = store.get_aspect(urn, "runInfo")
+    except Exception:  # the store cannot say: record the state, as for any other end
+        return False
+    status = info.value.get("status") if info is not None else None
+    if status not in TERMINAL_STATES or status == "cancelled":
+        return False
+    log.info("aimops: %s ended %s already; its late %s is not recorded", urn, status, state.name)
+    return True
 
 
 def sink() -> CaptureSink:

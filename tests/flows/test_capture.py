@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,35 @@ def test_a_flow_that_raises_is_a_failed_run(aim_home: Path, store: Any, read: An
         info = s.get_aspect(read.only_run(s, "raising-flow"), "runInfo").value
     assert (info["status"], info["native_state"]) == ("failed", "Failed")
     assert info["ended_at"] is not None
+
+
+def test_a_late_cancellation_of_an_ended_run_keeps_the_state_it_ended_in(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    """A served run's process stopped after its state was final: Prefect's runner calls the
+    flow's cancellation hooks in another process, which never saw the run's body."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled, Crashed
+
+    from aimops.flows.capture.tracked import aimops_capture
+
+    state = raising_flow(return_state=True)
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(state.state_details.flow_run_id)
+    aimops_capture(raising_flow, flow_run, Cancelled())
+    aimops_capture(raising_flow, flow_run, Crashed())
+    with store() as s:
+        run = read.only_run(s, "raising-flow")
+        info = s.get_aspect(run, "runInfo").value
+        versions = len(s.history(run))
+    assert (info["status"], info["native_state"]) == ("failed", "Failed")
+
+    flow_run.id = uuid.uuid4()  # a run cancelled before any process recorded it: recorded
+    aimops_capture(raising_flow, flow_run, Cancelled())
+    with store() as s:
+        cancelled = s.get_aspect(f"urn:aim:run:prefect/raising-flow/{flow_run.id}", "runInfo")
+        assert len(s.history(run)) == versions
+    assert cancelled is not None and cancelled.value["status"] == "cancelled"
 
 
 def test_repeated_calls_and_map_are_numbered_in_call_order(
