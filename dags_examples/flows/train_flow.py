@@ -10,9 +10,11 @@ produced/consumed lineage edges, and the MLflow run ``train`` logs to is linked 
 
 ``register_model`` registers a new version of ``breast_cancer_classifier``, the model the DAGs
 register too; it leaves the alias ``@candidate`` (which the serving and monitoring examples
-follow) where ``train_model`` put it. ``evaluate`` scores the test split with that registered
-version and records the evaluation against it (``aimops.monitors.evaluate_binary`` and
-``record_evaluation``), gated on AUROC. MLflow is ``MLFLOW_TRACKING_URI`` when set, else SQLite
+follow) where ``train_model`` put it. ``evaluate`` is aimops' own Prefect task
+(``aimops.flows.evaluate_model``): it scores the test split with that registered version,
+records the evaluation against it, gated on AUROC, and publishes its artifacts in Prefect's UI
+(``aimops-evaluation-breast-cancer-classifier``, ``-table``, ``-link``). MLflow is
+``MLFLOW_TRACKING_URI`` when set, else SQLite
 under ``$AIMOPS_HOME/mlflow``.
 
 Heavy imports (scikit-learn, pandas, mlflow, the store) stay inside the task functions.
@@ -33,7 +35,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.runtime import flow_run, task_run
 
-from aimops.flows import tracked
+from aimops.flows import evaluate_model, tracked
 
 FLOW_NAME = "train_model_prefect"
 PROJECT = "churn-demo"
@@ -288,44 +290,10 @@ def register_model(trained: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-@task
-def evaluate(version: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
-    """Score the test split with the registered version, evaluate it (AUROC, AUPR, log loss,
-    Brier, the confusion matrix at 0.5, curves) and record the evaluation against the version
-    in the AIM store, with the gate AUROC ≥ 0.90; a failed gate fails the task after recording.
-    Not retried: the same version on the same rows would fail again.
-
-    Returns ``{"evaluation": <URN>, "metrics": {...}}``.
-    """
-    import aimops
-    from aimops.metadata.urns import step_urn
-    from aimops.monitors import evaluate_binary, record_evaluation
-    from aimops.monitors.evaluation.gates import evaluate_gates, gates_from, raise_for_failures
-    from aimops.monitors.sources import model_scores, read_table
-
-    table = read_table(test)
-    uri = _use_mlflow()
-    scores = model_scores(
-        version["uri"], table.drop(columns=[TARGET]), tracking_uri=uri, registry_uri=uri
-    )
-    label = f"{version['model']}/{version['version']}"
-    result = evaluate_binary(table[TARGET], scores, label=label)
-    gates = evaluate_gates(result.metrics, gates_from({"auroc": MIN_TEST_AUROC}))
-    step = step_urn("prefect", FLOW_NAME, str(flow_run.id), str(task_run.task_name))
-    with aimops.connect() as store:  # register_model's version is in it: the capture wrote it
-        urn = record_evaluation(
-            store,
-            result,
-            model_version=version["urn"],
-            dataset=test["urn"],
-            key=f"prefect/{FLOW_NAME}/{flow_run.id}/{task_run.task_name}",
-            producer=step,
-            gates=gates,
-        )
-    shown = {k: result.metrics[k] for k in ("auroc", "aupr", "accuracy", "log_loss")}
-    print(f"recorded {urn} of {version['urn']}: {shown}")
-    raise_for_failures(gates, f"evaluation {urn}")
-    return {"evaluation": str(urn), "metrics": shown}
+#: aimops' own evaluation task (``aimops.flows.evaluate_model``) as this flow's ``evaluate`` step:
+#: it scores the test split with the registered version through MLflow, records the evaluation
+#: against it (keyed by this task run) and publishes its artifacts in Prefect's UI.
+evaluate = evaluate_model.with_options(name="evaluate")
 
 
 @tracked(project=PROJECT)
@@ -336,24 +304,43 @@ def train_model_prefect() -> dict[str, Any]:
 
     validated = validate_data(load_data())
     version = register_model(train(validated))
-    evaluation = evaluate(version, validated["test"])
+    evaluation = evaluate(
+        version,
+        validated["test"],
+        label_column=TARGET,
+        min_metrics={"auroc": MIN_TEST_AUROC},  # a failed gate fails the task, not retried
+    )
     return {
         "run": str(run_urn("prefect", FLOW_NAME, str(flow_run.id))),
         "model_version": version["urn"],
         "model_uri": version["uri"],
-        **evaluation,
+        "evaluation": evaluation,
+    }
+
+
+def evaluation_metrics(evaluation: str) -> dict[str, float]:
+    """The headline metrics of the recorded evaluation."""
+    import aimops
+
+    with aimops.connect() as store:
+        recorded = store.get_aspect(evaluation, "metrics")
+    found = recorded.value if recorded is not None else {}
+    return {
+        name: found[name] for name in ("auroc", "aupr", "accuracy", "log_loss") if name in found
     }
 
 
 def main() -> None:
     outcome = train_model_prefect()
-    metrics = ", ".join(f"{name} {value:.4f}" for name, value in outcome["metrics"].items())
+    shown = evaluation_metrics(outcome["evaluation"])
+    metrics = ", ".join(f"{name} {value:.4f}" for name, value in shown.items())
     print(
         f"\n{FLOW_NAME} finished; captured by aimops (project {PROJECT}):\n"
         f"  run            {outcome['run']}\n"
         f"  model version  {outcome['model_version']} ({outcome['model_uri']})\n"
         f"  evaluation     {outcome['evaluation']}\n"
         f"                 {metrics}\n"
+        f"  artifacts      aimops-evaluation-breast-cancer-classifier (-table, -link)\n"
         f"  next: aimops runs show {outcome['run']}"
     )
 

@@ -41,4 +41,18 @@ def test_the_training_flow_trains_registers_evaluates_and_is_captured(
     assert sorted(steps) == ["evaluate", "load_data", "register_model", "train", "validate_data"]
     assert steps["register_model"]["made"] == [summary["model_version"]]
     assert [e.urn for e in evaluations] == [summary["evaluation"]]
+    assert summary["evaluation"] == f"urn:aim:evaluation:{run.split(':', 3)[3]}/evaluate"
     assert metrics["test_auroc"] > 0.9
+    # the evaluate step is aimops' evaluate_model: its artifacts are in Prefect's UI
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    flow_run_id = run.rsplit("/", 1)[1]
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    by_key = {a.key: a for a in artifacts}
+    key = "aimops-evaluation-breast-cancer-classifier"
+    assert set(by_key) == {key, f"{key}-table", f"{key}-link"}
+    assert "**Verdict: pass**" in by_key[key].data and "auroc" in by_key[key].data
