@@ -251,6 +251,29 @@ print(f"   {version} is evaluated by {', '.join(evaluations)}")
 PY
 say "aimops lineage $PREFECT_VERSION (upstream: the flow's steps and the data sets, which train_model's load_data writes too; downstream: its evaluation)"
 aimops lineage "$PREFECT_VERSION" --depth 10
+# The flow's evaluate step is aimops' own Prefect task (aimops.flows.evaluate_model): besides the
+# record, it published its progress view as Prefect artifacts, under keys that stay the same for
+# every run of the model, so their history accumulates in Prefect's UI (Artifacts).
+say "Prefect artifacts of the flow's evaluate step (aimops.flows.evaluate_model): keys, then the summary"
+python - "$PREFECT_RUN" <<'PY' || fail "the evaluate step's Prefect artifacts are missing"
+import sys
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+flow_run_id = sys.argv[1].rsplit("/", 1)[1]
+with get_client(sync_client=True) as client:
+    artifacts = client.read_artifacts(
+        artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+    )
+by_key = {artifact.key: artifact for artifact in artifacts if artifact.key}
+summary = by_key.get("aimops-evaluation-breast-cancer-classifier")
+assert summary is not None, f"no aimops-evaluation-... artifact; found {sorted(by_key)}"
+for key, artifact in sorted(by_key.items()):
+    print(f"   {key:<48} {artifact.type}")
+print()
+print("\n".join(f"   | {line}" for line in str(summary.data).splitlines()))
+PY
 
 # The model lifecycle: a version is reviewed on its recorded evidence, approved by a policy and
 # published, each step a guarded, audited transition (dags_examples/review_model.py). The

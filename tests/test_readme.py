@@ -26,3 +26,6 @@ def test_readme_python_examples_run(
     assert len(prefect_runs) == 1, "the Prefect example's run was not captured"
     steps = store.related(prefect_runs[0], "partOf", incoming=True)  # type: ignore[attr-defined]
     assert [e.urn.rsplit("/", 1)[1] for e in steps] == ["prepare"]
+    evaluation = str(namespace["evaluation"])  # section 11: aimops' Prefect task recorded it
+    assert evaluation.startswith("urn:aim:evaluation:prefect/nightly-evaluation/")
+    assert store.related(evaluation, "evaluates")[0].urn == "urn:aim:modelVersion:churn/1"  # type: ignore[attr-defined]
