@@ -234,9 +234,22 @@ class ProgressView:
 
 
 def _plain(value: Any) -> Any:
-    """A table cell Prefect can store as JSON: numbers, text, booleans or None."""
-    if value is None or isinstance(value, bool | int | str):
+    """A table cell Prefect can store as JSON and its UI shows as written: numbers to 6
+    significant digits, text, booleans or None. Prefect renders a cell as markdown, where a
+    leading ``>`` starts a quote: bounds are written ``≥ 0.9``, ``≤ 300``.
+
+    Example:
+        >>> [_plain(v) for v in (0.9976939203354298, ">= 0.9", "<= 300", float("nan"), None)]
+        [0.997694, '≥ 0.9', '≤ 300', 'nan', None]
+    """
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    return str(value)
+        return (
+            float(f"{value:.6g}") if value == value and abs(value) != float("inf") else str(value)
+        )
+    text = str(value)
+    for written, shown in ((">=", "≥"), ("<=", "≤"), (">", "above"), ("<", "below")):
+        if text.startswith(written):
+            return f"{shown} {text[len(written) :].lstrip()}"
+    return text

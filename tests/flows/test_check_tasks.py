@@ -329,8 +329,8 @@ def test_a_slow_service_fails_its_latency_objective_and_links_the_dashboard(
     assert f"Dashboard: [{dashboard}]({dashboard})" in summary
     assert "**Verdict: fail**" in summary and "| requests | 300 |" in summary
     rows = {row["metric"]: row for row in artifacts["aimops-health-churn-table"]}
-    assert (rows["latency_p99_ms"]["objective"], rows["latency_p99_ms"]["met"]) == ("<= 800", False)
-    assert (rows["success_rate"]["objective"], rows["success_rate"]["met"]) == (">= 0.99", True)
+    assert (rows["latency_p99_ms"]["objective"], rows["latency_p99_ms"]["met"]) == ("≤ 800", False)
+    assert (rows["success_rate"]["objective"], rows["success_rate"]["met"]) == ("≥ 0.99", True)
     assert (rows["requests"]["value"], rows["requests"]["objective"]) == (300, None)
 
 

@@ -229,7 +229,7 @@ def test_a_dataset_is_scored_by_the_registered_version_gated_recorded_and_shown(
     assert "**Verdict: pass**" in summary and "| auroc | 0.9" in summary
     assert "What failed" not in summary
     rows = _by(_table_rows(artifacts["aimops-evaluation-tumour-classifier-table"]), "metric")
-    assert rows["auroc"]["gate"] == ">= 0.9" and rows["auroc"]["passed"] is True
+    assert rows["auroc"]["gate"] == "≥ 0.9" and rows["auroc"]["passed"] is True
     assert rows["brier"]["gate"] is None and rows["brier"]["passed"] is None
     assert list(rows)[:2] == ["auroc", "aupr"]  # the headline metrics first
     link = artifacts["aimops-evaluation-tumour-classifier-link"]
@@ -261,8 +261,8 @@ def test_a_failed_gate_is_recorded_and_published_then_fails_at_once(
     assert "**Verdict: fail**" in summary
     assert "What failed:\n\n- auroc = " in summary and "is below the minimum 0.99" in summary
     rows = _by(_table_rows(artifacts["aimops-evaluation-churn-table"]), "metric")
-    assert (rows["auroc"]["gate"], rows["auroc"]["passed"]) == (">= 0.99", False)
-    assert (rows["brier"]["gate"], rows["brier"]["passed"]) == ("<= 0.5", True)
+    assert (rows["auroc"]["gate"], rows["auroc"]["passed"]) == ("≥ 0.99", False)
+    assert (rows["brier"]["gate"], rows["brier"]["passed"]) == ("≤ 0.5", True)
     page = f"https://airflow.example.com/aimops/evaluations/{urn}"
     assert page in artifacts["aimops-evaluation-churn-link"].data  # Airflow's page
 
@@ -349,7 +349,7 @@ def test_a_multiclass_model_is_judged_on_one_score_column_per_class(
     artifacts = _artifacts(run_id)
     rows = _by(_table_rows(artifacts["aimops-evaluation-plans-table"]), "metric")
     assert list(rows)[:2] == ["log_loss", "accuracy"]  # the headline metrics it has, first
-    assert rows["accuracy"]["gate"] == ">= 0.5" and rows["auroc_macro"]["value"] > 0.7
+    assert rows["accuracy"]["gate"] == "≥ 0.5" and rows["auroc_macro"]["value"] > 0.7
 
 
 def test_bad_arguments_fail_at_once_naming_the_parameter(
