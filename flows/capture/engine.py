@@ -51,6 +51,9 @@ def install() -> bool:
             sync_engine, async_engine = _engines(engine)
             engine.SyncTaskRunEngine = sync_engine  # type: ignore[misc, assignment]
             engine.AsyncTaskRunEngine = async_engine  # type: ignore[misc, assignment]
+            from aimops.flows.capture import ordering
+
+            ordering.install()  # task run ids in call order: the steps' <n>
         except Exception as exc:  # capture must never stop a flow
             _log_once("install", "aimops cannot watch Prefect's task runs here: %r", exc)
             return False

@@ -109,8 +109,9 @@ def _recorded(engine: Any) -> tuple[FlowRecorder, TaskRunRecord] | None:
 
 def _call_order(task_run_id: Any) -> int:
     """Where the call stands among the flow run's calls: Prefect makes task run ids (UUID 7,
-    time-ordered with a counter) in the calling thread, in call order, so a ``.map`` or a row of
-    ``.submit`` s keeps its order even when the runs start in another order on the threads."""
+    made strictly increasing by :mod:`aimops.flows.capture.ordering`) in the calling thread, in
+    call order, so a ``.map`` or a row of ``.submit`` s keeps its order even when the runs start
+    in another order on the threads."""
     if getattr(task_run_id, "version", None) == 7:
         return int(task_run_id.int)
     return next(_order)

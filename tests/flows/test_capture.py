@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import uuid
@@ -98,6 +99,31 @@ def calling_flow() -> list[int]:
     results = [double(x) for x in (10, 20)]  # called five times in all: <n> 0 to 4
     results += double.map([30, 40, 50]).result()
     return results
+
+
+@tracked
+@flow
+def mapping_flow(items: int) -> list[int]:
+    return double.map(list(range(items))).result()
+
+
+def test_a_long_map_keeps_its_order_though_its_ids_share_milliseconds(
+    aim_home: Path, store: Any, read: Any
+) -> None:
+    # Prefect's own UUID 7 ids are random within a millisecond; capture makes them increasing
+    assert mapping_flow(40) == [2 * x for x in range(40)]
+    with store() as s:
+        steps = read.steps(s, read.only_run(s, "mapping-flow"))
+    inputs = [steps[f"double/{n}"]["tries"][0]["rendered_fields"]["x"] for n in range(40)]
+    assert inputs == [str(x) for x in range(40)]
+
+
+def test_task_run_ids_are_made_in_increasing_order() -> None:
+    from aimops.flows.capture.ordering import monotonic_uuid7
+
+    made = [monotonic_uuid7() for _ in range(5_000)]
+    assert all(a.int < b.int for a, b in itertools.pairwise(made))
+    assert {m.version for m in made} == {7} and {m.variant for m in made} == {uuid.RFC_4122}
 
 
 def test_every_try_is_an_attempt_with_its_error(aim_home: Path, store: Any, read: Any) -> None:
