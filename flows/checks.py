@@ -54,7 +54,6 @@ from aimops.flows.frame import (
     aimops_task,
     current_identity,
     in_frame,
-    run_in_frame,
     run_logger,
 )
 from aimops.monitors.arguments import names, number, number_map, optional_number_map, switch
@@ -303,7 +302,7 @@ def _run(
     job: Callable[[AimStore, AimopsStore], CheckOutcome],
 ) -> CheckOutcome:
     """The arguments checked and the block resolved (a bad one fails before the store is
-    opened), then the job on the store, through the frame."""
+    opened), then the job on the store."""
     from aimops.flows.blocks import resolve_store
 
     def checked() -> AimopsStore:
@@ -317,7 +316,7 @@ def _run(
         needs()
         return resolve_store(store)
 
-    block = run_in_frame(checked)
+    block = checked()
     return in_frame(block, lambda aim: job(aim, block))
 
 
@@ -338,7 +337,7 @@ def _conclude(
                  model_version, data, lines)  # fmt: skip
     except Exception:
         run_logger().exception("the check is recorded; reporting on it failed")
-    run_in_frame(lambda: outcome.raise_for_status(tuple(fail_on)))
+    outcome.raise_for_status(tuple(fail_on))
     return str(outcome.urn)
 
 

@@ -45,7 +45,7 @@ from aimops.flows.artifacts import (
     summary_markdown,
     version_label_of,
 )
-from aimops.flows.frame import aimops_task, current_identity, in_frame, run_in_frame, run_logger
+from aimops.flows.frame import aimops_task, current_identity, in_frame, run_logger
 from aimops.monitors.arguments import names, number, number_map
 from aimops.monitors.reports.urls import report_url
 
@@ -289,11 +289,11 @@ def _run(
     store: AimopsStore | str | None, arguments: Arguments, job: Job, key: str
 ) -> tuple[Recorded, GateFailedError | None]:
     """The arguments checked and the block resolved (a bad one fails before the store is
-    opened), then the job on the store, through the frame. A failed gate is returned with
+    opened), then the job on the store. A failed gate is returned with
     what was recorded, for the artifacts to show before the task fails."""
     from aimops.flows.blocks import resolve_store
 
-    given, block = run_in_frame(lambda: (arguments(), resolve_store(store)))
+    given, block = arguments(), resolve_store(store)
 
     def judged(aim: AimStore) -> tuple[Recorded, GateFailedError | None]:
         try:

@@ -1,7 +1,8 @@
 """The task frame in Prefect's terms: what every aimops Prefect task shares around its core job.
 
-:func:`aimops.tasks.run_task` runs the job and says how it ended, as it does for the Airflow
-operators; here that is only translated:
+The shared frame (:mod:`aimops.tasks`: ``TaskOutcome``, ``is_transient``) decides from the
+error whether a failure is permanent, as it does for the Airflow operators; here that decision
+is only translated:
 
 - the error is raised as it is, and the task's ``retry_condition_fn`` (:func:`retry_if_transient`)
   asks the shared frame whether it is worth another try: a permanent error (bad input, a failed
@@ -9,6 +10,8 @@ operators; here that is only translated:
   ``retries``; a transient one (the store busy or unreachable, a model version not recorded yet)
   keeps them. Every aimops task has 2 retries, 10 s apart; ``task.with_options(retries=...)``
   changes them;
+- the job runs as it is, in the task run (:func:`in_frame` opens and closes the store); only
+  its error is judged;
 - what a task records is keyed by the task run's identity (:func:`current_identity`):
   ``prefect/<flow>/<flow run id>/<task>[/<n>]`` and produced by its step, the same step
   ``@tracked`` capture records, so a retry records over its first try;
@@ -31,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from aimops.tasks import TaskOutcome, run_task
+from aimops.tasks import TaskOutcome
 
 if TYPE_CHECKING:
     from prefect import Task
@@ -147,28 +150,13 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def in_frame(store: AimopsStore | str | None, job: Callable[[AimStore], T]) -> T:
-    """Run ``job`` on the store the task was given, through the shared task frame: its value,
-    or its error raised for :func:`retry_if_transient` to judge. Resolving the block is part of
-    the job: a missing block is an error like any other."""
+    """Run ``job`` on the store the task was given (a block, a saved block's name or None) and
+    close it: the job's value, or its error raised as it is, for :func:`retry_if_transient` to
+    judge. A missing block is an error like any other."""
     from aimops.flows.blocks import resolve_store
 
-    opened: list[AimStore] = []
-
-    def job_on_store() -> T:
-        opened.append(resolve_store(store).open(actor=None))
-        return job(opened[0])
-
-    try:
-        outcome = run_task(job_on_store)
-    finally:
-        for each in opened:
-            each.close()
-    return outcome.result()
-
-
-def run_in_frame(job: Callable[[], T]) -> T:
-    """Run ``job`` (which needs no store) through the shared task frame."""
-    return run_task(job).result()
+    with resolve_store(store).open(actor=None) as aim:
+        return job(aim)
 
 
 def run_logger() -> Any:

@@ -311,6 +311,9 @@ def test_the_monitoring_flow_served_by_a_real_prefect_server(
 ) -> None:
     server = real_prefect_server
     began = time.monotonic()
+    with server.client() as client:  # aimops is a Prefect collection: the server registered
+        block_type = client.read_block_type_by_slug("aimops-store")  # its block, unsaved
+    assert block_type.name == "AIM store"
     serving = server.start("serve", str(EXAMPLES / "monitor_flow.py"), "--serve", "--cron", YEARLY)
     trained = server.run("train", str(EXAMPLES / "train_flow.py"))
     assert f"model version  urn:aim:modelVersion:{VERSION}" in trained
